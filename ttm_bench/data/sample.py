@@ -1,0 +1,227 @@
+"""Typed records of the benchmark contract and their JSON (de)serialisation.
+
+A benchmark directory holds `benchmark.json` (a `BenchmarkInfo`), `manifest.jsonl` (one `Sample`
+per line) and the assets the samples name. Parsing checks every field and reports all problems
+at once as `Problem`s naming the file, the line, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ttm_bench.errors import Problem
+
+SAMPLE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class RLE:
+    """A COCO run-length-encoded binary mask (column-major, compressed `counts` string)."""
+
+    size: tuple[int, int]  # (height, width)
+    counts: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"size": list(self.size), "counts": self.counts}
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """One motion-capable object: its label, local prompt c_local and first-frame mask s(0)."""
+
+    id: int
+    label: str
+    local_prompt: str
+    mask: RLE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "local_prompt": self.local_prompt,
+            "mask": self.mask.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One benchmark item. Paths are relative to the benchmark directory.
+
+    `image` is the first frame x(0) (PNG); `video` the optional ground-truth clip (mp4);
+    `caption` is c, `motion_prompt` c_motion; `meta` holds builder-specific extras (for the
+    synthetic benchmark, the exact ground-truth motion).
+    """
+
+    id: str
+    image: str
+    caption: str
+    split: str
+    objects: tuple[ObjectSpec, ...] = ()
+    motion_prompt: str | None = None
+    video: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "image": self.image,
+            "caption": self.caption,
+            "motion_prompt": self.motion_prompt,
+            "objects": [o.to_dict() for o in self.objects],
+            "video": self.video,
+            "split": self.split,
+            "meta": self.meta,
+        }
+
+
+@dataclass(frozen=True)
+class BenchmarkInfo:
+    """`benchmark.json`: what every sample shares. `sha256` covers manifest and assets."""
+
+    name: str
+    version: str
+    splits: tuple[str, ...]
+    fps: float
+    num_frames: int
+    height: int
+    width: int
+    licence: str
+    sha256: str = ""
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["splits"] = list(self.splits)
+        return d
+
+    @property
+    def tag(self) -> str:
+        """`name@version`, used in messages and results."""
+        return f"{self.name}@{self.version}"
+
+
+class _FieldReader:
+    """Reads typed fields from a JSON object, collecting `Problem`s instead of raising."""
+
+    def __init__(self, data: dict[str, Any], file: str, line: int | None, problems: list[Problem]):
+        self.data, self.file, self.line, self.problems = data, file, line, problems
+
+    def problem(self, field_name: str, message: str, fix: str) -> None:
+        self.problems.append(Problem(self.file, message, fix, self.line, field_name))
+
+    def get(self, name: str, kind: type | tuple[type, ...], *, required: bool = True,
+            default: Any = None, prefix: str = "") -> Any:
+        key = prefix + name
+        if name not in self.data or self.data[name] is None:
+            if required:
+                self.problem(key, "missing required field", f"add a {_type_name(kind)} {name!r}")
+            return default
+        value = self.data[name]
+        if isinstance(value, bool) and bool not in _as_tuple(kind):
+            ok = False
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            self.problem(key, f"expected {_type_name(kind)}, got {type(value).__name__}",
+                         f"make {name!r} a {_type_name(kind)}")
+            return default
+        return value
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "string", int: "integer", float: "number", list: "list", dict: "object"}
+    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
+
+
+def parse_rle(data: Any, reader: _FieldReader, key: str) -> RLE | None:
+    if not isinstance(data, dict):
+        reader.problem(key, "mask must be a COCO RLE object", 'use {"size": [H, W], "counts": "..."}')
+        return None
+    size, counts = data.get("size"), data.get("counts")
+    if (not isinstance(size, list) or len(size) != 2
+            or not all(isinstance(s, int) and s > 0 for s in size)):
+        reader.problem(f"{key}.size", f"invalid size {size!r}", "give [height, width] in pixels")
+        return None
+    if not isinstance(counts, str):
+        reader.problem(f"{key}.counts", "counts must be a compressed RLE string",
+                       "encode masks with ttm_bench.data.masks.encode_rle")
+        return None
+    return RLE((size[0], size[1]), counts)
+
+
+def parse_sample(data: Any, file: str, line: int | None, problems: list[Problem]) -> Sample | None:
+    """Parse one manifest line; append problems and return None when it is not a valid Sample."""
+    if not isinstance(data, dict):
+        problems.append(Problem(file, "a manifest line must be a JSON object", "write one Sample "
+                                "object per line", line))
+        return None
+    n_before = len(problems)
+    r = _FieldReader(data, file, line, problems)
+    sample_id = r.get("id", str)
+    if sample_id is not None and not SAMPLE_ID_PATTERN.match(sample_id):
+        r.problem("id", f"invalid sample id {sample_id!r}",
+                  "use 1-128 characters from letters, digits, '.', '_' and '-' (it names files)")
+    image = r.get("image", str)
+    caption = r.get("caption", str)
+    split = r.get("split", str)
+    motion_prompt = r.get("motion_prompt", str, required=False)
+    video = r.get("video", str, required=False)
+    meta = r.get("meta", dict, required=False, default={})
+    objects: list[ObjectSpec] = []
+    for i, obj in enumerate(r.get("objects", list, required=False, default=[])):
+        key = f"objects[{i}]."
+        if not isinstance(obj, dict):
+            r.problem(f"objects[{i}]", "object must be a JSON object", "see the README's format")
+            continue
+        o = _FieldReader(obj, file, line, problems)
+        oid = o.get("id", int, prefix=key)
+        label = o.get("label", str, prefix=key)
+        local = o.get("local_prompt", str, prefix=key)
+        mask = parse_rle(obj.get("mask"), o, key + "mask")
+        if None not in (oid, label, local, mask):
+            objects.append(ObjectSpec(oid, label, local, mask))
+    ids = [o.id for o in objects]
+    if len(set(ids)) != len(ids):
+        r.problem("objects", f"duplicate object ids {ids}", "give each object a distinct id")
+    if len(problems) > n_before:
+        return None
+    return Sample(sample_id, image, caption, split, tuple(objects), motion_prompt, video, meta)
+
+
+def parse_benchmark_info(data: Any, file: str, problems: list[Problem]) -> BenchmarkInfo | None:
+    """Parse `benchmark.json`; append problems and return None when it is invalid."""
+    if not isinstance(data, dict):
+        problems.append(Problem(file, "must be a JSON object", "see the README's format"))
+        return None
+    n_before = len(problems)
+    r = _FieldReader(data, file, None, problems)
+    values = {
+        "name": r.get("name", str),
+        "version": r.get("version", str),
+        "splits": r.get("splits", list),
+        "fps": r.get("fps", (int, float)),
+        "num_frames": r.get("num_frames", int),
+        "height": r.get("height", int),
+        "width": r.get("width", int),
+        "licence": r.get("licence", str),
+        "sha256": r.get("sha256", str, required=False, default=""),
+        "description": r.get("description", str, required=False, default=""),
+    }
+    for key in ("fps", "num_frames", "height", "width"):
+        if values[key] is not None and values[key] <= 0:
+            r.problem(key, f"must be positive, got {values[key]}", f"set a positive {key}")
+    if values["splits"] is not None and (
+        not values["splits"] or not all(isinstance(s, str) for s in values["splits"])
+    ):
+        r.problem("splits", "must be a non-empty list of strings", 'e.g. ["single", "multi"]')
+    if len(problems) > n_before:
+        return None
+    values["splits"] = tuple(values["splits"])
+    values["fps"] = float(values["fps"])
+    return BenchmarkInfo(**values)

@@ -1,0 +1,168 @@
+"""The metric protocol: small stateful classes with `update` and `compute`, pinned by a preset.
+
+A metric is built from a `Preset` (its name and every parameter that can change a number, hashed
+into `Preset.hash`), fed one `EvalItem` per video through `update`, and asked for the value over
+any subset of samples through `compute_on` — the evaluation uses that for per-split values and
+for bootstrap resamples (ids may repeat). Per-sample metrics also expose `per_sample()`.
+
+Metrics never decode videos or read files: the evaluation decodes each video once and hands the
+same arrays to every metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ttm_bench.errors import TTMBenchError
+
+#: Names an `EvalItem` field a metric can require beyond the video itself.
+REQUIREMENTS = frozenset({"caption", "image", "reference"})
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything that pins a metric's number. Two equal presets give equal numbers."""
+
+    metric: str
+    params: Mapping[str, Any]
+    version: str = "1"
+
+    @property
+    def hash(self) -> str:
+        """16 hex digits of sha256 over the canonical JSON of (metric, version, params)."""
+        blob = json.dumps(
+            {"metric": self.metric, "version": self.version, "params": dict(self.params)},
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metric": self.metric, "version": self.version, "params": dict(self.params),
+                "hash": self.hash}
+
+
+@dataclass
+class EvalItem:
+    """One generated video and what metrics may compare it with.
+
+    video: uint8 [T, H, W, 3] as decoded from the run. fps: its frame rate.
+    image: uint8 [H, W, 3], the benchmark's input frame x(0).
+    reference: uint8 [T', H', W', 3], the benchmark's ground-truth clip.
+    video_sha256: content hash of the encoded file, for feature caches.
+    """
+
+    sample_id: str
+    split: str
+    video: np.ndarray
+    fps: float
+    caption: str | None = None
+    image: np.ndarray | None = None
+    reference: np.ndarray | None = None
+    video_sha256: str | None = None
+
+
+class MissingWeightsError(TTMBenchError):
+    """A checkpoint a metric or model needs is not installed; the message names the fix."""
+
+
+class Metric(ABC):
+    """Base class. Subclasses set the class attributes and implement `update`/`compute_on`.
+
+    higher_is_better: True/False for the leaderboard's ↑/↓, None when no direction is better.
+    requires: which `EvalItem` fields (see `REQUIREMENTS`) must be present.
+    default_params: the pinned preset parameters; constructor keywords override them.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    higher_is_better: ClassVar[bool | None]
+    requires: ClassVar[frozenset[str]] = frozenset()
+    default_params: ClassVar[Mapping[str, Any]] = {}
+    preset_version: ClassVar[str] = "1"
+
+    def __init__(self, **params: Any) -> None:
+        unknown = sorted(set(params) - set(self.default_params))
+        if unknown:
+            raise TTMBenchError(f"metric {self.name!r} has no parameter(s) {unknown}; "
+                                f"known: {sorted(self.default_params) or 'none'}")
+        self.preset = Preset(self.name, {**self.default_params, **params}, self.preset_version)
+        self.warnings: list[str] = []
+        self.reset()
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        return self.preset.params
+
+    def setup(self, device: str) -> None:  # noqa: B027 - optional hook
+        """Load models/weights. Raise `MissingWeightsError` when a checkpoint is missing."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Drop all accumulated state."""
+
+    @abstractmethod
+    def update(self, item: EvalItem) -> None:
+        """Accumulate one video."""
+
+    @abstractmethod
+    def compute_on(self, sample_ids: Sequence[str]) -> float:
+        """The metric over these samples (ids may repeat, as in bootstrap resamples)."""
+
+    @property
+    @abstractmethod
+    def sample_ids(self) -> list[str]:
+        """Ids of the samples accumulated so far, in update order."""
+
+    def per_sample(self) -> dict[str, float]:
+        """Per-sample values; empty for set-level metrics such as FVD."""
+        return {}
+
+    def compute(self) -> float:
+        """The metric over every accumulated sample."""
+        return self.compute_on(self.sample_ids)
+
+
+class PerSampleMetric(Metric):
+    """A metric that scores each video alone and aggregates by the mean."""
+
+    def reset(self) -> None:
+        self._values: dict[str, float] = {}
+
+    @abstractmethod
+    def score(self, item: EvalItem) -> float:
+        """The metric's value for one video."""
+
+    def update(self, item: EvalItem) -> None:
+        value = float(self.score(item))
+        if not np.isfinite(value):
+            raise TTMBenchError(f"metric {self.name!r} gave {value} for sample {item.sample_id!r}; "
+                                "the video is likely degenerate (check it decodes and is not empty)")
+        self._values[item.sample_id] = value
+
+    @property
+    def sample_ids(self) -> list[str]:
+        return list(self._values)
+
+    def per_sample(self) -> dict[str, float]:
+        return dict(self._values)
+
+    def compute_on(self, sample_ids: Sequence[str]) -> float:
+        if len(sample_ids) == 0:
+            return float("nan")
+        return float(np.mean([self._values[s] for s in sample_ids]))
+
+
+@dataclass
+class MetricSpec:
+    """A registry entry: the metric's class target and default preset parameters overrides."""
+
+    target: str
+    params: dict[str, Any] = field(default_factory=dict)
