@@ -1,0 +1,3 @@
+from ttm_bench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the `ttm-bench` CLI, one module per command group."""
