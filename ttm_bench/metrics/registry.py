@@ -15,6 +15,9 @@ from ttm_bench.metrics.base import Metric, MetricSpec
 
 METRICS: dict[str, MetricSpec] = {
     "ad_dis": MetricSpec("ttm_bench.metrics.motion:AverageDisplacement", {"backend": "dis"}),
+    "viclip_t": MetricSpec("ttm_bench.metrics.viclip.metric:ViCLIPText"),
+    "viclip_v": MetricSpec("ttm_bench.metrics.viclip.metric:ViCLIPVideo"),
+    "viclip_v_static": MetricSpec("ttm_bench.metrics.viclip.metric:ViCLIPVideoStatic"),
 }
 
 ALIASES: dict[str, str] = {"ad": "ad_dis"}
