@@ -15,6 +15,8 @@ from ttm_bench.metrics.base import Metric, MetricSpec
 
 METRICS: dict[str, MetricSpec] = {
     "ad_dis": MetricSpec("ttm_bench.metrics.motion:AverageDisplacement", {"backend": "dis"}),
+    "fvd16": MetricSpec("ttm_bench.metrics.fvd:FrechetVideoDistance", {"num_frames": 16}),
+    "fvd128": MetricSpec("ttm_bench.metrics.fvd:FrechetVideoDistance", {"num_frames": 128}),
     "viclip_t": MetricSpec("ttm_bench.metrics.viclip.metric:ViCLIPText"),
     "viclip_v": MetricSpec("ttm_bench.metrics.viclip.metric:ViCLIPVideo"),
     "viclip_v_static": MetricSpec("ttm_bench.metrics.viclip.metric:ViCLIPVideoStatic"),
