@@ -1,0 +1,101 @@
+"""CLIPFrame: temporal consistency as the mean cosine similarity of CLIP frame embeddings.
+
+Preset: open_clip ViT-L-14 with OpenAI's weights (`ViT-L-14.pt`, QuickGELU, float32 on every
+device), standard CLIP preprocessing of every frame (resize the shorter side to 224 with
+bicubic interpolation, centre crop 224×224, OpenAI mean/std), L2-normalised image embeddings.
+`clipframe` averages the cosine over all ordered off-diagonal frame pairs (i ≠ j, the
+LOVEU-TGVE convention); `clipframe_consecutive` over the pairs (t, t+1) only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from ttm_bench.errors import TTMBenchError
+from ttm_bench.metrics.base import EvalItem, PerSampleMetric
+from ttm_bench.metrics.feature_cache import array_sha256
+from ttm_bench.metrics.model_metric import ModelMetric
+from ttm_bench.metrics.video_input import check_video
+
+PAIRS = ("all", "consecutive")
+
+
+def mean_pairwise_cosine(embeddings: np.ndarray, pairs: str) -> float:
+    """embeddings: float [T, D], unit rows. Mean cosine over off-diagonal or (t, t+1) pairs."""
+    similarity = embeddings @ embeddings.T
+    if pairs == "consecutive":
+        return float(np.mean(np.diagonal(similarity, offset=1)))
+    count = len(embeddings)
+    return float((similarity.sum() - np.trace(similarity)) / (count * (count - 1)))
+
+
+def clip_transform(image_size: int) -> Any:
+    """open_clip's evaluation transform for OpenAI CLIP: PIL image → float32 [3, S, S]."""
+    from open_clip.transform import image_transform
+
+    return image_transform(image_size, is_train=False, resize_mode="shortest",
+                           interpolation="bicubic")
+
+
+class CLIPFrame(ModelMetric, PerSampleMetric):
+    """Mean cosine similarity between CLIP embeddings of a video's frames."""
+
+    name = "clipframe"
+    label = "CLIPFrame"
+    higher_is_better = True
+    checkpoint_name = "clip_vit_l14_openai"
+    default_params: ClassVar[dict[str, Any]] = {"model": "ViT-L-14", "pretrained": "openai",
+                                                "image_size": 224, "pairs": "all",
+                                                "precision": "fp32"}
+    feature_params = ("model", "pretrained", "image_size", "precision")
+
+    def __init__(self, *, batch_size: int = 32, **params: Any) -> None:
+        self.batch_size = batch_size
+        super().__init__(**params)
+        if self.params["pairs"] not in PAIRS:
+            raise TTMBenchError(f"clipframe pairs={self.params['pairs']!r}; use one of {PAIRS}")
+        self._transform = clip_transform(self.params["image_size"])
+
+    def load_model(self, path: Path, device: str) -> Any:
+        from open_clip import load_openai_model
+
+        try:
+            with warnings.catch_warnings():  # OpenAI's file is TorchScript, which torch deprecates
+                warnings.simplefilter("ignore", FutureWarning)
+                return load_openai_model(str(path), precision="fp32", device=device).eval()
+        except RuntimeError as exc:
+            raise TTMBenchError(f"{path} is not an OpenAI CLIP checkpoint ({exc}); delete it "
+                                f"and run `ttm-bench weights fetch {self.checkpoint_name}`"
+                                ) from exc
+
+    def check_model(self, model: Any) -> None:
+        size = getattr(model.visual, "image_size", None)
+        expected = self.params["image_size"]
+        if size is not None and tuple(np.atleast_1d(size)) not in {(expected,),
+                                                                   (expected, expected)}:
+            raise TTMBenchError(f"metric {self.name!r}: the CLIP model takes {size} px images, "
+                                f"the preset asks for image_size={expected}")
+
+    def frame_embeddings(self, video: np.ndarray) -> np.ndarray:
+        """uint8 [T, H, W, 3] → float64 [T, D] unit-norm CLIP image embeddings."""
+        from PIL import Image
+
+        pixels = torch.stack([self._transform(Image.fromarray(frame)) for frame in video])
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(pixels), self.batch_size):
+                batch = pixels[start:start + self.batch_size].to(self.device)
+                chunks.append(self.model.encode_image(batch).double().cpu())
+        embeddings = torch.cat(chunks)
+        return torch.nn.functional.normalize(embeddings, dim=-1).numpy()
+
+    def score(self, item: EvalItem) -> float:
+        check_video(item.video, f"video {item.sample_id!r}", 2)
+        embeddings = self.features(item.video_sha256 or array_sha256(item.video),
+                                   lambda: self.frame_embeddings(item.video))
+        return mean_pairwise_cosine(embeddings, self.params["pairs"])
