@@ -20,7 +20,7 @@ from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics.base import EvalItem, PerSampleMetric
 from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.model_metric import ModelMetric
-from ttm_bench.metrics.video_input import check_video
+from ttm_bench.metrics.video_input import check_clip
 
 PAIRS = ("all", "consecutive")
 
@@ -95,7 +95,7 @@ class CLIPFrame(ModelMetric, PerSampleMetric):
         return torch.nn.functional.normalize(embeddings, dim=-1).numpy()
 
     def score(self, item: EvalItem) -> float:
-        check_video(item.video, f"video {item.sample_id!r}", 2)
+        check_clip(item.video, f"video {item.sample_id!r}", 2)
         embeddings = self.features(item.video_sha256 or array_sha256(item.video),
                                    lambda: self.frame_embeddings(item.video))
         return mean_pairwise_cosine(embeddings, self.params["pairs"])

@@ -30,7 +30,7 @@ from ttm_bench.metrics.base import EvalItem
 from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.frechet import GaussianStats, frechet_distance
 from ttm_bench.metrics.model_metric import ModelMetric
-from ttm_bench.metrics.video_input import check_video
+from ttm_bench.metrics.video_input import check_clip
 
 FEATURE_DIM = 400
 
@@ -79,7 +79,7 @@ class FrechetVideoDistance(ModelMetric):
                       what: str) -> np.ndarray:
         """float64 [400] I3D logits of one clip (cached per content and feature preset)."""
         num_frames = self.params["num_frames"]
-        check_video(video, what, num_frames)
+        check_clip(video, what, num_frames)
 
         def compute() -> np.ndarray:
             clip = i3d_input(video, num_frames, self.params["size"])[None].to(self.device)

@@ -20,7 +20,7 @@ from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.model_metric import ModelMetric
 from ttm_bench.metrics.viclip.model import ViCLIP, load_viclip
 from ttm_bench.metrics.viclip.preprocess import tokenize, video_pixels
-from ttm_bench.metrics.video_input import check_image, check_video
+from ttm_bench.metrics.video_input import check_clip
 
 
 class ViCLIPMetric(ModelMetric, PerSampleMetric):
@@ -48,7 +48,7 @@ class ViCLIPMetric(ModelMetric, PerSampleMetric):
     def video_embedding(self, video: np.ndarray, content_sha256: str | None,
                         what: str) -> np.ndarray:
         """Unit-norm float64 [embed_dim] of a uint8 [T, H, W, 3] video (cached)."""
-        check_video(video, what, self.params["num_frames"])
+        check_clip(video, what, self.params["num_frames"])
 
         def compute() -> np.ndarray:
             pixels = video_pixels(video, self.params["num_frames"], self.params["size"])
@@ -114,5 +114,5 @@ class ViCLIPVideoStatic(ViCLIPVideo):
     def reference_video(self, item: EvalItem) -> np.ndarray:
         if item.image is None:
             raise TTMBenchError(f"sample {item.sample_id!r} has no input image")
-        check_image(item.image, f"input image of {item.sample_id!r}")
+        check_clip(item.image[None], f"input image of {item.sample_id!r}")
         return np.repeat(item.image[None], self.params["num_frames"], axis=0)
