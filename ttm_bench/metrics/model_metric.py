@@ -92,8 +92,16 @@ def load_state_dict(path: Path, key: str | None = None) -> dict[str, torch.Tenso
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
-        raise MissingWeightsError(f"{path} is not a readable PyTorch checkpoint ({exc}); "
-                                  "delete it and fetch it again") from exc
+        if "Unsupported global" in str(exc):
+            raise MissingWeightsError(
+                f"{path} holds pickled Python objects besides tensors, which ttm-bench does not "
+                "unpickle (torch.load weights_only=True). If you trust the file, save its "
+                f"tensors alone: python -c \"import torch; s = torch.load('{path}', "
+                "weights_only=False); torch.save({'model': s.get('model', s)}, 'tensors.pth')\" "
+                "and pass checkpoint=tensors.pth") from exc
+        raise MissingWeightsError(f"{path} is not a readable PyTorch checkpoint "
+                                  f"({str(exc).splitlines()[0]}); delete it and fetch it "
+                                  "again") from exc
     if key is not None and isinstance(state, dict) and key in state:
         state = state[key]
     return state

@@ -8,6 +8,7 @@ image repeated `num_frames` times (the paper leaves the reference ambiguous; bot
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import ClassVar
 
@@ -31,7 +32,7 @@ class ViCLIPMetric(ModelMetric, PerSampleMetric):
     checkpoint_name = "viclip_l14"
     default_params: ClassVar[dict] = {"num_frames": 8, "size": 224, "context_length": 32,
                                       "weights": "viclip_l14"}
-    feature_params = ("num_frames", "size", "weights")
+    feature_params = ("num_frames", "size", "context_length", "weights")
 
     def load_model(self, path: Path, device: str) -> ViCLIP:
         return load_viclip(path, device)
@@ -71,10 +72,16 @@ class ViCLIPText(ViCLIPMetric):
         self._text_cache: dict[str, np.ndarray] = {}
 
     def text_embedding(self, caption: str) -> np.ndarray:
+        """Unit-norm float64 [embed_dim] of a caption (cached in memory and on disk)."""
         if caption not in self._text_cache:
-            tokens = tokenize([caption], self.params["context_length"]).to(self.device)
-            with torch.inference_mode():
-                self._text_cache[caption] = self.model.encode_text(tokens)[0].double().cpu().numpy()
+
+            def compute() -> np.ndarray:
+                tokens = tokenize([caption], self.params["context_length"]).to(self.device)
+                with torch.inference_mode():
+                    return self.model.encode_text(tokens)[0].double().cpu().numpy()
+
+            key = hashlib.sha256(f"caption:{caption}".encode()).hexdigest()
+            self._text_cache[caption] = self.features(key, compute)
         return self._text_cache[caption]
 
     def score(self, item: EvalItem) -> float:
