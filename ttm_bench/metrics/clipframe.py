@@ -34,12 +34,19 @@ def mean_pairwise_cosine(embeddings: np.ndarray, pairs: str) -> float:
     return float((similarity.sum() - np.trace(similarity)) / (count * (count - 1)))
 
 
+def import_open_clip() -> Any:
+    try:
+        import open_clip
+    except ImportError as exc:
+        raise TTMBenchError("CLIPFrame needs open_clip: pip install 'ttm-bench[metrics]' "
+                            "(open-clip-torch)") from exc
+    return open_clip
+
+
 def clip_transform(image_size: int) -> Any:
     """open_clip's evaluation transform for OpenAI CLIP: PIL image → float32 [3, S, S]."""
-    from open_clip.transform import image_transform
-
-    return image_transform(image_size, is_train=False, resize_mode="shortest",
-                           interpolation="bicubic")
+    return import_open_clip().transform.image_transform(
+        image_size, is_train=False, resize_mode="shortest", interpolation="bicubic")
 
 
 class CLIPFrame(ModelMetric, PerSampleMetric):
@@ -59,15 +66,18 @@ class CLIPFrame(ModelMetric, PerSampleMetric):
         super().__init__(**params)
         if self.params["pairs"] not in PAIRS:
             raise TTMBenchError(f"clipframe pairs={self.params['pairs']!r}; use one of {PAIRS}")
+
+    def setup(self, device: str) -> None:
         self._transform = clip_transform(self.params["image_size"])
+        super().setup(device)
 
     def load_model(self, path: Path, device: str) -> Any:
-        from open_clip import load_openai_model
-
+        open_clip = import_open_clip()
         try:
             with warnings.catch_warnings():  # OpenAI's file is TorchScript, which torch deprecates
                 warnings.simplefilter("ignore", FutureWarning)
-                return load_openai_model(str(path), precision="fp32", device=device).eval()
+                return open_clip.load_openai_model(str(path), precision="fp32",
+                                                   device=device).eval()
         except RuntimeError as exc:
             raise TTMBenchError(f"{path} is not an OpenAI CLIP checkpoint ({exc}); delete it "
                                 f"and run `ttm-bench weights fetch {self.checkpoint_name}`"

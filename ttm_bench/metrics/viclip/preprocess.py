@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import torch
 
+from ttm_bench.errors import TTMBenchError
+
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406])
 IMAGENET_STD = np.array([0.229, 0.224, 0.225])
 
@@ -34,6 +36,9 @@ def video_pixels(video: np.ndarray, num_frames: int, size: int) -> torch.Tensor:
 
 def tokenize(captions: list[str], context_length: int) -> torch.Tensor:
     """CLIP BPE tokens, int64 [len(captions), context_length] (open_clip's tokenizer)."""
-    from open_clip.tokenizer import tokenize as clip_tokenize
-
+    try:
+        from open_clip.tokenizer import tokenize as clip_tokenize
+    except ImportError as exc:
+        raise TTMBenchError("ViCLIP tokenises captions with open_clip's CLIP BPE tokenizer: "
+                            "pip install 'ttm-bench[metrics]' (open-clip-torch)") from exc
     return clip_tokenize(captions, context_length=context_length)
