@@ -89,3 +89,73 @@ def test_cotracker_tracks_start_at_the_grid_and_load_strictly(tmp_path: Path) ->
     assert float(xs.min()) >= 0 and float(xs.max()) <= 79
     assert float(ys.min()) >= 0 and float(ys.max()) <= 63
     assert len(set(np.round(xs.numpy(), 3))) == 3 and len(set(np.round(ys.numpy(), 3))) == 3
+
+
+def translating_texture(shift_px: int, frames: int = 4, size: int = 256) -> np.ndarray:
+    """A smooth random texture moving right by `shift_px` pixels per frame: uint8 [T, S, S, 3]."""
+    import cv2
+
+    rng = np.random.default_rng(7)
+    canvas = cv2.GaussianBlur(rng.uniform(0, 255, (size, size + shift_px * frames, 3)),
+                              (0, 0), 3)
+    canvas = cv2.normalize(canvas, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    start = shift_px * frames
+    return np.stack([canvas[:, start - t * shift_px:start - t * shift_px + size]
+                     for t in range(frames)])
+
+
+def installed(checkpoint: str) -> bool:
+    from ttm_bench import weights
+
+    try:
+        weights.locate(checkpoint)
+    except MissingWeightsError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name, checkpoint", [
+    ("ad_dis", None),
+    pytest.param("ad_raft", "raft_large", marks=[pytest.mark.slow, pytest.mark.skipif(
+        not installed("raft_large"), reason="RAFT-large weights not installed")]),
+    pytest.param("ad_cotracker", "cotracker3_offline", marks=[pytest.mark.slow, pytest.mark.skipif(
+        not installed("cotracker3_offline"), reason="CoTracker3 weights not installed")]),
+])
+def test_ad_backends_recover_a_known_translation(name: str, checkpoint: str | None) -> None:
+    from ttm_bench.metrics.base import EvalItem
+    from ttm_bench.metrics.registry import create_metric
+
+    metric = create_metric(name)
+    metric.setup("cpu")
+    metric.update(EvalItem("shift3", "single", translating_texture(3), 8.0))
+    assert metric.compute() == pytest.approx(3.0, rel=0.10)
+
+
+def test_ad_raft_runs_through_the_registry_with_explicit_weights(
+        raft_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from ttm_bench import weights
+    from ttm_bench.errors import TTMBenchError
+    from ttm_bench.metrics.base import EvalItem
+    from ttm_bench.metrics.registry import create_metric
+
+    monkeypatch.setenv("TTM_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("TTM_BENCH_WEIGHTS_DIR", raising=False)
+    with pytest.raises(MissingWeightsError, match=r"raft_large_C_T_SKHT_V2-ff5fadd5\.pth"):
+        create_metric("ad_raft").setup("cpu")
+    with pytest.raises(MissingWeightsError, match="corrupt"):  # not the released file
+        create_metric("ad_raft", checkpoint=raft_file).setup("cpu")
+    registered = weights.CHECKPOINTS["raft_large"]
+    monkeypatch.setitem(weights.CHECKPOINTS, "raft_large",
+                        replace(registered, sha256=weights.file_sha256(raft_file)))
+    metric = create_metric("ad_raft", checkpoint=raft_file, eval_short_side=128,
+                           raft_iterations=1)
+    assert metric.preset.params["raft_iterations"] == 1 and "grid_size" not in metric.params
+    metric.setup("cpu")
+    metric.update(EvalItem("a", "single", translating_texture(2, frames=2, size=128), 8.0))
+    assert np.isfinite(metric.compute()) and metric.compute() >= 0
+    with pytest.raises(TTMBenchError, match="no parameter"):
+        create_metric("ad_dis", grid_size=10)
+    with pytest.raises(TTMBenchError, match="AD backend 'farneback' unknown"):
+        create_metric("ad_dis", backend="farneback")

@@ -15,6 +15,9 @@ from ttm_bench.metrics.base import Metric, MetricSpec
 
 METRICS: dict[str, MetricSpec] = {
     "ad_dis": MetricSpec("ttm_bench.metrics.motion:AverageDisplacement", {"backend": "dis"}),
+    "ad_raft": MetricSpec("ttm_bench.metrics.motion:AverageDisplacement", {"backend": "raft"}),
+    "ad_cotracker": MetricSpec("ttm_bench.metrics.motion:AverageDisplacement",
+                               {"backend": "cotracker"}),
     "clipframe": MetricSpec("ttm_bench.metrics.clipframe:CLIPFrame", {"pairs": "all"}),
     "clipframe_consecutive": MetricSpec("ttm_bench.metrics.clipframe:CLIPFrame",
                                         {"pairs": "consecutive"}),
