@@ -156,10 +156,11 @@ def report(label: str, totals: dict[str, float], count: int) -> None:
     for key, seconds in sorted(totals.items()):
         if key not in {"wall", "forward"}:
             print(f"  {key:32s} {seconds:9.2f} s")
-    ratio = totals["wall"] / totals["forward"] if totals["forward"] else float("inf")
+    ratio = (f"{totals['wall'] / totals['forward']:.3f}" if totals["forward"] > 0
+             else "n/a (no network ran)")
     print(f"  {'network forward (sum)':32s} {totals['forward']:9.2f} s")
     print(f"  {'wall':32s} {totals['wall']:9.2f} s")
-    print(f"  overhead ratio {ratio:.3f}   videos/s {count / totals['wall']:.3f}")
+    print(f"  overhead ratio {ratio}   videos/s {count / totals['wall']:.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:
