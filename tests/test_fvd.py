@@ -15,7 +15,7 @@ from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics.base import EvalItem, MissingWeightsError
 from ttm_bench.metrics.feature_cache import FeatureCache
 from ttm_bench.metrics.frechet import frechet_distance_from_features
-from ttm_bench.metrics.fvd import i3d_input
+from ttm_bench.metrics.fvd import frechet_distance_of_samples, i3d_input
 from ttm_bench.metrics.registry import create_metric
 
 # The released I3D is TorchScript; torch deprecates scripting, but the format is what it is.
@@ -80,6 +80,25 @@ def test_i3d_input_contract() -> None:
     changed_tail = video.copy()
     changed_tail[16:] = 0  # only the first 16 frames count
     assert torch.equal(i3d_input(changed_tail, 16, 224), clip)
+
+
+@pytest.mark.parametrize("n1, n2, dim", [(10, 13, 50), (2, 3, 400), (40, 45, 6)])
+def test_sample_space_frechet_equals_the_eigendecomposition_form(n1: int, n2: int,
+                                                                 dim: int) -> None:
+    rng = np.random.default_rng(n1)
+    x = rng.normal(size=(n1, dim)) @ rng.normal(size=(dim, dim)) * 0.3 + 1.0
+    y = rng.normal(size=(n2, dim)) * 2.0 - 0.5
+    expected = frechet_distance_from_features(x, y)
+    # the eigendecomposition form loses ~sqrt(eps) per zero eigenvalue of a rank-deficient Σ
+    assert frechet_distance_of_samples(x, y) == pytest.approx(expected, rel=1e-6)
+    assert frechet_distance_of_samples(x, x) == pytest.approx(0.0, abs=1e-9 * expected)
+    # closed form: y = c·x + s gives Σy = c²Σx, so d² = |s + (c-1)μx|² + (1-c)² tr Σx
+    scale, shift = 1.7, rng.normal(size=dim)
+    scaled = x * scale + shift
+    trace = float(np.trace(np.cov(x, rowvar=False)))
+    mean_shift = shift + (scale - 1) * x.mean(axis=0)
+    closed = float(mean_shift @ mean_shift) + (1 - scale) ** 2 * trace
+    assert frechet_distance_of_samples(x, scaled) == pytest.approx(closed, rel=1e-9)
 
 
 def test_fvd_matches_frechet_of_detector_features(detector_file: Path) -> None:
