@@ -71,11 +71,11 @@ def test_mean_visible_displacement_known_answers() -> None:
 
 @pytest.mark.slow
 def test_cotracker_tracks_start_at_the_grid_and_load_strictly(tmp_path: Path) -> None:
-    pytest.importorskip("cotracker")
+    predictor_module = pytest.importorskip("cotracker.predictor")
     from ttm_bench.metrics.track_motion import load_cotracker
 
     torch.manual_seed(0)
-    untrained = load_cotracker(None)
+    untrained = predictor_module.CoTrackerPredictor(checkpoint=None, offline=True, window_len=60)
     path = tmp_path / "scaled_offline.pth"
     torch.save({"model": untrained.model.state_dict()}, path)
     predictor = load_cotracker(path)

@@ -244,3 +244,14 @@ def test_cli_fetch_list_verify(server: FileServer, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(weights, "CHECKPOINTS", {"tiny": corrupt})
     assert run_cli(["weights", "verify"]) == 1
     assert "corrupt" in capsys.readouterr().out
+
+
+def test_ttm_bench_weights_list_names_every_checkpoint(capsys: pytest.CaptureFixture[str]) -> None:
+    from ttm_bench.cli import main
+
+    assert main(["weights", "list"]) == 0
+    out = capsys.readouterr().out
+    for name, ckpt in weights.CHECKPOINTS.items():
+        assert name in out and ckpt.filename in out and ckpt.licence in out
+    assert "sha256:   unknown" in out  # the I3D and ViCLIP files have no published hash
+    assert main(["weights", "fetch", "no_such_model"]) == 2

@@ -30,8 +30,8 @@ def mean_visible_displacement(tracks: np.ndarray, visible: np.ndarray) -> float:
     return float(steps[both].mean()) if both.any() else float("nan")
 
 
-def load_cotracker(path: Path | None, device: str = "cpu") -> Any:
-    """CoTracker3 offline predictor with the weights in `path` (None: untrained, for tests)."""
+def load_cotracker(path: Path, device: str = "cpu") -> Any:
+    """CoTracker3 offline predictor with the weights in `path` ({'model': state_dict} or bare)."""
     try:
         from cotracker.predictor import CoTrackerPredictor
     except ImportError as exc:
@@ -40,8 +40,7 @@ def load_cotracker(path: Path | None, device: str = "cpu") -> Any:
             "https://github.com/facebookresearch/co-tracker (licence CC BY-NC 4.0) or, as CI does, "
             "`pip install --no-deps --ignore-requires-python napari-cotrack==0.1.7`") from exc
     predictor = CoTrackerPredictor(checkpoint=None, offline=True, window_len=60)
-    if path is not None:
-        load_strict(predictor.model, load_state_dict(path, key="model"), path)
+    load_strict(predictor.model, load_state_dict(path, key="model"), path)
     return predictor.eval().to(device)
 
 
