@@ -60,9 +60,9 @@ def write_spec(path: Path, **fields: object) -> Path:
     return path
 
 
-def make_study(tmp: Path, **fields: object) -> Study:
+def make_study(tmp: Path, n_samples: int = 4, **fields: object) -> Study:
     """Benchmark + two runs + a created study under `tmp`; `fields` override the spec."""
-    make_benchmark(tmp / "bench")
+    make_benchmark(tmp / "bench", n_samples)
     make_run(tmp / "ttm", tmp / "bench", "ttm", 40)
     make_run(tmp / "base", tmp / "bench", "base", 140)
     return create_study(load_spec(write_spec(tmp / "spec.yaml", **fields)), tmp / "study")
