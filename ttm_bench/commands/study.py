@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
 from pathlib import Path
-
-STUDY_ENV = "TTM_BENCH_STUDY"
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -24,20 +20,14 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ttm_bench.human import app
+    from ttm_bench.human.serve import app_environment, streamlit_command
     from ttm_bench.human.study import Study
 
     study = Study.load(args.study)  # refuse a changed study before serving anything
-    command = [sys.executable, "-m", "streamlit", "run", app.__file__,
-               "--server.address", args.address, "--server.port", str(args.port),
-               "--server.headless", "true", "--server.fileWatcherType", "none",
-               "--server.enableXsrfProtection", "true", "--server.enableStaticServing", "false",
-               "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
-               "--client.toolbarMode", "minimal"]
     print(f"serving study {study.name!r} on http://{args.address}:{args.port}/?token=TOKEN "
           "(Ctrl-C stops)")
-    env = {**os.environ, STUDY_ENV: str(study.root)}
-    return subprocess.call(command, env=env)
+    return subprocess.call(streamlit_command(args.address, args.port),
+                           env=app_environment(study.root))
 
 
 def _analyze(args: argparse.Namespace) -> int:

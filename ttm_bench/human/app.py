@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 
 import streamlit as st
 
+from ttm_bench.errors import TTMBenchError
 from ttm_bench.human.player import player_html, video_data_uri
 from ttm_bench.human.progress import item_progress, rater_progress
 from ttm_bench.human.rating import LEFT, RIGHT, TIE, RatingSession, Shown
+from ttm_bench.human.serve import STUDY_ENV
 from ttm_bench.human.store import VotesStore
 from ttm_bench.human.study import ADMIN, Study
 from ttm_bench.human.votes_csv import study_votes
 
-STUDY_ENV = "TTM_BENCH_STUDY"
 OPTION_LABELS = {LEFT: "Left video", RIGHT: "Right video", TIE: "About the same"}
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -74,13 +76,24 @@ def rater_page(study: Study, store: VotesStore, rater: str) -> None:
                                         format_func=OPTION_LABELS.__getitem__, index=None,
                                         horizontal=True, key=f"{slot_key}-{question.id}")
     complete = all(v is not None for v in answers.values())
-    if st.button("Submit", type="primary", disabled=not complete, key=f"submit-{slot_key}"):
-        watched = time.monotonic() - st.session_state["shown_at"]
-        if not session.submit(shown, answers, watch_seconds=watched):
-            st.session_state["notice"] = ("Your answers to that comparison were already "
-                                          "recorded (another tab or a double click); "
-                                          "they were counted once.")
-        st.rerun()
+    st.button("Submit", type="primary", disabled=not complete, key=f"submit-{slot_key}",
+              on_click=_submit, args=(session, shown, slot_key))
+
+
+def _submit(session: RatingSession, shown: Shown, slot_key: str) -> None:
+    """Button callback: record the answers to the item the rater saw when they clicked.
+
+    Runs before the next script run, with the item bound when the page was drawn, so a stale
+    tab or a double click submits that item again (and is logged as a duplicate) instead of
+    answering whatever item comes next.
+    """
+    answers = {q.id: st.session_state.get(f"{slot_key}-{q.id}") for q in session.study.questions}
+    if any(v is None for v in answers.values()):
+        return
+    watched = time.monotonic() - st.session_state.get("shown_at", time.monotonic())
+    if not session.submit(shown, answers, watch_seconds=watched):
+        st.session_state["notice"] = ("Your answers to that comparison were already recorded "
+                                      "(another tab or a double click); they were counted once.")
 
 
 def admin_page(study: Study, store: VotesStore) -> None:
@@ -95,6 +108,17 @@ def admin_page(study: Study, store: VotesStore) -> None:
                        file_name=f"{study.name}-votes.csv", mime="text/csv")
 
 
+def serve_page(root: str) -> None:
+    study, store = _open(root)
+    who = study.who(st.query_params.get("token"))
+    if who is None:
+        st.error("This link is not valid. Please use the personal link you were sent.")
+    elif who == ADMIN:
+        admin_page(study, store)
+    else:
+        rater_page(study, store, who)
+
+
 def main() -> None:
     st.set_page_config(page_title="Video comparison", layout="wide")
     root = os.environ.get(STUDY_ENV)
@@ -102,15 +126,13 @@ def main() -> None:
         st.error(f"No study configured: start the app with `ttm-bench study serve STUDY` "
                  f"(it sets {STUDY_ENV}).")
         return
-    study, store = _open(root)
-    who = study.who(st.query_params.get("token"))
-    if who is None:
-        st.error("This link is not valid. Please use the personal link you were sent.")
-        return
-    if who == ADMIN:
-        admin_page(study, store)
-    else:
-        rater_page(study, store, who)
+    try:
+        serve_page(root)
+    except TTMBenchError as exc:  # details go to the organiser's console, not to raters
+        print(f"ttm-bench study app: {exc}", file=sys.stderr)
+        st.error("This study is unavailable right now (its videos or database changed or "
+                 "cannot be read). The organiser can see why in the server log.")
 
 
-main()
+if __name__ == "__main__":  # `streamlit run` and AppTest execute the file as __main__
+    main()
