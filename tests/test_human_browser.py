@@ -81,10 +81,20 @@ def _progress(page: object, done: int, total: int) -> None:
     page.get_by_text(f"{done} of {total} comparisons done").wait_for(timeout=TIMEOUT_MS)
 
 
+_CHECKED = "document.querySelectorAll('input[type=radio]:checked').length"
+_SUBMIT_ENABLED = ("[...document.querySelectorAll('button')]"
+                   ".some(b => b.innerText.includes('Submit') && !b.disabled)")
+
+
 def _answer_all(page: object, side: str) -> None:
+    """Answer every question of a fresh item with `side` and wait until Submit is enabled."""
+    page.wait_for_function(f"() => {_CHECKED} === 0")  # the new item's questions are drawn
     groups = page.get_by_role("radiogroup")
-    for i in range(groups.count()):
+    n = groups.count()
+    for i in range(n):
         groups.nth(i).get_by_text(side).click()
+        page.wait_for_function(f"() => {_CHECKED} === {i + 1}")
+    page.wait_for_function(f"() => {_SUBMIT_ENABLED}")
 
 
 def test_rate_in_a_real_browser(served: tuple[Study, str], browser: object) -> None:
@@ -126,8 +136,6 @@ def test_rate_in_a_real_browser(served: tuple[Study, str], browser: object) -> N
     submit = page.get_by_role("button", name="Submit")
     assert submit.is_disabled()
     _answer_all(page, "Left video")
-    page.wait_for_function("() => [...document.querySelectorAll('button')]"
-                           ".some(b => b.innerText.includes('Submit') && !b.disabled)")
     submit.dblclick()  # a double click must count once
     _progress(page, 1, total)
     time.sleep(1.0)
