@@ -18,6 +18,7 @@ import pytest
 
 from tests.human_study_fixtures import make_study, read_tokens
 from ttm_bench.human.serve import app_environment, streamlit_command
+from ttm_bench.human.spec import DEFAULT_QUESTIONS
 from ttm_bench.human.study import Study
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -86,11 +87,11 @@ _SUBMIT_ENABLED = ("[...document.querySelectorAll('button')]"
                    ".some(b => b.innerText.includes('Submit') && !b.disabled)")
 
 
-def _answer_all(page: object, side: str) -> None:
-    """Answer every question of a fresh item with `side` and wait until Submit is enabled."""
-    page.wait_for_function(f"() => {_CHECKED} === 0")  # the new item's questions are drawn
+def _answer_all(page: object, side: str, n: int = len(DEFAULT_QUESTIONS)) -> None:
+    """Answer the `n` questions of a fresh item with `side`; wait until Submit is enabled."""
+    page.wait_for_function(  # the new item's questions are all drawn and unanswered
+        f"() => document.querySelectorAll('[role=radiogroup]').length === {n} && {_CHECKED} === 0")
     groups = page.get_by_role("radiogroup")
-    n = groups.count()
     for i in range(n):
         groups.nth(i).get_by_text(side).click()
         page.wait_for_function(f"() => {_CHECKED} === {i + 1}")
