@@ -121,3 +121,19 @@ def test_store_rejects_unknown_choices_and_bad_urls(tmp_path: Path) -> None:
                      watch_seconds=None)
     with pytest.raises(TTMBenchError, match="SQLAlchemy URL"):
         VotesStore("nonsense://x")
+
+
+def test_sqlite_uses_wal_and_writers_lock_at_begin(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    store = VotesStore(sqlite_url(tmp_path / "v.sqlite"))
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute",
+                    lambda _c, _cur, statement, *_: statements.append(statement))
+    store.submit("s", "r", "i", [Answer("q", "a")], shown={"q": "left"}, a_on_left=True,
+                 watch_seconds=1.0)
+    store.votes("s")
+    begins = [s for s in statements if s.startswith("BEGIN")]
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN"]  # the write, then the read
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

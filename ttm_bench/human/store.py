@@ -17,9 +17,10 @@ so concurrent raters queue instead of failing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from ttm_bench.human.assignment import Slot
 
 CHOICES = ("a", "b", "tie")
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+WRITE_OPTION = "ttm_bench_write"
 
 metadata = sa.MetaData()
 
@@ -99,7 +101,9 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # writers take the lock up front (no deadlocking lock upgrades); WAL readers need none
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 class VotesStore:
@@ -143,13 +147,21 @@ class VotesStore:
     def close(self) -> None:
         self.engine.dispose()
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sa.Connection]:
+        """A write transaction (committed on success, rolled back on error)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
     # assignments -------------------------------------------------------------------------
 
     def add_assignments(self, study: str, slots: Iterable[Slot]) -> None:
         """Store the queues of `study`; refuses to overwrite existing ones."""
         rows = [{"study": study, "rater": s.rater, "position": s.position, "item": s.item,
                  "a_on_left": s.a_on_left} for s in slots]
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             existing = conn.execute(sa.select(sa.func.count()).select_from(assignments)
                                     .where(assignments.c.study == study)).scalar_one()
             if existing:
@@ -194,12 +206,12 @@ class VotesStore:
                  "choice": a.choice, "a_on_left": a_on_left, "submitted_at": now,
                  "source": source} for a in answers]
         try:
-            with self.engine.begin() as conn:
+            with self._writing() as conn:
                 conn.execute(votes.insert(), rows)
                 conn.execute(submissions.insert(), {**log, "outcome": "recorded"})
             return True
         except exc.IntegrityError:
-            with self.engine.begin() as conn:
+            with self._writing() as conn:
                 conn.execute(submissions.insert(), {**log, "outcome": "duplicate"})
             return False
 
