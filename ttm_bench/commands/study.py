@@ -1,4 +1,4 @@
-"""`ttm-bench study create|serve|analyze|export|import`: pairwise human preference studies."""
+"""`ttm-bench study ...` (create, serve, analyze, export, import, recover): human studies."""
 
 from __future__ import annotations
 
@@ -83,6 +83,18 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recover(args: argparse.Namespace) -> int:
+    from ttm_bench.human.recovery import recover
+    from ttm_bench.human.study import Study
+
+    result = recover(Study.load(args.study, verify=False))
+    if result.moved_aside:
+        print(f"damaged database moved to {result.moved_aside}; a new one was created")
+    print(f"replayed the journal: {result.recorded} submissions restored, "
+          f"{result.already_present} already present")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     study = subparsers.add_parser("study", help="pairwise human preference studies")
     sub = study.add_subparsers(dest="study_command", required=True, metavar="SUBCOMMAND")
@@ -116,6 +128,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("study", type=Path)
     p.add_argument("--out", type=Path, required=True, help="CSV file")
     p.set_defaults(func=_export)
+
+    p = sub.add_parser("recover", help="rebuild the votes database from the study's journal")
+    p.add_argument("study", type=Path)
+    p.set_defaults(func=_recover)
 
     p = sub.add_parser("import", help="add votes from a CSV (same schema as export)")
     p.add_argument("study", type=Path)

@@ -1,18 +1,20 @@
 """A rater's session: what to show next and how to record an answer — the app's whole logic.
 
 The Streamlit app and the tests drive the same `RatingSession`, so what the tests prove about
-concurrency, resume and duplicates holds for the app. State lives in the database only: a
-refreshed page, a closed tab or a second tab resumes at the first item of the rater's queue
-that has no recorded answers.
+concurrency, resume and duplicates holds for the app. State lives in the database only (each
+submission is first appended to the study's write-ahead journal): a refreshed page, a closed
+tab or a second tab resumes at the first item of the rater's queue without recorded answers.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.human.assignment import Slot
+from ttm_bench.human.journal import JournalEntry
 from ttm_bench.human.store import Answer, VotesStore
 from ttm_bench.human.study import Item, Study, VideoRef
 
@@ -86,6 +88,11 @@ class RatingSession:
             if side not in allowed:
                 raise TTMBenchError(f"answer {side!r} to {question!r} is not one of "
                                     f"{list(allowed)}")
-        rows = [Answer(q, shown.to_pair_choice(side)) for q, side in answers.items()]
-        return self.store.submit(self.study.name, self.rater, shown.item.id, rows, shown=answers,
-                                 a_on_left=shown.slot.a_on_left, watch_seconds=watch_seconds)
+        entry = JournalEntry(self.study.name, self.rater, shown.item.id,
+                             {q: shown.to_pair_choice(side) for q, side in answers.items()},
+                             dict(answers), shown.slot.a_on_left, watch_seconds, time.time())
+        self.study.journal.append(entry)  # first, so a lost database loses no vote
+        return self.store.submit(entry.study, entry.rater, entry.item,
+                                 [Answer(q, c) for q, c in entry.answers.items()],
+                                 shown=entry.shown, a_on_left=entry.a_on_left,
+                                 watch_seconds=watch_seconds, submitted_at=entry.submitted_at)

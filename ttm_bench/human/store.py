@@ -77,6 +77,10 @@ submissions = sa.Table(
 )
 
 
+class CorruptDatabaseError(TTMBenchError):
+    """The votes database exists but cannot be read; `ttm-bench study recover` rebuilds it."""
+
+
 @dataclass(frozen=True)
 class Answer:
     """One answer as recorded: `choice` is "a", "b" or "tie" relative to the item's pair."""
@@ -123,7 +127,7 @@ class VotesStore:
             self._check_integrity()
             metadata.create_all(self.engine)
         except exc.DatabaseError as e:
-            raise TTMBenchError(self._corrupt_message(str(e.orig))) from e
+            raise CorruptDatabaseError(self._corrupt_message(str(e.orig))) from e
 
     @staticmethod
     def _connect_args(url: str) -> dict[str, object]:
@@ -132,9 +136,9 @@ class VotesStore:
         return {}
 
     def _corrupt_message(self, detail: str) -> str:
-        return (f"votes database {self.url} is unreadable or corrupt ({detail}); move the file "
-                "aside (keep it), start a fresh database, and reload the votes from your last "
-                "`ttm-bench study export` with `ttm-bench study import`")
+        return (f"votes database {self.url} is unreadable or corrupt ({detail}); rebuild it "
+                "from the study's journal with `ttm-bench study recover STUDY` (the damaged "
+                "file is kept beside it)")
 
     def _check_integrity(self) -> None:
         if self.engine.dialect.name != "sqlite":
@@ -142,7 +146,7 @@ class VotesStore:
         with self.engine.connect() as conn:
             result = conn.exec_driver_sql("PRAGMA quick_check").scalar()
         if result != "ok":
-            raise TTMBenchError(self._corrupt_message(str(result)))
+            raise CorruptDatabaseError(self._corrupt_message(str(result)))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -157,18 +161,23 @@ class VotesStore:
 
     # assignments -------------------------------------------------------------------------
 
-    def add_assignments(self, study: str, slots: Iterable[Slot]) -> None:
-        """Store the queues of `study`; refuses to overwrite existing ones."""
+    def has_assignments(self, study: str) -> bool:
+        query = sa.select(assignments.c.study).where(assignments.c.study == study).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    def ensure_assignments(self, study: str, slots: Iterable[Slot]) -> None:
+        """Store the queues of `study` unless it already has some (safe to call concurrently)."""
         rows = [{"study": study, "rater": s.rater, "position": s.position, "item": s.item,
                  "a_on_left": s.a_on_left} for s in slots]
-        with self._writing() as conn:
-            existing = conn.execute(sa.select(sa.func.count()).select_from(assignments)
-                                    .where(assignments.c.study == study)).scalar_one()
-            if existing:
-                raise TTMBenchError(f"study {study!r} already has assignments in {self.url}; "
-                                    "give the new study another name")
-            if rows:
-                conn.execute(assignments.insert(), rows)
+        try:
+            with self._writing() as conn:
+                present = conn.execute(sa.select(assignments.c.study)
+                                       .where(assignments.c.study == study).limit(1)).first()
+                if present is None and rows:
+                    conn.execute(assignments.insert(), rows)
+        except exc.IntegrityError:
+            pass  # another process stored the same queues first
 
     def queue(self, study: str, rater: str) -> list[Slot]:
         """A rater's queue in order."""

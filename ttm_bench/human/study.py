@@ -3,7 +3,9 @@
 A study directory holds `study.json` (the spec, the items, the sha256 of every video an item
 shows, token digests), `invitations.txt` (the plaintext tokens, written once, for the
 organiser), `checks/` (broken videos of attention checks) and, by default, `votes.sqlite`.
-`study.json` is written last, so a directory without it is an unfinished creation.
+`submissions.jsonl` is the write-ahead journal of every submission (see
+`ttm_bench.human.journal`). `study.json` is written last, so a directory without it is an
+unfinished creation.
 
 Every video is named by a root (a run name, or `@study` for the study directory) and a path
 inside that root; `Study.video_path` resolves it, refuses anything outside the root, and checks
@@ -29,8 +31,9 @@ from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.sample import Sample
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.generation.run import RUN_FILE, RunDir
-from ttm_bench.human.assignment import assign, checks_per_rater
+from ttm_bench.human.assignment import Slot, assign, checks_per_rater
 from ttm_bench.human.attention import write_broken_copy
+from ttm_bench.human.journal import Journal
 from ttm_bench.human.spec import Question, StudySpec, parse_spec
 from ttm_bench.human.store import VotesStore, sqlite_url
 from ttm_bench.human.tokens import find_holder, new_token, token_digest
@@ -38,6 +41,7 @@ from ttm_bench.human.tokens import find_holder, new_token, token_digest
 STUDY_FILE = "study.json"
 INVITATIONS_FILE = "invitations.txt"
 DATABASE_FILE = "votes.sqlite"
+JOURNAL_FILE = "submissions.jsonl"
 CHECKS_DIR = "checks"
 STUDY_ROOT = "@study"
 ADMIN = "@admin"
@@ -142,8 +146,20 @@ class Study:
     def sample(self, sample_id: str) -> Sample:
         return self.benchmark.sample(sample_id)
 
+    @property
+    def journal(self) -> Journal:
+        return Journal(self.root / JOURNAL_FILE)
+
+    def slots(self) -> list[Slot]:
+        """Every rater's queue as recorded at creation."""
+        return [Slot(rater, pos, item, a_on_left) for rater, queue in self.data["queues"].items()
+                for pos, (item, a_on_left) in enumerate(queue)]
+
     def open_store(self) -> VotesStore:
-        return VotesStore(self.database_url)
+        """The votes database, holding this study's queues (restored if the database is new)."""
+        store = VotesStore(self.database_url)
+        store.ensure_assignments(self.name, self.slots())
+        return store
 
     def who(self, token: str | None) -> str | None:
         """The rater id holding `token`, `ADMIN` for the admin token, or None."""
@@ -321,12 +337,16 @@ def create_study(spec: StudySpec, out: str | Path) -> Study:
         "raters": {r: token_digest(tokens[r]) for r in raters},
         "admin": token_digest(tokens["admin"]),
     }
-    study = Study(out, data)
     slots = assign([i.id for i in regular], raters, spec.raters_per_item, spec.seed,
                    checks=[i.id for i in checks])
-    store = study.open_store()
+    data["queues"] = {r: [[s.item, s.a_on_left] for s in slots if s.rater == r] for r in raters}
+    study = Study(out, data)
+    store = VotesStore(study.database_url)
     try:
-        store.add_assignments(spec.name, slots)
+        if store.has_assignments(spec.name):
+            raise TTMBenchError(f"database {study.database_url} already holds a study named "
+                                f"{spec.name!r}; give the new study another name")
+        store.ensure_assignments(spec.name, slots)
     finally:
         store.close()
     _write_invitations(out / INVITATIONS_FILE, tokens)
