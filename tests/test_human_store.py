@@ -137,3 +137,43 @@ def test_sqlite_uses_wal_and_writers_lock_at_begin(tmp_path: Path) -> None:
     assert begins == ["BEGIN IMMEDIATE", "BEGIN"]  # the write, then the read
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def _rate_in_process(study_root: str, raters: list[str]) -> int:
+    """One server process: its own engine, rating whole queues for `raters`."""
+    from ttm_bench.human.study import Study
+
+    study = Study.load(study_root, verify=False)
+    store = study.open_store()
+    recorded = 0
+    for rater in raters:
+        session = RatingSession(study, store, rater)
+        while (shown := session.next()) is not None:
+            recorded += session.submit(shown, _answers(session, "right"), watch_seconds=0.2)
+    return recorded
+
+
+def test_several_server_processes_share_one_database(tmp_path: Path) -> None:
+    """4 processes (as several app workers would be), each with its own engine, 24 raters,
+    every rater driven by two processes at once."""
+    import multiprocessing
+
+    study = make_study(tmp_path, n_samples=6, raters=24, raters_per_item=8)
+    groups = [study.raters[i::2] for i in range(2)] * 2  # each rater in two processes
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        recorded = pool.starmap(_rate_in_process, [(str(study.root), g) for g in groups])
+    assert sum(recorded) == 6 * 8
+    votes = study.open_store().votes(study.name)
+    assert len(votes) == 6 * 8 * 3 and not votes.duplicated(["rater", "item", "question"]).any()
+    assert len(study.journal.entries()) >= 6 * 8
+
+
+def test_schema_compiles_for_postgresql() -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    from ttm_bench.human.store import metadata
+
+    ddl = [str(sa.schema.CreateTable(t).compile(dialect=postgresql.dialect()))
+           for t in metadata.sorted_tables]
+    assert any("CONSTRAINT uq_vote UNIQUE (study, rater, item, question)" in d for d in ddl)
