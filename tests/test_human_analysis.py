@@ -12,7 +12,13 @@ import pytest
 
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.human.agreement import fleiss_kappa, krippendorff_alpha
-from ttm_bench.human.analysis import analyze, majority_choice, preference_table, rater_checks
+from ttm_bench.human.analysis import (
+    VOTE_COLUMNS,
+    analyze,
+    majority_choice,
+    preference_table,
+    rater_checks,
+)
 from ttm_bench.human.bradley_terry import fit_log_strengths, win_matrix
 from ttm_bench.human.outputs import leaderboard_columns, paper_table, write_analysis
 from ttm_bench.human.spec import DEFAULT_QUESTIONS
@@ -101,8 +107,7 @@ def test_bradley_terry_counts_ties_half_and_needs_a_connected_design() -> None:
 
 
 def _votes(rows: list[tuple[str, str, str, str, str, str, str | None]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["rater", "item", "question", "choice", "pair_a",
-                                       "pair_b", "expected"])
+    return pd.DataFrame(rows, columns=list(VOTE_COLUMNS))
 
 
 def _design(item_choices: dict[str, list[str]], pair: tuple[str, str] = ("ttm", "base"),
@@ -194,3 +199,5 @@ def test_paper_table_layout_and_leaderboard_columns() -> None:
 def test_no_votes_is_an_error() -> None:
     with pytest.raises(TTMBenchError, match="no votes"):
         analyze(_votes([]), DEFAULT_QUESTIONS)
+    with pytest.raises(TTMBenchError, match="lacks column"):
+        analyze(_votes([]).drop(columns="expected"), DEFAULT_QUESTIONS)

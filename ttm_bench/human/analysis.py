@@ -171,6 +171,9 @@ def analyze(votes: pd.DataFrame, questions: tuple[Question, ...], *, level: floa
 
     Bradley–Terry is fitted only when the votes involve more than two models.
     """
+    missing = [c for c in VOTE_COLUMNS if c not in votes.columns]
+    if missing:
+        raise TTMBenchError(f"votes table lacks column(s) {missing}; it needs {list(VOTE_COLUMNS)}")
     raters = rater_checks(votes, max_failed_fraction)
     excluded = set(raters.loc[raters["excluded"], "rater"])
     regular = votes[votes["expected"].isna() & ~votes["rater"].isin(excluded)]
