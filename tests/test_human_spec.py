@@ -109,3 +109,11 @@ def test_create_refuses_a_non_empty_directory(tmp_path: Path) -> None:
         create_study(spec, study.root)
     data = json.loads((study.root / "study.json").read_text())
     assert data["spec"]["name"] == yaml.safe_load((tmp_path / "spec.yaml").read_text())["name"]
+
+
+def test_identical_checks_show_one_video_twice_and_expect_a_tie(tmp_path: Path) -> None:
+    study = make_study(tmp_path, allow_tie=True,
+                       attention_checks={"kind": "identical", "rate": 0.3})
+    checks = [i for i in study.items.values() if i.is_check]
+    assert checks and all(i.video_a == i.video_b and i.expected == "tie" for i in checks)
+    assert not (study.root / "checks").exists()
