@@ -117,3 +117,29 @@ def test_identical_checks_show_one_video_twice_and_expect_a_tie(tmp_path: Path) 
     checks = [i for i in study.items.values() if i.is_check]
     assert checks and all(i.video_a == i.video_b and i.expected == "tie" for i in checks)
     assert not (study.root / "checks").exists()
+
+
+def test_broken_copy_is_obviously_worse_and_deterministic() -> None:
+    import numpy as np
+
+    from ttm_bench.human.attention import break_video
+
+    t = np.arange(6, dtype=np.uint8)[:, None, None, None]
+    x = np.arange(20, dtype=np.uint8)[None, None, :, None]
+    video = np.broadcast_to(t * 20 + x * 5, (6, 18, 20, 3)).astype(np.uint8)
+    broken = break_video(video, seed=1)
+    assert broken.shape == video.shape and broken.dtype == np.uint8
+    assert np.abs(broken.astype(float) - video).mean() > 30  # noise of σ = 60 grey levels
+    np.testing.assert_array_equal(break_video(video, seed=1), broken)
+    assert not np.array_equal(break_video(video, seed=2), broken)
+
+
+def test_broken_check_video_is_written_beside_the_study(tmp_path: Path) -> None:
+    from ttm_bench.video import probe_video
+
+    study = make_study(tmp_path, attention_checks={"kind": "broken", "rate": 0.3})
+    check = next(i for i in study.items.values() if i.is_check)
+    info = probe_video(study.video_path(check.video_b))
+    good = probe_video(study.video_path(check.video_a))
+    assert (info.num_frames, info.height, info.width) == (good.num_frames, good.height,
+                                                          good.width)
