@@ -201,3 +201,12 @@ def test_no_votes_is_an_error() -> None:
         analyze(_votes([]), DEFAULT_QUESTIONS)
     with pytest.raises(TTMBenchError, match="lacks column"):
         analyze(_votes([]).drop(columns="expected"), DEFAULT_QUESTIONS)
+
+
+def test_bradley_terry_on_a_disconnected_design_is_undefined_not_an_error() -> None:
+    votes = pd.concat([_design({"i1": ["a", "b"], "i2": ["a", "a"]}, pair=("m1", "m2")),
+                       _design({"i3": ["a", "b"], "i4": ["b", "b"]}, pair=("m3", "m4"))],
+                      ignore_index=True)
+    result = analyze(votes, DEFAULT_QUESTIONS[:1], n_boot=20)
+    assert result.bradley_terry["log_strength"].isna().all()
+    assert len(result.preferences) == 2  # the pairwise shares are still reported

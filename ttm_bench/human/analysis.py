@@ -136,9 +136,12 @@ def agreement_table(votes: pd.DataFrame) -> pd.DataFrame:
 
 def bradley_terry_table(votes: pd.DataFrame, *, n_boot: int = 1000, level: float = 0.95,
                         seed: int = 0, prior: float = 0.5) -> pd.DataFrame:
-    """Per (question, model): centred Bradley–Terry log-strength with a bootstrap CI over votes.
+    """Per (question, model): centred Bradley–Terry log-strength with a bootstrap CI.
 
-    Columns: question, model, log_strength, ci_low, ci_high, votes. Ties count half.
+    The bootstrap resamples items (with all their votes), since votes on one item are not
+    independent. Strengths are NaN when the compared pairs do not connect all models, and an
+    interval is NaN when some resample does not (the `bootstrap_ci` convention). Columns:
+    question, model, log_strength, ci_low, ci_high, votes. Ties count half.
     """
     models = sorted(set(votes["pair_a"]) | set(votes["pair_b"]))
     index = {m: i for i, m in enumerate(models)}
@@ -147,17 +150,28 @@ def bradley_terry_table(votes: pd.DataFrame, *, n_boot: int = 1000, level: float
         a = group["pair_a"].map(index).to_numpy()
         b = group["pair_b"].map(index).to_numpy()
         choice = group["choice"].to_numpy()
-        winners = np.where(choice == "b", b, a)
-        losers = np.where(choice == "b", a, b)
+        winners, losers = np.where(choice == "b", b, a), np.where(choice == "b", a, b)
         ties = choice == "tie"
+        item_codes, items = pd.factorize(group["item"])
+        item_wins = np.stack([  # float64 [items, models, models]
+            win_matrix(winners[item_codes == k], losers[item_codes == k],
+                       ties[item_codes == k], len(models)) for k in range(len(items))])
+        fits: dict[bytes, np.ndarray] = {}  # every model's interval reuses the same resamples
 
-        def fit(idx: np.ndarray, w=winners, lo=losers, t=ties) -> np.ndarray:
-            return fit_log_strengths(win_matrix(w[idx], lo[idx], t[idx], len(models)), prior)
+        def fit(idx: np.ndarray, wins: np.ndarray = item_wins,
+                cache: dict[bytes, np.ndarray] = fits) -> np.ndarray:
+            key = idx.tobytes()
+            if key not in cache:
+                try:
+                    cache[key] = fit_log_strengths(wins[idx].sum(axis=0), prior)
+                except TTMBenchError:  # models not connected by comparisons: undefined
+                    cache[key] = np.full(len(models), np.nan)
+            return cache[key]
 
-        everything = fit(np.arange(len(group)))
+        everything = fit(np.arange(len(items)))
         appearances = np.bincount(np.concatenate([a, b]), minlength=len(models))
         for m, name in enumerate(models):
-            low, high = bootstrap_ci(lambda idx, m=m: float(fit(idx)[m]), len(group),
+            low, high = bootstrap_ci(lambda idx, m=m: float(fit(idx)[m]), len(items),
                                      n_boot=n_boot, level=level, seed=seed)
             rows.append({"question": question, "model": name, "log_strength": everything[m],
                          "ci_low": low, "ci_high": high, "votes": int(appearances[m])})
