@@ -143,3 +143,13 @@ def test_a_changed_study_is_refused_without_details(study: Study) -> None:
     at = _open(read_tokens(study)["r001"])
     assert _types(at) == ["error"]
     assert "unavailable" in at.error[0].value and "ttm" not in at.error[0].value
+
+
+def test_invited_raters_get_in_without_a_restart(study: Study) -> None:
+    from ttm_bench.human.topup import invite_more
+
+    assert _types(_open(read_tokens(study)["r001"]))[0] == "progress"  # the app has loaded
+    result = invite_more(study, 2)
+    token = dict(line.split("\t") for line in result.invitations.read_text().splitlines()[1:])
+    at = _open(token["r004"])
+    assert not at.exception and at.progress[0].proto.text.startswith("0 of ")

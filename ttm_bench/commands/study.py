@@ -1,4 +1,4 @@
-"""`ttm-bench study ...` (create, serve, analyze, export, import, recover): human studies."""
+"""`ttm-bench study ...`: create, serve, analyze, export, import, invite, recover."""
 
 from __future__ import annotations
 
@@ -83,6 +83,17 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _invite(args: argparse.Namespace) -> int:
+    from ttm_bench.human.study import Study
+    from ttm_bench.human.topup import invite_more
+
+    result = invite_more(Study.load(args.study), args.raters)
+    print(f"invited {', '.join(result.raters)} for {result.items} item(s) below target; "
+          f"tokens (shown once, keep private): {result.invitations}")
+    print("a running `study serve` picks the new raters up on their first visit")
+    return 0
+
+
 def _recover(args: argparse.Namespace) -> int:
     from ttm_bench.human.recovery import recover
     from ttm_bench.human.study import Study
@@ -128,6 +139,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("study", type=Path)
     p.add_argument("--out", type=Path, required=True, help="CSV file")
     p.set_defaults(func=_export)
+
+    p = sub.add_parser("invite", help="add raters for the items still below target")
+    p.add_argument("study", type=Path)
+    p.add_argument("--raters", type=int, required=True, help="how many new raters")
+    p.set_defaults(func=_invite)
 
     p = sub.add_parser("recover", help="rebuild the votes database from the study's journal")
     p.add_argument("study", type=Path)

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 
 import streamlit as st
 
@@ -23,7 +24,7 @@ from ttm_bench.human.progress import item_progress, rater_progress
 from ttm_bench.human.rating import LEFT, RIGHT, TIE, RatingSession, Shown
 from ttm_bench.human.serve import STUDY_ENV
 from ttm_bench.human.store import VotesStore
-from ttm_bench.human.study import ADMIN, Study
+from ttm_bench.human.study import ADMIN, STUDY_FILE, Study
 from ttm_bench.human.votes_csv import study_votes
 
 OPTION_LABELS = {LEFT: "Left video", RIGHT: "Right video", TIE: "About the same"}
@@ -35,8 +36,9 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
-@st.cache_resource
-def _open(root: str) -> tuple[Study, VotesStore]:
+@st.cache_resource(max_entries=1)
+def _open(root: str, version: float) -> tuple[Study, VotesStore]:
+    """The study and its store, reloaded when `version` (study.json's mtime) changes."""
     study = Study.load(root)
     return study, study.open_store()
 
@@ -109,7 +111,8 @@ def admin_page(study: Study, store: VotesStore) -> None:
 
 
 def serve_page(root: str) -> None:
-    study, store = _open(root)
+    study_file = Path(root) / STUDY_FILE
+    study, store = _open(root, study_file.stat().st_mtime if study_file.is_file() else 0.0)
     who = study.who(st.query_params.get("token"))
     if who is None:
         st.error("This link is not valid. Please use the personal link you were sent.")

@@ -167,15 +167,17 @@ class VotesStore:
             return conn.execute(query).first() is not None
 
     def ensure_assignments(self, study: str, slots: Iterable[Slot]) -> None:
-        """Store the queues of `study` unless it already has some (safe to call concurrently)."""
+        """Store the queue of every rater in `slots` who has none yet in `study` (idempotent,
+        safe to call from several processes at once)."""
         rows = [{"study": study, "rater": s.rater, "position": s.position, "item": s.item,
                  "a_on_left": s.a_on_left} for s in slots]
         try:
             with self._writing() as conn:
-                present = conn.execute(sa.select(assignments.c.study)
-                                       .where(assignments.c.study == study).limit(1)).first()
-                if present is None and rows:
-                    conn.execute(assignments.insert(), rows)
+                present = set(conn.execute(sa.select(assignments.c.rater).distinct()
+                                           .where(assignments.c.study == study)).scalars())
+                missing = [r for r in rows if r["rater"] not in present]
+                if missing:
+                    conn.execute(assignments.insert(), missing)
         except exc.IntegrityError:
             pass  # another process stored the same queues first
 

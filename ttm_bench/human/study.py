@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -36,7 +35,7 @@ from ttm_bench.human.attention import write_broken_copy
 from ttm_bench.human.journal import Journal
 from ttm_bench.human.spec import Question, StudySpec, parse_spec
 from ttm_bench.human.store import VotesStore, sqlite_url
-from ttm_bench.human.tokens import find_holder, new_token, token_digest
+from ttm_bench.human.tokens import find_holder, new_token, token_digest, write_invitations
 
 STUDY_FILE = "study.json"
 INVITATIONS_FILE = "invitations.txt"
@@ -291,14 +290,6 @@ def _check_items(spec: StudySpec, regular: list[Item], out: Path, runs: dict[str
     return items
 
 
-def _write_invitations(path: Path, tokens: dict[str, str]) -> None:
-    lines = [f"{who}\t{token}" for who, token in tokens.items()]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("# who\ttoken   (open http://HOST:PORT/?token=TOKEN; keep this file private)\n")
-        f.write("\n".join(lines) + "\n")
-
-
 def create_study(spec: StudySpec, out: str | Path) -> Study:
     """Validate `spec` against its benchmark and runs, and write a new study directory `out`.
 
@@ -349,6 +340,6 @@ def create_study(spec: StudySpec, out: str | Path) -> Study:
         store.ensure_assignments(spec.name, slots)
     finally:
         store.close()
-    _write_invitations(out / INVITATIONS_FILE, tokens)
+    write_invitations(out / INVITATIONS_FILE, tokens)
     write_json(out / STUDY_FILE, data)
     return study
