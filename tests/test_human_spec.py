@@ -143,3 +143,10 @@ def test_broken_check_video_is_written_beside_the_study(tmp_path: Path) -> None:
     good = probe_video(study.video_path(check.video_a))
     assert (info.num_frames, info.height, info.width) == (good.num_frames, good.height,
                                                           good.width)
+
+
+def test_study_refuses_a_changed_benchmark(tmp_path: Path) -> None:
+    study = make_study(tmp_path)
+    make_benchmark(tmp_path / "bench", captions={0: "a different caption"})  # rewritten
+    with pytest.raises(ValidationError, match="the study was made on"):
+        Study.load(study.root)

@@ -192,8 +192,16 @@ class Study:
         return path
 
     def verify(self) -> None:
-        """Raise if any run's run.json or any study video changed since creation."""
+        """Raise if the benchmark's recorded sha256, any run's run.json or any study video
+        changed since creation."""
         problems: list[Problem] = []
+        recorded = self.data["benchmark"]["sha256"]
+        if self.benchmark.info.sha256 != recorded:
+            problems.append(Problem(str(self.spec.benchmark), f"benchmark is now "
+                                    f"{self.benchmark.info.tag} (sha256 "
+                                    f"{self.benchmark.info.sha256[:12]}…), the study was made on "
+                                    f"sha256 {recorded[:12]}…", "restore the benchmark the "
+                                    "runs were made on, or create a new study"))
         for name, expected in self.data["run_files"].items():
             path = self.spec.runs[name] / RUN_FILE
             if not path.is_file() or file_sha256(path) != expected:
