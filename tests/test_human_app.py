@@ -153,3 +153,17 @@ def test_invited_raters_get_in_without_a_restart(study: Study) -> None:
     token = dict(line.split("\t") for line in result.invitations.read_text().splitlines()[1:])
     at = _open(token["r004"])
     assert not at.exception and at.progress[0].proto.text.startswith("0 of ")
+
+
+def test_player_embeds_two_muted_videos_and_escapes_sources(tmp_path: Path) -> None:
+    import base64
+
+    from ttm_bench.human.player import player_html, video_data_uri
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00\x01mp4 bytes")
+    uri = video_data_uri(clip)
+    assert base64.b64decode(uri.split(",", 1)[1]) == clip.read_bytes()
+    page = player_html(uri, '" onerror="alert(1)')
+    assert page.count("<video ") == 2 and page.count(" muted ") == 2
+    assert 'onerror="alert' not in page and "&quot; onerror=&quot;alert(1)" in page
