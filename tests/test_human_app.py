@@ -123,6 +123,8 @@ def test_second_tab_and_refresh_count_once(study: Study) -> None:
 
 def test_admin_sees_progress_and_export(study: Study) -> None:
     tokens = read_tokens(study)
+    empty = _open(tokens["admin"])  # before any vote
+    assert not empty.exception and (empty.dataframe[0].value["done"] == 0).all()
     rater = _open(tokens["r003"])
     for radio in rater.radio:
         radio.set_value("left")
