@@ -62,7 +62,7 @@ MOTION_BACKENDS: dict[str, Callable[[Mapping[str, Any], str, Checkpoint], Displa
 
 
 class AverageDisplacement(PerSampleMetric):
-    """Mean optical-flow magnitude between consecutive frames (pixels at the evaluation size)."""
+    """Mean displacement between consecutive frames (pixels per frame at the evaluation size)."""
 
     name = "ad"
     label = "AD"
