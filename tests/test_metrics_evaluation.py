@@ -1,5 +1,5 @@
 """Model metrics through `ttm_bench.evaluation`: weights found in TTM_BENCH_WEIGHTS_DIR, results
-with presets, CIs, n and warnings, and a cached re-evaluation."""
+with presets, CIs, n and warnings, the leaderboard, and a cached re-evaluation."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tests.test_fvd import StandInI3D
+from ttm_bench.cli import main
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.evaluation import evaluate, inputs_from_run
 from ttm_bench.generation.runner import generate_run
@@ -38,8 +39,9 @@ def fvd_row(results: dict, split: str = "all") -> dict:
     return next(r for r in results["aggregate"] if r["metric"] == "fvd16" and r["split"] == split)
 
 
-def test_fvd16_through_the_evaluation(default_bench: Benchmark, runs: Path, weights_dir: Path,
-                                      tmp_path: Path) -> None:
+def test_fvd16_through_the_evaluation_and_leaderboard(
+        default_bench: Benchmark, runs: Path, weights_dir: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     truth = evaluate(inputs_from_run(runs / "ground-truth", default_bench.root),
                      tmp_path / "gt", ["fvd16"], n_boot=20, progress=False)
     static = evaluate(inputs_from_run(runs / "static", default_bench.root),
@@ -54,6 +56,9 @@ def test_fvd16_through_the_evaluation(default_bench: Benchmark, runs: Path, weig
     entries = sorted(cache.rglob("*.npy"))
     # the ground-truth clips' features are computed once and shared; each run adds its videos
     assert len(entries) == 3 * len(default_bench.samples)
+    assert main(["leaderboard", str(tmp_path / "gt"), str(tmp_path / "static")]) == 0
+    board = capsys.readouterr().out
+    assert "FVD" in board and static["presets"]["fvd16"]["hash"] in board
     again = evaluate(inputs_from_run(runs / "static", default_bench.root),
                      tmp_path / "static", ["fvd16"], n_boot=20, progress=False)
     assert fvd_row(again)["value"] == static_row["value"]
