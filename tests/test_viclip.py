@@ -181,3 +181,13 @@ def test_video_features_are_cached_per_weights(tiny_model: ViCLIP, tmp_path: Pat
     other.load_state_dict({k: v * 2 for k, v in tiny_state_dict().items()})
     changed = make_metric("viclip_t", other, feature_cache=FeatureCache(tmp_path / "f"))
     assert changed.feature_hash != first.feature_hash
+
+
+@pytest.mark.slow
+def test_a_checkpoint_with_the_upstream_keys_loads_strictly_into_l14(tmp_path: Path) -> None:
+    shapes = json.loads((DATA / "viclip_l14_state_dict_shapes.json").read_text())
+    path = tmp_path / "ViClip-InternVid-10M-FLT.pth"
+    torch.save({"model": {k: torch.full(v, 0.01) for k, v in shapes.items()}}, path)
+    model = load_viclip(path)
+    assert float(model.temp.detach()) == pytest.approx(0.01)
+    assert model.vision_encoder.temporal_positional_embedding.shape == (1, 8, 1024)
