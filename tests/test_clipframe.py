@@ -16,6 +16,7 @@ from ttm_bench import weights
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics.base import EvalItem, MissingWeightsError
 from ttm_bench.metrics.clipframe import clip_transform, mean_pairwise_cosine
+from ttm_bench.metrics.feature_cache import FeatureCache
 from ttm_bench.metrics.registry import create_metric
 
 open_clip = pytest.importorskip("open_clip")
@@ -126,3 +127,24 @@ def test_errors(tiny_clip: torch.nn.Module, tmp_path: Path) -> None:
         create_metric("clipframe", model=tiny_clip).setup("cpu")
     with pytest.raises(MissingWeightsError, match=r"ViT-L-14\.pt"):
         create_metric("clipframe").setup("cpu")
+
+
+def test_frames_of_several_videos_share_batches(tiny_clip: torch.nn.Module) -> None:
+    rng = np.random.default_rng(5)
+    clips = [rng.integers(0, 256, (5, 36, 36, 3), dtype=np.uint8) for _ in range(3)]
+    batch_sizes: list[int] = []
+    hook = tiny_clip.visual.register_forward_hook(
+        lambda module, args, output: batch_sizes.append(len(args[0])))
+    try:
+        metric = make("clipframe", tiny_clip, batch_size=12)
+        for i, clip in enumerate(clips):
+            metric.update(EvalItem(f"v{i}", "single", clip, 8.0))
+        assert batch_sizes == [12, 3]  # the first two videos waited; the third filled a batch
+        values = metric.per_sample()
+        assert len(batch_sizes) == 2  # nothing left to embed
+        alone = make("clipframe", tiny_clip, feature_cache=FeatureCache(None))
+        for i, clip in enumerate(clips):
+            assert values[f"v{i}"] == pytest.approx(
+                alone.score(EvalItem(f"v{i}", "single", clip, 8.0)), abs=1e-6)
+    finally:
+        hook.remove()

@@ -4,12 +4,14 @@ Preset: open_clip ViT-L-14 with OpenAI's weights (`ViT-L-14.pt`, QuickGELU, floa
 device), standard CLIP preprocessing of every frame (resize the shorter side to 224 with
 bicubic interpolation, centre crop 224×224, OpenAI mean/std), L2-normalised image embeddings.
 `clipframe` averages the cosine over all ordered off-diagonal frame pairs (i ≠ j, the
-LOVEU-TGVE convention); `clipframe_consecutive` over the pairs (t, t+1) only.
+LOVEU-TGVE convention); `clipframe_consecutive` over the pairs (t, t+1) only. Frames of
+consecutive videos share forward batches of `batch_size` frames (not part of the preset).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -91,21 +93,74 @@ class CLIPFrame(ModelMetric, PerSampleMetric):
             raise TTMBenchError(f"metric {self.name!r}: the CLIP model takes {size} px images, "
                                 f"the preset asks for image_size={expected}")
 
-    def frame_embeddings(self, video: np.ndarray) -> np.ndarray:
-        """uint8 [T, H, W, 3] → float64 [T, D] unit-norm CLIP image embeddings."""
+    def reset(self) -> None:
+        super().reset()
+        #: videos waiting for a batch: (sample id, content sha256, pixels float32 [T, 3, S, S])
+        self._pending: list[tuple[str, str, torch.Tensor]] = []
+
+    def preprocess(self, video: np.ndarray) -> torch.Tensor:
+        """uint8 [T, H, W, 3] → float32 [T, 3, S, S], CLIP-normalised."""
         from PIL import Image
 
-        pixels = torch.stack([self._transform(Image.fromarray(frame)) for frame in video])
+        return torch.stack([self._transform(Image.fromarray(frame)) for frame in video])
+
+    def embed(self, pixels: torch.Tensor) -> np.ndarray:
+        """float32 [N, 3, S, S] → float64 [N, D] unit-norm embeddings, `batch_size` at a time."""
         chunks = []
         with torch.inference_mode():
             for start in range(0, len(pixels), self.batch_size):
                 batch = pixels[start:start + self.batch_size].to(self.device)
                 chunks.append(self.model.encode_image(batch).double().cpu())
-        embeddings = torch.cat(chunks)
-        return torch.nn.functional.normalize(embeddings, dim=-1).numpy()
+        return torch.nn.functional.normalize(torch.cat(chunks), dim=-1).numpy()
 
     def score(self, item: EvalItem) -> float:
+        """One video's value, embedded alone (`update` batches frames across videos)."""
         check_clip(item.video, f"video {item.sample_id!r}", 2)
         embeddings = self.features(item.video_sha256 or array_sha256(item.video),
-                                   lambda: self.frame_embeddings(item.video))
+                                   lambda: self.embed(self.preprocess(item.video)))
         return mean_pairwise_cosine(embeddings, self.params["pairs"])
+
+    def update(self, item: EvalItem) -> None:
+        """Queue the video's frames; embed once `batch_size` frames wait (cached videos: now)."""
+        check_clip(item.video, f"video {item.sample_id!r}", 2)
+        content = item.video_sha256 or array_sha256(item.video)
+        cached = self.feature_cache.get(content, self.feature_hash)
+        if cached is not None:
+            self._record(item.sample_id, cached)
+            return
+        self._pending.append((item.sample_id, content, self.preprocess(item.video)))
+        if sum(len(pixels) for *_, pixels in self._pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Embed every queued frame in shared batches, then score and cache each video."""
+        if not self._pending:
+            return
+        embeddings = self.embed(torch.cat([pixels for *_, pixels in self._pending]))
+        start = 0
+        for sample_id, content, pixels in self._pending:
+            own = embeddings[start:start + len(pixels)]
+            start += len(pixels)
+            self.feature_cache.put(content, self.feature_hash, own)
+            self._record(sample_id, own)
+        self._pending = []
+
+    def _record(self, sample_id: str, embeddings: np.ndarray) -> None:
+        value = mean_pairwise_cosine(embeddings, self.params["pairs"])
+        if not np.isfinite(value):
+            raise TTMBenchError(f"metric {self.name!r} gave {value} for sample {sample_id!r}; "
+                                "check that the video decodes")
+        self._values[sample_id] = value
+
+    @property
+    def sample_ids(self) -> list[str]:
+        self.flush()
+        return super().sample_ids
+
+    def per_sample(self) -> dict[str, float]:
+        self.flush()
+        return super().per_sample()
+
+    def compute_on(self, sample_ids: Sequence[str]) -> float:
+        self.flush()
+        return super().compute_on(sample_ids)

@@ -42,17 +42,29 @@ class FeatureCache:
         assert self.root is not None
         return self.root / feature_hash / content_sha256[:2] / f"{content_sha256}.npy"
 
+    def get(self, content_sha256: str, feature_hash: str) -> np.ndarray | None:
+        """The cached array, or None (also when caching is disabled)."""
+        if self.root is None:
+            return None
+        path = self.path(content_sha256, feature_hash)
+        if not path.is_file():
+            self.misses += 1
+            return None
+        self.hits += 1
+        return np.load(path)
+
+    def put(self, content_sha256: str, feature_hash: str, features: np.ndarray) -> None:
+        """Store `features` (atomically); a no-op when caching is disabled."""
+        if self.root is None:
+            return
+        with atomic_path(self.path(content_sha256, feature_hash)) as tmp:
+            np.save(tmp, features)
+
     def get_or_compute(self, content_sha256: str, feature_hash: str,
                        compute: Callable[[], np.ndarray]) -> np.ndarray:
         """The cached array, or `compute()` stored for next time."""
-        if self.root is None:
-            return compute()
-        path = self.path(content_sha256, feature_hash)
-        if path.is_file():
-            self.hits += 1
-            return np.load(path)
-        self.misses += 1
-        features = compute()
-        with atomic_path(path) as tmp:
-            np.save(tmp, features)
+        features = self.get(content_sha256, feature_hash)
+        if features is None:
+            features = compute()
+            self.put(content_sha256, feature_hash, features)
         return features
