@@ -66,11 +66,11 @@ def test_fvd16_through_the_evaluation_and_leaderboard(
 
 
 def test_model_metrics_without_weights_are_skipped_with_the_fix(
-        default_bench: Benchmark, runs: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        small_bench: Benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TTM_BENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("TTM_BENCH_WEIGHTS_DIR", str(tmp_path / "empty"))
-    results = evaluate(inputs_from_run(runs / "static", default_bench.root), tmp_path / "out",
+    generate_run(small_bench.root, "static", tmp_path / "static", progress=False)
+    results = evaluate(inputs_from_run(tmp_path / "static", small_bench.root), tmp_path / "out",
                        None, n_boot=10, progress=False)
     skipped = results["skipped_metrics"]
     for name in ("fvd16", "clipframe", "viclip_t", "viclip_v", "ad_raft"):
