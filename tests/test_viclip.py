@@ -1,10 +1,16 @@
 """ViCLIP compatibility with the upstream InternVid code, and the viclip_* metrics.
 
-tests/data/viclip_l14_state_dict_shapes.json is the parameter name → shape list of the upstream
-ViCLIP L/14 model (the keys of the released checkpoint). tests/data/viclip_tiny_golden.npz holds
-outputs of the upstream code for a tiny configuration (TINY below) whose weights follow
-`tiny_state_dict`: every tensor of the sorted state dict drawn from one seeded torch.Generator,
-times 0.1. Inputs: the CAPTIONS below, a seeded uint8 video and a seeded float tensor.
+Both data files were produced by running the upstream model code (OpenGVLab/InternVideo at
+commit 3965eef16e2dadd0ea6c8d0cc29c8a3039df52e3, `Data/InternVid/viclip/`, torch 2.14.1, CPU)
+outside this repository; neither that code nor the script is part of it.
+tests/data/viclip_l14_state_dict_shapes.json is the parameter name → shape list of upstream
+`ViCLIP(size="l")` (the keys of the released checkpoint). tests/data/viclip_tiny_golden.npz holds
+upstream outputs for a tiny configuration (TINY below: upstream `VisionTransformer` and
+`CLIP_TEXT` with these sizes) whose weights follow `tiny_state_dict`: every tensor of the sorted
+state dict drawn from one seeded torch.Generator, times 0.1. Inputs: the CAPTIONS below
+(upstream tokenizer, context 32), `default_rng(0)` uint8 video [10, 40, 50, 3] through upstream
+`frames2tensor(fnum=4, target_size=(28, 28))`, and a `manual_seed(1)` float tensor
+[2, 4, 3, 28, 28].
 """
 
 from __future__ import annotations
