@@ -45,6 +45,11 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         srv = self.server
+        if self.path == "/redirect":  # like Hugging Face and Dropbox, which redirect to a CDN
+            self.send_response(302)
+            self.send_header("Location", srv.url)
+            self.end_headers()
+            return
         header = self.headers.get("Range")
         srv.requests.append(header)
         start = int(re.fullmatch(r"bytes=(\d+)-", header).group(1)) if header else 0
@@ -130,6 +135,13 @@ def test_fetch_wrong_checksum_leaves_no_file(server: FileServer, isolated_cache:
         weights.fetch(ckpt)
     assert not (isolated_cache / "weights" / "tiny.bin").exists()
     assert not (isolated_cache / "weights" / ".tiny.bin.part").exists()
+
+
+def test_fetch_follows_redirects_and_resumes_through_them(server: FileServer) -> None:
+    server.cut_after = 7000
+    ckpt = make_ckpt(server.url.replace("/model.bin", "/redirect"))
+    assert weights.fetch(ckpt).read_bytes() == PAYLOAD
+    assert server.requests == [None, "bytes=7000-"]
 
 
 def test_fetch_falls_back_to_second_url(server: FileServer) -> None:
