@@ -26,7 +26,7 @@ from ttm_bench import __version__
 from ttm_bench.atomic import atomic_path, write_json
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.sample import ALL_SPLIT
-from ttm_bench.errors import TTMBenchError
+from ttm_bench.errors import TTMBenchError, optional_dependency
 from ttm_bench.generation.run import RunDir
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.registry import canonical_name, create_metric, list_metrics
@@ -123,15 +123,16 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None,
            and all(s.video for s in inputs.benchmark.samples)}
     metrics, skipped = [], {}
     for name in chosen:
-        metric = create_metric(name)
-        missing = sorted(r for r in metric.requires if not has[r])
         source = "a folder of videos" if inputs.benchmark is None else "this benchmark"
         try:
+            metric = create_metric(name)
+            missing = sorted(r for r in metric.requires if not has[r])
             if missing:
                 raise TTMBenchError(f"metric {name!r} needs {', '.join(missing)}, which {source} "
                                     "does not provide; evaluate a run with --bench DIR")
-            metric.setup(device)
-        except TTMBenchError as exc:  # includes MissingWeightsError
+            with optional_dependency(f"metric {name!r}", "metrics"):
+                metric.setup(device)
+        except TTMBenchError as exc:  # missing weights, extras or inputs
             if explicit:
                 raise
             skipped[name] = str(exc)

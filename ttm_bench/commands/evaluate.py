@@ -38,8 +38,11 @@ def summarise(results: dict) -> str:
         incomplete = "" if row["n"] == row["n_expected"] else " INCOMPLETE"
         lines.append(f"{row['split']:>8s} {row['metric']:>12s} = {value}{ci} "
                      f"(n={row['n']}/{row['n_expected']}, preset {row['preset_hash']}){incomplete}")
+    by_reason: dict[str, list[str]] = {}
     for name, reason in results["skipped_metrics"].items():
-        lines.append(f"skipped {name}: {reason}")
+        by_reason.setdefault(reason, []).append(name)
+    for reason, names in by_reason.items():
+        lines.append(f"skipped {', '.join(names)}: {reason}")
     for sid, reason in results["invalid_samples"].items():
         lines.append(f"invalid {sid}: {reason}")
     return "\n".join(lines)

@@ -82,7 +82,7 @@ class Metric(ABC):
     """
 
     name: ClassVar[str]
-    label: ClassVar[str]
+    label: str = ""  # set from the registry entry by `create_metric`
     higher_is_better: ClassVar[bool | None]
     requires: ClassVar[frozenset[str]] = frozenset()
     default_params: ClassVar[Mapping[str, Any]] = {}
@@ -164,7 +164,9 @@ class PerSampleMetric(Metric):
 
 @dataclass
 class MetricSpec:
-    """A registry entry: the metric's class target and default preset parameters overrides."""
+    """A registry entry: the class target, the preset parameters it overrides, and the label
+    reports show (data, so reports can name a metric without importing its class)."""
 
     target: str
+    label: str
     params: dict[str, Any] = field(default_factory=dict)
