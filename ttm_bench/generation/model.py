@@ -3,6 +3,11 @@
 A model is constructed without arguments, `load`ed once with its config and device, then asked to
 `generate` one video per `GenerationRequest`. Models know nothing of benchmarks or runs: the
 runner builds requests and writes outputs.
+
+A model that generates at its own native frame count, fps or size returns a `GeneratedVideo`;
+the runner maps it onto the request with the one normalisation policy
+(`ttm_bench.generation.normalize`) and records that mapping in the sidecar. A model may raise
+`GenerationFailure` to attach what it knows about a failure (a command, its stderr) to the sidecar.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+from ttm_bench.errors import TTMBenchError
 
 
 @dataclass(frozen=True)
@@ -61,5 +68,27 @@ class VideoModel(ABC):
         """Load weights and state. Missing weights raise `TTMBenchError` naming the fix."""
 
     @abstractmethod
-    def generate(self, request: GenerationRequest) -> np.ndarray:
-        """Return the video as uint8 [T, H, W, 3] with T, H, W as the request asks."""
+    def generate(self, request: GenerationRequest) -> np.ndarray | GeneratedVideo:
+        """Return the video as uint8 [T, H, W, 3] with T, H, W as the request asks, or a
+        `GeneratedVideo` at the model's native format (normalised by the runner)."""
+
+
+@dataclass(frozen=True)
+class GeneratedVideo:
+    """A model's output at its native format, before normalisation.
+
+    frames: uint8 [T', H', W', 3] as the model produced it; fps: its native frame rate.
+    record: what the model wants kept in the sidecar (e.g. the command that produced it).
+    """
+
+    frames: np.ndarray
+    fps: float
+    record: Mapping[str, Any] = field(default_factory=dict)
+
+
+class GenerationFailure(TTMBenchError):
+    """A sample that could not be generated; `record` goes into the failed sample's sidecar."""
+
+    def __init__(self, message: str, record: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.record = dict(record or {})
