@@ -1,0 +1,118 @@
+"""The Ray executor on a private local Ray instance with 2 CPUs: equivalence and faults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from tests.ray_models import log_counts  # noqa: E402
+from ttm_bench.data.benchmark import Benchmark  # noqa: E402
+from ttm_bench.generation.ray_executor import RayExecutor, connect  # noqa: E402
+from ttm_bench.generation.run import RunDir  # noqa: E402
+from ttm_bench.generation.runner import generate_run  # noqa: E402
+from ttm_bench.video import read_video  # noqa: E402
+
+pytestmark = pytest.mark.slow  # a Ray instance takes ~15 s to start on a small machine
+MODEL = "tests.ray_models:Misbehaving"
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    connect(None, num_cpus=2)
+    yield
+    ray.shutdown()
+
+
+def executor(**kwargs) -> RayExecutor:
+    return RayExecutor(num_workers=2, progress=False, **kwargs)
+
+
+def misbehaving(tmp_path: Path, **faults) -> dict:
+    poison = tmp_path / "poison"
+    poison.touch()
+    return {"log": str(tmp_path / "log.txt"), "poison": str(poison), **faults}
+
+
+def sidecar(run: Path, sample_id: str) -> dict:
+    return json.loads((run / "videos" / f"{sample_id}.json").read_text())
+
+
+def assert_nothing_half_written(run: Path) -> None:
+    videos = run / "videos"
+    assert not list(videos.glob(".*")), "temporaries left behind"
+    for mp4 in videos.glob("*.mp4"):
+        assert sidecar(run, mp4.stem)["status"] == "ok"
+        read_video(mp4)  # decodes completely
+
+
+def test_ray_gives_the_same_videos_and_records_as_local(local_ray, small_bench: Benchmark,
+                                                        tmp_path):
+    local = generate_run(small_bench.root, "ken-burns", tmp_path / "local", progress=False)
+    remote = generate_run(small_bench.root, "ken-burns", tmp_path / "ray", progress=False,
+                          executor=executor())
+    assert (local.ok, remote.ok, remote.failed) == (4, 4, {})
+    for sample in small_bench.samples:
+        np.testing.assert_array_equal(read_video(tmp_path / "local/videos" / f"{sample.id}.mp4"),
+                                      read_video(tmp_path / "ray/videos" / f"{sample.id}.mp4"))
+        a, b = sidecar(tmp_path / "local", sample.id), sidecar(tmp_path / "ray", sample.id)
+        for key in ("status", "seed", "frames", "fps", "height", "width", "error"):
+            assert a[key] == b[key]
+        assert b["extra"]["attempt"] == 1
+
+
+def test_worker_killed_mid_sample_is_retried_on_a_new_worker(local_ray, small_bench, tmp_path):
+    victim = small_bench.samples[1].id
+    config = misbehaving(tmp_path, kill_once=victim)
+    summary = generate_run(small_bench.root, MODEL, tmp_path / "run", overrides=config,
+                           progress=False, executor=executor())
+    assert summary.ok == 4 and not summary.failed
+    assert sidecar(tmp_path / "run", victim)["extra"]["attempt"] == 2
+    pids = [line.split()[1] for line in Path(config["log"]).read_text().splitlines()
+            if line.startswith(victim)]
+    assert len(set(pids)) == 2  # the retry ran in another process
+    assert_nothing_half_written(tmp_path / "run")
+
+
+def test_faults_end_in_clear_sidecars_and_a_rerun_completes_only_them(local_ray, small_bench,
+                                                                      tmp_path):
+    ids = [s.id for s in small_bench.samples]
+    config = misbehaving(tmp_path, kill=ids[0], wrong_frames=ids[1], crash=ids[2], hang=ids[3])
+    run = tmp_path / "run"
+    fast = executor(max_attempts=2, sample_timeout_s=4.0)
+    summary = generate_run(small_bench.root, MODEL, run, overrides=config, progress=False,
+                           executor=fast)
+    assert sorted(summary.failed) == sorted(ids)
+    died, wrong, crashed, hung = (sidecar(run, i) for i in ids)
+    assert "died" in died["error"] and died["extra"]["attempt"] == 2
+    assert "expected uint8 [8, 64, 64, 3]" in wrong["error"] and "[7, 64, 64, 3]" in wrong["error"]
+    assert "stand-in crash" in crashed["error"]
+    assert "time limit" in hung["error"] and hung["extra"]["worker"] == "timed out"
+    assert_nothing_half_written(run)
+    assert not list((run / "videos").glob("*.mp4"))
+
+    Path(config["poison"]).unlink()
+    before = log_counts(Path(config["log"]))
+    rerun = generate_run(small_bench.root, MODEL, run, overrides=config, progress=False,
+                         executor=fast)
+    assert rerun.ok == 4 and rerun.skipped == 0
+    after = log_counts(Path(config["log"]))
+    assert {i: after[i] - before.get(i, 0) for i in ids} == dict.fromkeys(ids, 1)
+    assert all(RunDir(run).is_finished(i) for i in ids)
+    assert_nothing_half_written(run)
+
+
+def test_rerun_skips_finished_samples(local_ray, small_bench, tmp_path):
+    config = misbehaving(tmp_path, crash=small_bench.samples[0].id)
+    run = tmp_path / "run"
+    generate_run(small_bench.root, MODEL, run, overrides=config, progress=False,
+                 executor=executor())
+    Path(config["poison"]).unlink()
+    rerun = generate_run(small_bench.root, MODEL, run, overrides=config, progress=False,
+                         executor=executor())
+    assert (rerun.ok, rerun.skipped) == (1, 3)
+    assert log_counts(Path(config["log"]))[small_bench.samples[0].id] == 2
