@@ -116,3 +116,41 @@ def test_rerun_skips_finished_samples(local_ray, small_bench, tmp_path):
                          executor=executor())
     assert (rerun.ok, rerun.skipped) == (1, 3)
     assert log_counts(Path(config["log"]))[small_bench.samples[0].id] == 2
+
+
+def test_driver_killed_mid_run_then_rerun_generates_exactly_the_missing(local_ray, small_bench,
+                                                                         tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    log, run = tmp_path / "log.txt", tmp_path / "run"
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-m", "ttm_bench", "generate", "--bench", str(small_bench.root),
+               "--model", MODEL, "--out", str(run), "--set", f"log={log}", "--set", "delay=2.0",
+               "--executor", "ray", "--workers", "1", "--quiet"]
+    driver = subprocess.Popen(command, cwd=root, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list((run / "videos").glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        os.kill(driver.pid, signal.SIGKILL)  # the driver dies mid-run
+        driver.wait()
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # its private Ray instance goes down with it
+    finished = {p.stem for p in (run / "videos").glob("*.mp4")}
+    assert 1 <= len(finished) < 4
+    started_before = log_counts(log)
+
+    rerun = generate_run(small_bench.root, MODEL, run, overrides={"log": str(log), "delay": 2.0},
+                         progress=False, executor=executor())
+    assert rerun.skipped == len(finished) and rerun.ok == 4 - len(finished)
+    started = log_counts(log)
+    for sample in small_bench.samples:
+        again = started[sample.id] - started_before.get(sample.id, 0)
+        assert again == (0 if sample.id in finished else 1)
+    assert_nothing_half_written(run)
