@@ -12,7 +12,8 @@ ray = pytest.importorskip("ray")
 
 from tests.ray_models import log_counts  # noqa: E402
 from ttm_bench.data.benchmark import Benchmark  # noqa: E402
-from ttm_bench.generation.ray_executor import RayExecutor, connect  # noqa: E402
+from ttm_bench.generation.ray_executor import RayExecutor
+from ttm_bench.ray_cluster import connect  # noqa: E402
 from ttm_bench.generation.run import RunDir  # noqa: E402
 from ttm_bench.generation.runner import generate_run  # noqa: E402
 from ttm_bench.video import read_video  # noqa: E402
