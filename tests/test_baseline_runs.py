@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ttm_bench.data.benchmark import Benchmark
 
 from tests.external_standins import install_standin
 from ttm_bench.cli import main
+from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.generation.normalize import POLICY, prepare_image
 from ttm_bench.video import read_video, resize_video
 

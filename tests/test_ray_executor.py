@@ -8,16 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ray = pytest.importorskip("ray")
-
-from tests.ray_models import log_counts  # noqa: E402
-from ttm_bench.data.benchmark import Benchmark  # noqa: E402
+from tests.ray_models import log_counts
+from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.generation.ray_executor import RayExecutor
-from ttm_bench.ray_cluster import connect  # noqa: E402
-from ttm_bench.generation.run import RunDir  # noqa: E402
-from ttm_bench.generation.runner import generate_run  # noqa: E402
-from ttm_bench.video import read_video  # noqa: E402
+from ttm_bench.generation.run import RunDir
+from ttm_bench.generation.runner import generate_run
+from ttm_bench.ray_cluster import connect
+from ttm_bench.video import read_video
 
+ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow  # a Ray instance takes ~15 s to start on a small machine
 MODEL = "tests.ray_models:Misbehaving"
 

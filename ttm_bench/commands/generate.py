@@ -22,6 +22,18 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def build_executor(args: argparse.Namespace) -> Any:
+    """None (the runner's local executor) or a `RayExecutor` from the --executor options."""
+    if args.executor == "local":
+        if args.address or args.workers or args.sample_timeout:
+            raise TTMBenchError("--address, --workers and --sample-timeout need --executor ray")
+        return None
+    from ttm_bench.generation.ray_executor import RayExecutor
+
+    return RayExecutor(args.address, num_workers=args.workers,
+                       sample_timeout_s=args.sample_timeout, progress=not args.quiet)
+
+
 def _generate(args: argparse.Namespace) -> int:
     from ttm_bench.generation.runner import generate_run, parse_shard
 
@@ -29,6 +41,7 @@ def _generate(args: argparse.Namespace) -> int:
         args.bench, args.model, args.out,
         overrides=parse_overrides(args.set), shard=parse_shard(args.shard),
         repetition=args.repetition, device=args.device, progress=not args.quiet,
+        executor=build_executor(args),
     )
     print(summary.describe())
     return 1 if summary.failed else 0
@@ -54,6 +67,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--repetition", type=int, default=0, help="seed repetition index")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: an actor pool on a Ray cluster")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address ('auto' = the `ray start` cluster on this machine); "
+                        "default: a private local instance")
+    p.add_argument("--workers", type=int, default=None,
+                   help="Ray actors (model replicas); default: as many as the cluster fits")
+    p.add_argument("--sample-timeout", type=float, default=None, metavar="SECONDS",
+                   help="Ray: kill and replace a worker that spends longer than this per sample")
     p.set_defaults(func=_generate)
     p = subparsers.add_parser("models", help="list registered models")
     p.set_defaults(func=_models)
