@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from ttm_bench.commands.executor_options import add_executor_arguments, ray_options
 from ttm_bench.errors import TTMBenchError
 
 
@@ -24,14 +25,13 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 def build_executor(args: argparse.Namespace) -> Any:
     """None (the runner's local executor) or a `RayExecutor` from the --executor options."""
-    if args.executor == "local":
-        if args.address or args.workers or args.sample_timeout:
-            raise TTMBenchError("--address, --workers and --sample-timeout need --executor ray")
+    options = ray_options(args)
+    if options is None:
         return None
     from ttm_bench.generation.ray_executor import RayExecutor
 
-    return RayExecutor(args.address, num_workers=args.workers,
-                       sample_timeout_s=args.sample_timeout, progress=not args.quiet)
+    return RayExecutor(options["address"], num_workers=options["num_workers"],
+                       sample_timeout_s=options["timeout"], progress=not args.quiet)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -67,15 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--repetition", type=int, default=0, help="seed repetition index")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--executor", choices=("local", "ray"), default="local",
-                   help="local: this process; ray: an actor pool on a Ray cluster")
-    p.add_argument("--address", default=None,
-                   help="Ray cluster address ('auto' = the `ray start` cluster on this machine); "
-                        "default: a private local instance")
-    p.add_argument("--workers", type=int, default=None,
-                   help="Ray actors (model replicas); default: as many as the cluster fits")
-    p.add_argument("--sample-timeout", type=float, default=None, metavar="SECONDS",
-                   help="Ray: kill and replace a worker that spends longer than this per sample")
+    add_executor_arguments(p, per_item="sample")
     p.set_defaults(func=_generate)
     p = subparsers.add_parser("models", help="list registered models")
     p.set_defaults(func=_models)
