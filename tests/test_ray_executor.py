@@ -17,7 +17,7 @@ from ttm_bench.ray_cluster import connect
 from ttm_bench.video import read_video
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.slow  # a Ray instance takes ~15 s to start on a small machine
+SLOW = pytest.mark.slow  # a Ray instance takes ~15 s to start on a small machine
 MODEL = "tests.ray_models:Misbehaving"
 
 
@@ -50,6 +50,7 @@ def assert_nothing_half_written(run: Path) -> None:
         read_video(mp4)  # decodes completely
 
 
+@SLOW
 def test_ray_gives_the_same_videos_and_records_as_local(local_ray, small_bench: Benchmark,
                                                         tmp_path):
     local = generate_run(small_bench.root, "ken-burns", tmp_path / "local", progress=False)
@@ -65,6 +66,7 @@ def test_ray_gives_the_same_videos_and_records_as_local(local_ray, small_bench: 
         assert b["extra"]["attempt"] == 1
 
 
+@SLOW
 def test_worker_killed_mid_sample_is_retried_on_a_new_worker(local_ray, small_bench, tmp_path):
     victim = small_bench.samples[1].id
     config = misbehaving(tmp_path, kill_once=victim)
@@ -78,6 +80,7 @@ def test_worker_killed_mid_sample_is_retried_on_a_new_worker(local_ray, small_be
     assert_nothing_half_written(tmp_path / "run")
 
 
+@SLOW
 def test_faults_end_in_clear_sidecars_and_a_rerun_completes_only_them(local_ray, small_bench,
                                                                       tmp_path):
     ids = [s.id for s in small_bench.samples]
@@ -106,6 +109,7 @@ def test_faults_end_in_clear_sidecars_and_a_rerun_completes_only_them(local_ray,
     assert_nothing_half_written(run)
 
 
+@SLOW
 def test_rerun_skips_finished_samples(local_ray, small_bench, tmp_path):
     config = misbehaving(tmp_path, crash=small_bench.samples[0].id)
     run = tmp_path / "run"
@@ -118,6 +122,7 @@ def test_rerun_skips_finished_samples(local_ray, small_bench, tmp_path):
     assert log_counts(Path(config["log"]))[small_bench.samples[0].id] == 2
 
 
+@SLOW
 def test_driver_killed_mid_run_then_rerun_generates_exactly_the_missing(local_ray, small_bench,
                                                                          tmp_path):
     import os
@@ -154,3 +159,13 @@ def test_driver_killed_mid_run_then_rerun_generates_exactly_the_missing(local_ra
         again = started[sample.id] - started_before.get(sample.id, 0)
         assert again == (0 if sample.id in finished else 1)
     assert_nothing_half_written(run)
+
+
+def test_remove_temporaries_touches_only_the_given_samples(tmp_path):
+    from ttm_bench.generation.ray_executor import remove_temporaries
+
+    names = [".a.tmp-1.mp4", ".a[1].tmp-2.mp4", ".b.tmp-3.mp4", "a.mp4"]
+    for name in names:
+        (tmp_path / name).touch()
+    remove_temporaries(tmp_path, ["a", "a[1]"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".b.tmp-3.mp4", "a.mp4"]

@@ -11,21 +11,23 @@ Faults: an actor that dies mid-batch (killed, out of memory, node lost), or that
 its batch's unfinished samples go back in the queue, one per batch, up to `max_attempts` times
 per sample; a sample that keeps killing or hanging workers gets a failed sidecar saying so.
 Outputs are still written by `GenerationJob.process` (atomic mp4, then sidecar), so a dead
-worker never leaves a visible partial file; its hidden temporaries are removed when the map
-ends. A driver that dies leaves finished samples finished, and rerunning the command generates
-exactly the missing ones.
+worker never leaves a visible partial file; its hidden temporaries (for this map's samples
+only) are removed when the map ends. A driver that dies leaves finished samples finished, and
+rerunning the command generates exactly the missing ones.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import glob
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from ttm_bench.atomic import remove_stale_temporaries
+from ttm_bench.atomic import TEMP_MARKER
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.generation.run import SampleRecord
 from ttm_bench.generation.runner import GenerationJob
@@ -48,6 +50,14 @@ class GenerationWorker:
 
     def process(self, sample_ids: Sequence[str], attempt: int) -> list[SampleRecord]:
         return self.job.process_batch(self.model, sample_ids, {"attempt": attempt})
+
+
+def remove_temporaries(videos: Path, sample_ids: Sequence[str]) -> None:
+    """Delete the hidden temporaries that killed workers left for these samples (only these:
+    other shards may be writing into the same directory)."""
+    for sample_id in sample_ids:
+        for path in videos.glob(f".{glob.escape(sample_id)}{TEMP_MARKER}*"):
+            path.unlink(missing_ok=True)
 
 
 class RayExecutor:
@@ -118,7 +128,7 @@ class RayExecutor:
         finally:
             pool.close()
             bar.close()
-            remove_stale_temporaries(job.run.videos)
+            remove_temporaries(job.run.videos, sample_ids)
 
     def _timeout(self, batch: list[str]) -> float | None:
         return None if self.sample_timeout_s is None else self.sample_timeout_s * len(batch)
