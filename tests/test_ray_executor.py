@@ -58,8 +58,11 @@ def test_ray_gives_the_same_videos_and_records_as_local(local_ray, small_bench: 
                           executor=executor())
     assert (local.ok, remote.ok, remote.failed) == (4, 4, {})
     for sample in small_bench.samples:
-        np.testing.assert_array_equal(read_video(tmp_path / "local/videos" / f"{sample.id}.mp4"),
-                                      read_video(tmp_path / "ray/videos" / f"{sample.id}.mp4"))
+        # same frames in; libx264 is not bit-reproducible across processes here (two plain
+        # local runs can differ too), so the decoded videos agree up to coding noise
+        a = read_video(tmp_path / "local/videos" / f"{sample.id}.mp4").astype(float)
+        b = read_video(tmp_path / "ray/videos" / f"{sample.id}.mp4").astype(float)
+        assert np.abs(a - b).mean() < 3.0  # another seed or model moves pixels by far more
         a, b = sidecar(tmp_path / "local", sample.id), sidecar(tmp_path / "ray", sample.id)
         for key in ("status", "seed", "frames", "fps", "height", "width", "error"):
             assert a[key] == b[key]
