@@ -413,7 +413,11 @@ class ExternalModel(VideoModel):
             inputs.mkdir()
             outputs.mkdir()
             keys = [f"{i:04d}" for i in range(len(requests))]
-            LAYOUTS[spec.layout](requests, keys, inputs, spec.native)
+            try:
+                LAYOUTS[spec.layout](requests, keys, inputs, spec.native)
+            except TTMBenchError as exc:  # e.g. an empty caption: the batch is retried singly
+                return [GenerationFailure(f"{self.name}: {exc}", {"preset": spec.name})
+                        for _ in requests]
             seed = requests[0].seed if spec.seed_scope == "invocation" else None
             values = {**self.config, **asdict(spec.native), "repo": str(self.repo),
                       "drivers": str(DRIVERS_DIR), "inputs": str(inputs),

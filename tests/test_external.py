@@ -190,6 +190,13 @@ def test_dynamicrafter_refuses_a_work_dir_it_would_mangle(tmp_path):
         model.generate(make_request(1))
 
 
+def test_an_empty_caption_fails_only_its_sample(tmp_path):
+    model = load_model("videocrafter1-i2v", tmp_path)
+    outcomes = model.generate_batch([make_request(1), make_request(2, " ")])
+    assert isinstance(outcomes[0], GeneratedVideo)
+    assert isinstance(outcomes[1], GenerationFailure) and "empty caption" in str(outcomes[1])
+
+
 def test_empty_caption_is_refused_before_running(tmp_path):
     with pytest.raises(TTMBenchError, match="empty caption"):
         LAYOUTS["image-dir+prompt-file"]([make_request(1, " \n ")], ["0000"], tmp_path,
