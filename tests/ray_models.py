@@ -25,17 +25,20 @@ class Misbehaving(VideoModel):
 
     kill_once: kills its own worker process the first time (a `killed` marker file remembers);
     kill: kills its worker every time; hang: sleeps for an hour; wrong_frames: one frame short;
-    crash: raises. `delay` (s) slows every sample down.
+    crash: raises. `delay` (s) slows every sample down; `missing_weights` makes `load` fail
+    as a model with no checkpoint does.
     """
 
     name = "misbehaving"
     version = "1"
     default_config: Mapping[str, Any] = {"log": "", "poison": "", "kill_once": "", "kill": "",
                                          "hang": "", "wrong_frames": "", "crash": "",
-                                         "delay": 0.0}
+                                         "delay": 0.0, "missing_weights": False}
 
     def load(self, config: Mapping[str, Any], device: str) -> None:
-        self.config = dict(config)
+        if config["missing_weights"]:
+            raise TTMBenchError("misbehaving: checkpoint not found; pass --set weights=PATH")
+        super().load(config, device)
 
     def generate(self, request: GenerationRequest) -> np.ndarray:
         c, sid = self.config, request.sample_id

@@ -10,6 +10,7 @@ import pytest
 
 from tests.ray_models import log_counts
 from ttm_bench.data.benchmark import Benchmark
+from ttm_bench.errors import TTMBenchError
 from ttm_bench.generation.ray_executor import RayExecutor
 from ttm_bench.generation.run import RunDir
 from ttm_bench.generation.runner import generate_run
@@ -162,6 +163,16 @@ def test_driver_killed_mid_run_then_rerun_generates_exactly_the_missing(local_ra
         again = started[sample.id] - started_before.get(sample.id, 0)
         assert again == (0 if sample.id in finished else 1)
     assert_nothing_half_written(run)
+
+
+@SLOW
+def test_a_model_that_cannot_load_stops_the_run_with_its_error(local_ray, small_bench, tmp_path):
+    with pytest.raises(TTMBenchError) as info:
+        generate_run(small_bench.root, MODEL, tmp_path / "run", progress=False,
+                     overrides={"log": str(tmp_path / "log"), "missing_weights": True},
+                     executor=executor())
+    assert str(info.value) == "misbehaving: checkpoint not found; pass --set weights=PATH"
+    assert not list((tmp_path / "run" / "videos").glob("*.json"))  # nothing was attempted
 
 
 def test_remove_temporaries_touches_only_the_given_samples(tmp_path):

@@ -88,6 +88,10 @@ class ActorPool:
             self.load_result = ray.get(first.load.remote())
         except ray.exceptions.RayActorError as exc:
             raise TTMBenchError(f"a Ray worker died while loading: {exc}") from exc
+        except ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, TTMBenchError):  # e.g. missing weights: say it plainly
+                raise exc.cause from None
+            raise
         self.pool = [first]
         self.idle = [first]
         self.loading: dict[Any, Any] = {}
