@@ -88,9 +88,9 @@ class RayFeatureExecutor:
             "GPU" if gpus else "CPU", 1) // (gpus or self.cpus_per_worker)))
         actor_cls = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=gpus)(FeatureWorker)
         pool = ActorPool(ray, actor_cls, (presets, "cuda" if cuda else device, root),
-                         min(size, len(chunks)),
                          call=lambda actor, index, attempt: actor.extract.remote(chunks[index]),
                          timeout_of=lambda index: self.chunk_timeout_s)
+        pool.grow(min(size, len(chunks)))
         results: dict[int, tuple[list[Any], dict[str, str]]] = {}
         try:
             for index in range(len(chunks)):

@@ -72,13 +72,15 @@ class _Task:
 class ActorPool:
     """A pool of actors that each `load()` once, then serve `call(actor, item, attempt)`.
 
+    It starts with one actor, whose `load()` result is `load_result` (e.g. the batch size the
+    model prefers), and `grow`s to the size the work needs.
     An actor that dies, or exceeds `timeout_of(item)` seconds on an item, is killed and
     replaced; the caller gets a `Completion` with `lost` set and decides whether to `submit`
     the item again. The first actor loads before the others start, so a load error (missing
     weights) raises here once, as the original error, instead of once per actor.
     """
 
-    def __init__(self, ray: Any, actor_cls: Any, args: tuple[Any, ...], size: int,
+    def __init__(self, ray: Any, actor_cls: Any, args: tuple[Any, ...],
                  call: Callable[[Any, Any, int], Any],
                  timeout_of: Callable[[Any], float | None] = lambda item: None):
         self.ray, self.actor_cls, self.args = ray, actor_cls, args
@@ -95,11 +97,14 @@ class ActorPool:
         self.pool = [first]
         self.idle = [first]
         self.loading: dict[Any, Any] = {}
-        for _ in range(size - 1):
-            self._add_actor()
         self.queue: deque[tuple[Any, int]] = deque()
         self.running: dict[Any, _Task] = {}
         self.lost = 0
+
+    def grow(self, size: int) -> None:
+        """Start actors until the pool has `size` (they load in the background)."""
+        for _ in range(size - len(self.pool)):
+            self._add_actor()
 
     def _add_actor(self) -> None:
         actor = self.actor_cls.remote(*self.args)

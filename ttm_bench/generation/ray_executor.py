@@ -106,15 +106,18 @@ class RayExecutor:
         job = dataclasses.replace(job, device="cuda" if cuda else job.device)
         actor_cls = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=gpus)(GenerationWorker)
         size = self._pool_size(ray, gpus, len(sample_ids))
-        pool = ActorPool(ray, actor_cls, (job,), size,
+        pool = ActorPool(ray, actor_cls, (job,),
                          call=lambda actor, batch, attempt: actor.process.remote(batch, attempt),
                          timeout_of=self._timeout)
-        bar = tqdm(total=len(sample_ids), desc=f"generate {job.model} on ray ×{size}",
+        batch_size = pool.load_result
+        batches = [list(sample_ids[i:i + batch_size])
+                   for i in range(0, len(sample_ids), batch_size)]
+        pool.grow(min(size, len(batches)))  # no replica loads a model to sit idle
+        bar = tqdm(total=len(sample_ids), desc=f"generate {job.model} on ray ×{len(pool.pool)}",
                    unit="video", disable=not self.progress)
         try:
-            batch_size = pool.load_result
-            for i in range(0, len(sample_ids), batch_size):
-                pool.submit(list(sample_ids[i:i + batch_size]))
+            for batch in batches:
+                pool.submit(batch)
             failed, start = 0, time.monotonic()
             for done in pool.completions():
                 records = (done.result if done.lost is None
