@@ -13,7 +13,7 @@ the runner maps it onto the request with the one normalisation policy
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -62,6 +62,7 @@ class VideoModel(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "0"
     default_config: ClassVar[Mapping[str, Any]] = {}
+    batch_size: int = 1  # requests an executor sends to one `generate_batch` call
 
     def load(self, config: Mapping[str, Any], device: str) -> None:
         """Load weights and state. Missing weights raise `TTMBenchError` naming the fix.
@@ -76,6 +77,13 @@ class VideoModel(ABC):
     def generate(self, request: GenerationRequest) -> np.ndarray | GeneratedVideo:
         """Return the video as uint8 [T, H, W, 3] with T, H, W as the request asks, or a
         `GeneratedVideo` at the model's native format (normalised by the runner)."""
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]
+                       ) -> list[np.ndarray | GeneratedVideo | GenerationFailure]:
+        """One output per request, in order; a request that failed is a `GenerationFailure` in
+        its place. Models that serve a batch at once (an external tool loading its weights once
+        per invocation) override this and set `batch_size`; the default calls `generate`."""
+        return [self.generate(r) for r in requests]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Generation on a Ray cluster: an actor pool where each actor loads the model once.
 
 `RayExecutor.map(job, sample_ids)` is the executor seam of `runner.generate_run`, like
-`LocalExecutor`: samples are cut into batches (the model's `batch_size`, else 1), each batch
+`LocalExecutor`: samples are cut into batches of the model's `batch_size`, each batch
 goes to an idle actor, and records stream back as batches finish. Each actor declares the
 resources of one model replica (`gpus_per_worker`, `cpus_per_worker`), so Ray places one replica
 per GPU across the cluster.
@@ -46,7 +46,7 @@ class GenerationWorker:
     def load(self) -> int:
         """Load the model (once); returns the batch size it prefers."""
         self.model = self.job.load_model()
-        return max(1, int(getattr(self.model, "batch_size", 1)))
+        return max(1, int(self.model.batch_size))
 
     def process(self, sample_ids: Sequence[str], attempt: int) -> list[SampleRecord]:
         return self.job.process_batch(self.model, sample_ids, {"attempt": attempt})

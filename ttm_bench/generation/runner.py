@@ -118,13 +118,12 @@ class GenerationJob:
 
     def process_batch(self, model: VideoModel, sample_ids: Sequence[str],
                       extra: Mapping[str, Any] | None = None) -> list[SampleRecord]:
-        """`process` for several samples: one `generate_batch` call when the model has one
-        (an external tool then loads its weights once per batch), else one `generate` each."""
+        """`process` for several samples with one `generate_batch` call (an external tool then
+        loads its weights once per batch); a single sample goes through `generate`."""
         requests = [self.request(s) for s in sample_ids]
-        generate_batch = getattr(model, "generate_batch", None)
-        if generate_batch is None or len(requests) == 1:
-            return [self._finish(r, *_timed(model.generate, r), extra) for r in requests]
-        outputs, seconds = _timed(generate_batch, requests)
+        if len(requests) == 1:
+            return [self._finish(requests[0], *_timed(model.generate, requests[0]), extra)]
+        outputs, seconds = _timed(model.generate_batch, requests)
         if isinstance(outputs, BaseException):  # the whole batch raised: each sample fails
             outputs = [outputs] * len(requests)
         return [self._finish(r, o, seconds / len(requests), extra)
