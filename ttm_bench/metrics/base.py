@@ -129,6 +129,16 @@ class Metric(ABC):
         """The metric over every accumulated sample."""
         return self.compute_on(self.sample_ids)
 
+    def state(self) -> Any:
+        """What `update` accumulated, as picklable data, to merge into a copy in another process
+        (distributed evaluation). Metrics that support it override this and `merge_state`."""
+        raise TTMBenchError(f"metric {self.name!r} cannot be evaluated distributed yet (it has "
+                            "no state()/merge_state()); evaluate it without --executor ray")
+
+    def merge_state(self, state: Any) -> None:
+        """Add the samples of another copy's `state()`, as if `update` had seen them here."""
+        raise TTMBenchError(f"metric {self.name!r} cannot merge distributed state")
+
 
 class PerSampleMetric(Metric):
     """A metric that scores each video alone and aggregates by the mean."""
@@ -155,6 +165,12 @@ class PerSampleMetric(Metric):
 
     def per_sample(self) -> dict[str, float]:
         return dict(self._values)
+
+    def state(self) -> dict[str, float]:
+        return dict(self._values)
+
+    def merge_state(self, state: dict[str, float]) -> None:
+        self._values.update(state)
 
     def compute_on(self, sample_ids: Sequence[str]) -> float:
         if len(sample_ids) == 0:
