@@ -173,13 +173,3 @@ def test_a_model_that_cannot_load_stops_the_run_with_its_error(local_ray, small_
                      executor=executor())
     assert str(info.value) == "misbehaving: checkpoint not found; pass --set weights=PATH"
     assert not list((tmp_path / "run" / "videos").glob("*.json"))  # nothing was attempted
-
-
-def test_remove_temporaries_touches_only_the_given_samples(tmp_path):
-    from ttm_bench.generation.ray_executor import remove_temporaries
-
-    names = [".a.tmp-1.mp4", ".a[1].tmp-2.mp4", ".b.tmp-3.mp4", "a.mp4"]
-    for name in names:
-        (tmp_path / name).touch()
-    remove_temporaries(tmp_path, ["a", "a[1]"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".b.tmp-3.mp4", "a.mp4"]

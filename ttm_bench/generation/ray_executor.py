@@ -19,15 +19,13 @@ rerunning the command generates exactly the missing ones.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from ttm_bench.atomic import TEMP_MARKER
+from ttm_bench.atomic import remove_stale_temporaries
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.generation.run import SampleRecord
 from ttm_bench.generation.runner import GenerationJob
@@ -50,14 +48,6 @@ class GenerationWorker:
 
     def process(self, sample_ids: Sequence[str], attempt: int) -> list[SampleRecord]:
         return self.job.process_batch(self.model, sample_ids, {"attempt": attempt})
-
-
-def remove_temporaries(videos: Path, sample_ids: Sequence[str]) -> None:
-    """Delete the hidden temporaries that killed workers left for these samples (only these:
-    other shards may be writing into the same directory)."""
-    for sample_id in sample_ids:
-        for path in videos.glob(f".{glob.escape(sample_id)}{TEMP_MARKER}*"):
-            path.unlink(missing_ok=True)
 
 
 class RayExecutor:
@@ -131,7 +121,7 @@ class RayExecutor:
         finally:
             pool.close()
             bar.close()
-            remove_temporaries(job.run.videos, sample_ids)
+            remove_stale_temporaries(job.run.videos, sample_ids)
 
     def _timeout(self, batch: list[str]) -> float | None:
         return None if self.sample_timeout_s is None else self.sample_timeout_s * len(batch)

@@ -275,9 +275,9 @@ def generate_run(
     config = merge_config(cls, overrides or {})
     job = GenerationJob(Path(benchmark_root), Path(out), model, config, device, repetition)
     info = prepare_run(job)
-    remove_stale_temporaries(job.run.videos)
     ids = shard_samples([s.id for s in job.benchmark.samples], *shard)
     pending = [s for s in ids if not job.run.is_finished(s)]
+    remove_stale_temporaries(job.run.videos, pending)  # only this shard's: others may be writing
     summary = RunSummary(job.run_root, len(ids), len(ids) - len(pending), 0, {})
     if pending:
         executor = executor or LocalExecutor(progress=progress)
