@@ -21,18 +21,20 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Runs samples one after another in this process with one loaded model."""
+    """Runs samples in this process with one loaded model, `model.batch_size` at a time."""
 
     def __init__(self, progress: bool = True):
         self.progress = progress
 
     def map(self, job: GenerationJob, sample_ids: Sequence[str]) -> Iterator[SampleRecord]:
         model = job.load_model()
-        bar = tqdm(sample_ids, desc=f"generate {job.model}", unit="video",
-                   disable=not self.progress)
+        size = max(1, model.batch_size)
         failed = 0
-        for sample_id in bar:
-            record = job.process(model, sample_id)
-            failed += not record.ok
-            bar.set_postfix(failed=failed)
-            yield record
+        with tqdm(total=len(sample_ids), desc=f"generate {job.model}", unit="video",
+                  disable=not self.progress) as bar:
+            for start in range(0, len(sample_ids), size):
+                for record in job.process_batch(model, sample_ids[start:start + size]):
+                    failed += not record.ok
+                    bar.update(1)
+                    bar.set_postfix(failed=failed)
+                    yield record
