@@ -1,0 +1,188 @@
+"""Per-video scores for the SA-V-128 selection: aesthetics and motion.
+
+- Aesthetic score: the LAION "improved aesthetic predictor" (`sac+logos+ava1-l14-linearMSE`),
+  an MLP on L2-normalised CLIP ViT-L/14 (OpenAI) image embeddings, averaged over the first,
+  middle and last frames. Its five linear layers have no activations between them (dropout
+  only, inactive at inference), so they collapse exactly into one affine map, `AffineHead`.
+- Motion score: mean RAFT optical-flow magnitude in pixels between consecutive frames, at the
+  AD preset's evaluation size (shorter side 256), on frame pairs `(t, t + 1)` every
+  `pair_stride` frames of the clip.
+
+Scorers are small protocols, so tests and other backends plug in their own. Checkpoints are
+named by the weights registry names below and passed as paths.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from ttm_bench.errors import TTMBenchError
+
+CLIP_WEIGHTS = "clip-vit-l-14-openai"
+AESTHETIC_WEIGHTS = "laion-aesthetic-sac-logos-ava1-l14-linear-mse"
+RAFT_WEIGHTS = "raft-large"
+AESTHETIC_LAYERS = ("layers.0", "layers.2", "layers.4", "layers.6", "layers.7")
+
+
+class AestheticScorer(Protocol):
+    identity: dict[str, Any]
+
+    def score(self, frames: np.ndarray) -> float:
+        """`frames`: uint8 [N, H, W, 3]; returns the mean aesthetic score (LAION: ~1-10)."""
+        ...
+
+
+class MotionScorer(Protocol):
+    identity: dict[str, Any]
+
+    def score(self, video: np.ndarray) -> float:
+        """`video`: uint8 [T, H, W, 3]; returns the mean flow magnitude in pixels."""
+        ...
+
+
+@dataclass(frozen=True)
+class AffineHead:
+    """score = weight · embedding + bias; `weight`: float64 [D]."""
+
+    weight: np.ndarray
+    bias: float
+
+    def __call__(self, embeddings: np.ndarray) -> np.ndarray:
+        """`embeddings`: float [N, D] → float64 [N]."""
+        return np.asarray(embeddings, dtype=np.float64) @ self.weight + self.bias
+
+
+def collapse_aesthetic_head(state: Mapping[str, Any]) -> AffineHead:
+    """Compose the predictor's linear layers (`layers.{0,2,4,6,7}.weight/bias`) in float64."""
+    missing = [f"{n}.{p}" for n in AESTHETIC_LAYERS for p in ("weight", "bias")
+               if f"{n}.{p}" not in state]
+    if missing:
+        raise TTMBenchError(f"aesthetic predictor checkpoint lacks {', '.join(missing)}; use "
+                            f"the {AESTHETIC_WEIGHTS!r} checkpoint from the weights registry")
+    matrix: np.ndarray | None = None
+    offset: np.ndarray | None = None
+    for name in AESTHETIC_LAYERS:
+        w = np.asarray(state[f"{name}.weight"], dtype=np.float64)  # [out, in]
+        b = np.asarray(state[f"{name}.bias"], dtype=np.float64)
+        matrix = w if matrix is None else w @ matrix
+        offset = b if offset is None else w @ offset + b
+    assert matrix is not None and offset is not None
+    return AffineHead(matrix[0], float(offset[0]))
+
+
+class LaionAestheticScorer:
+    """CLIP image embeddings (L2-normalised) through the collapsed aesthetic head."""
+
+    def __init__(self, embed: Callable[[np.ndarray], np.ndarray], head: AffineHead,
+                 identity: dict[str, Any]):
+        self.embed, self.head, self.identity = embed, head, identity
+
+    def score(self, frames: np.ndarray) -> float:
+        embeddings = np.asarray(self.embed(frames), dtype=np.float64)
+        embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+        return float(self.head(embeddings).mean())
+
+    @classmethod
+    def from_checkpoints(cls, clip_checkpoint: str | os.PathLike[str],
+                         head_checkpoint: str | os.PathLike[str], *, device: str = "cpu",
+                         clip_model: str = "ViT-L-14") -> LaionAestheticScorer:
+        """Load CLIP (open_clip `clip_model`) and the predictor from checkpoint files."""
+        import torch
+
+        for path, name in ((clip_checkpoint, CLIP_WEIGHTS), (head_checkpoint, AESTHETIC_WEIGHTS)):
+            if not os.path.isfile(path):
+                raise TTMBenchError(f"checkpoint {path} not found; fetch {name!r} with "
+                                    "`ttm-bench weights fetch` or pass its path")
+        state = torch.load(head_checkpoint, map_location="cpu", weights_only=True)
+        head = collapse_aesthetic_head({k: v.numpy() for k, v in state.items()})
+        embed = clip_image_embedder(clip_model, str(clip_checkpoint), device)
+        return cls(embed, head, {"aesthetic": AESTHETIC_WEIGHTS, "clip": clip_model})
+
+
+def clip_image_embedder(model_name: str, pretrained: str | None, device: str
+                        ) -> Callable[[np.ndarray], np.ndarray]:
+    """open_clip image encoder: uint8 [N, H, W, 3] → float32 [N, D] (not normalised).
+
+    `pretrained` is a checkpoint path (or an open_clip tag); None builds random weights and is
+    for tests only.
+    """
+    import open_clip
+    import torch
+    from PIL import Image
+
+    model, _, preprocess = open_clip.create_model_and_transforms(model_name,
+                                                                 pretrained=pretrained)
+    model = model.to(device).eval()
+
+    def embed(frames: np.ndarray) -> np.ndarray:
+        batch = torch.stack([preprocess(Image.fromarray(f)) for f in frames]).to(device)
+        with torch.inference_mode():
+            return model.encode_image(batch).float().cpu().numpy()
+
+    return embed
+
+
+def flow_pairs(num_frames: int, pair_stride: int) -> list[tuple[int, int]]:
+    """Consecutive frame pairs `(t, t + 1)` for t = 0, stride, 2·stride, ... < num_frames - 1."""
+    return [(t, t + 1) for t in range(0, num_frames - 1, pair_stride)]
+
+
+def mean_flow_magnitude(flow: np.ndarray) -> float:
+    """`flow`: float [N, 2, H, W] (dx, dy in pixels) → mean Euclidean length, in pixels."""
+    flow = np.asarray(flow, dtype=np.float64)
+    return float(np.sqrt(flow[:, 0] ** 2 + flow[:, 1] ** 2).mean())
+
+
+def eval_size(height: int, width: int, short_side: int) -> tuple[int, int]:
+    """(H, W) with the shorter side `short_side`, aspect kept, both rounded to multiples of 8."""
+    scale = short_side / min(height, width)
+    return (max(8, round(height * scale / 8) * 8), max(8, round(width * scale / 8) * 8))
+
+
+class RaftMotionScorer:
+    """torchvision RAFT-large flow magnitude (see module docstring for the convention)."""
+
+    def __init__(self, model: Any, *, short_side: int = 256, pair_stride: int = 4,
+                 device: str = "cpu", identity: dict[str, Any] | None = None):
+        self.model, self.short_side, self.pair_stride, self.device = (model.to(device).eval(),
+                                                                      short_side, pair_stride,
+                                                                      device)
+        self.identity = identity or {"motion": "raft-large", "short_side": short_side,
+                                     "pair_stride": pair_stride}
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str | os.PathLike[str], **kwargs: Any
+                        ) -> RaftMotionScorer:
+        import torch
+        from torchvision.models.optical_flow import raft_large
+
+        if not os.path.isfile(checkpoint):
+            raise TTMBenchError(f"RAFT checkpoint {checkpoint} not found; fetch "
+                                f"{RAFT_WEIGHTS!r} with `ttm-bench weights fetch` or pass its path")
+        model = raft_large(weights=None)
+        model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+        return cls(model, **kwargs)
+
+    def score(self, video: np.ndarray) -> float:
+        import torch
+        import torch.nn.functional as F
+
+        pairs = flow_pairs(len(video), self.pair_stride)
+        if not pairs:
+            raise TTMBenchError("a motion score needs at least 2 frames")
+        size = eval_size(video.shape[1], video.shape[2], self.short_side)
+        frames = torch.from_numpy(np.ascontiguousarray(video)).permute(0, 3, 1, 2).float()
+        frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
+        frames = frames / 127.5 - 1.0
+        magnitudes = []
+        with torch.inference_mode():
+            for a, b in pairs:
+                flow = self.model(frames[a:a + 1].to(self.device),
+                                  frames[b:b + 1].to(self.device))[-1]
+                magnitudes.append(mean_flow_magnitude(flow.cpu().numpy()))
+        return float(np.mean(magnitudes))
