@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
+from ttm_bench.data.sampling import seeded_draw
 from ttm_bench.data.sav.selection import (
     CATEGORIES,
     Candidate,
     SelectionProtocol,
     category_loop,
     combined_scores,
-    seeded_draw,
     select,
 )
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ttm_bench.data.sampling import seeded_draw
 from ttm_bench.errors import Problem
 
 CATEGORIES = ("Animal", "Architecture", "Digital Art", "Food", "Landscape", "Lifestyle", "Plant",
@@ -99,13 +100,6 @@ def category_loop(candidates: Sequence[Candidate], combined: dict[str, float], k
                 kept.append(queues[cat][depth].id)
         depth += 1
     return kept
-
-
-def seeded_draw(ids: Sequence[str], n: int, rng: np.random.Generator) -> list[str]:
-    """`n` ids drawn without replacement from `ids` sorted; returned sorted."""
-    pool = sorted(ids)
-    chosen = rng.choice(len(pool), size=n, replace=False)
-    return sorted(pool[i] for i in chosen)
 
 
 def select(candidates: Sequence[Candidate], protocol: SelectionProtocol, file: str) -> Selection:
