@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ttm_bench.data.masks import decode_rle
+from ttm_bench.data.masks import decode_rle, mask_area
 from ttm_bench.data.sample import RLE
-from ttm_bench.errors import Problem
+from ttm_bench.errors import Problem, TTMBenchError
 
 SAV_FPS = 24.0
 ANNOTATION_STRIDE = 4  # manual masklets are annotated on every 4th frame (6 fps of 24 fps)
@@ -122,7 +122,7 @@ def parse_annotation(path: Path, file: str, min_area_fraction: float
             return None, [Problem(file, f"corrupt RLE for masklet {masklet_id} in frame 0",
                                   "re-extract this file from the SA-V archive",
                                   field=f"masklet[0][{index}]")]
-        area = int(np.count_nonzero(mask))
+        area = mask_area(mask)
         visible += area > 0
         if area > 0 and area >= min_area_fraction * height * width:
             objects.append(FirstFrameObject(masklet_id, rle, area))
@@ -161,5 +161,5 @@ def _read_rle(data: Any, size: tuple[int, int]) -> RLE | None:
 def _decode_or_none(rle: RLE) -> np.ndarray | None:
     try:
         return decode_rle(rle)
-    except (ValueError, TypeError):
+    except TTMBenchError:
         return None
