@@ -20,14 +20,19 @@ from ttm_bench.video import write_video
 HEIGHT, WIDTH = 32, 48
 
 
+INVALID_CATEGORY = "Sports"  # not one of the protocol's categories: the VLM answers it anyway
+
+
 def category_colour(category: str) -> tuple[int, int, int]:
     """A distinct background colour per category: (20 * index + 10, 60, 200)."""
-    return (20 * CATEGORIES.index(category) + 10, 60, 200)
+    index = CATEGORIES.index(category) if category in CATEGORIES else len(CATEGORIES)
+    return (20 * index + 10, 60, 200)
 
 
 def category_of(image: np.ndarray) -> str:
     """Inverse of `category_colour` from the top-left pixel of a frame strip."""
-    return CATEGORIES[round((int(image[0, 0, 0]) - 10) / 20)]
+    index = round((int(image[0, 0, 0]) - 10) / 20)
+    return CATEGORIES[index] if index < len(CATEGORIES) else INVALID_CATEGORY
 
 
 @dataclass
@@ -48,7 +53,7 @@ def object_masks(video: FakeVideo, t: int) -> list[np.ndarray]:
     masks = []
     for k in range(video.num_objects):
         top = 2 + 10 * k
-        left = (2 + video.speed * t) % (WIDTH - video.object_size)
+        left = (12 + video.speed * t) % (WIDTH - video.object_size)
         m = np.zeros((HEIGHT, WIDTH), bool)
         m[top:top + video.object_size, left:left + video.object_size] = True
         masks.append(m)

@@ -35,17 +35,14 @@ def _write(tmp_path, data):
     return path
 
 
-def test_parse_keeps_first_frame_objects_above_min_area(tmp_path):
+def test_parse_keeps_visible_first_frame_objects(tmp_path):
     video = FakeVideo("v", num_objects=2, hidden=1, object_size=8)
     path = _write(tmp_path, annotation_of(video))
-    ann, problems = parse_annotation(path, "a.json", min_area_fraction=0.0)
+    ann, problems = parse_annotation(path, "a.json")
     assert problems == [] and ann.height == 32 and ann.width == 48 and ann.frame_count == 16
     assert [o.masklet_id for o in ann.first_frame_objects] == [0, 1]  # hidden one is empty
     assert [o.area for o in ann.first_frame_objects] == [64, 64]
     assert decode_rle(ann.first_frame_objects[0].mask).sum() == 64
-    # 64 px of 32*48 = 1536 px is 4.2 %: a 5 % minimum keeps no object
-    ann, _ = parse_annotation(path, "a.json", min_area_fraction=0.05)
-    assert ann.first_frame_objects == ()
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -58,18 +55,18 @@ def test_parse_keeps_first_frame_objects_above_min_area(tmp_path):
 def test_parse_reports_bad_annotations(tmp_path, edit, message):
     data = annotation_of(FakeVideo("v"))
     edit(data)
-    ann, problems = parse_annotation(_write(tmp_path, data), "a.json", 0.0)
+    ann, problems = parse_annotation(_write(tmp_path, data), "a.json")
     assert ann is None and message in problems[0].message and problems[0].file == "a.json"
 
 
 def test_parse_reports_no_visible_first_frame_masklet(tmp_path):
     data = annotation_of(FakeVideo("v", num_objects=0, hidden=2))
-    ann, problems = parse_annotation(_write(tmp_path, data), "a.json", 0.0)
+    ann, problems = parse_annotation(_write(tmp_path, data), "a.json")
     assert ann is None and "no manual masklet is visible" in problems[0].message
 
 
 def test_parse_reports_unreadable_json(tmp_path):
     path = tmp_path / "bad_manual.json"
     path.write_text("{not json")
-    ann, problems = parse_annotation(path, "bad.json", 0.0)
+    ann, problems = parse_annotation(path, "bad.json")
     assert ann is None and "cannot read annotation JSON" in problems[0].message

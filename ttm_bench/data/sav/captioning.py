@@ -128,7 +128,8 @@ class OpenAICompatibleVLM:
 
     @property
     def identity(self) -> dict[str, Any]:
-        return {"backend": "openai-compatible", "base_url": self.base_url, "model": self.model,
+        # the server's address does not change the answers, so it is not part of the identity
+        return {"backend": "openai-compatible", "model": self.model,
                 "max_tokens": self.max_tokens, "temperature": 0}
 
     def describe(self, image: np.ndarray, prompt: str) -> str:

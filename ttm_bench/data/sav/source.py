@@ -38,7 +38,7 @@ class SourcePair:
 
 @dataclass(frozen=True)
 class FirstFrameObject:
-    """A manual masklet visible in video frame 0: its id, mask s(0) and area in pixels."""
+    """A manual masklet visible in video frame 0: its id, mask and area in pixels."""
 
     masklet_id: int
     mask: RLE
@@ -91,12 +91,11 @@ def discover(root: Path) -> tuple[list[SourcePair], list[Problem]]:
     return pairs, problems
 
 
-def parse_annotation(path: Path, file: str, min_area_fraction: float
-                     ) -> tuple[SavAnnotation | None, list[Problem]]:
-    """Read a `*_manual.json` file; keep the first-frame masklets of at least the minimum area.
+def parse_annotation(path: Path, file: str) -> tuple[SavAnnotation | None, list[Problem]]:
+    """Read a `*_manual.json` file and the masklets visible in its first frame.
 
-    `min_area_fraction` is relative to the frame area (H * W). Returns the annotation, or None
-    with the problems (unreadable JSON, missing fields, corrupt RLE, no annotated first frame).
+    Returns the annotation, or None with the problems (unreadable JSON, missing fields,
+    corrupt RLE, no annotated first frame, no masklet visible in it).
     """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -114,7 +113,6 @@ def parse_annotation(path: Path, file: str, min_area_fraction: float
         return None, [Problem(file, f"masklet[0] has {len(frames[0])} masks for "
                               f"{len(masklet_ids)} masklet ids", "re-extract this file")]
     objects: list[FirstFrameObject] = []
-    visible = 0
     for index, (masklet_id, rle_data) in enumerate(zip(masklet_ids, frames[0], strict=True)):
         rle = _read_rle(rle_data, (height, width))
         mask = None if rle is None else _decode_or_none(rle)
@@ -123,10 +121,9 @@ def parse_annotation(path: Path, file: str, min_area_fraction: float
                                   "re-extract this file from the SA-V archive",
                                   field=f"masklet[0][{index}]")]
         area = mask_area(mask)
-        visible += area > 0
-        if area > 0 and area >= min_area_fraction * height * width:
+        if area > 0:
             objects.append(FirstFrameObject(masklet_id, rle, area))
-    if not visible:
+    if not objects:
         return None, [Problem(file, "no manual masklet is visible in the first frame",
                               "none: SA-V-128 needs s(0) masks on frame 0; the video is excluded")]
     return SavAnnotation(video_id, frame_count, height, width, tuple(objects)), []
