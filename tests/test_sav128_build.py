@@ -22,10 +22,8 @@ from ttm_bench.errors import TTMBenchError, ValidationError
 class Brightness:
     """Aesthetic stand-in: mean pixel value / 25.5 (0-10)."""
 
-    identity = {"aesthetic": "brightness"}
-
     def __init__(self):
-        self.calls = 0
+        self.calls, self.identity = 0, {"aesthetic": "brightness"}
 
     def score(self, frames):
         self.calls += 1
@@ -35,10 +33,9 @@ class Brightness:
 class FrameDifference:
     """Motion stand-in: mean absolute difference of consecutive frames."""
 
-    identity = {"motion": "frame-difference"}
-
     def __init__(self, fail_after=None):
         self.calls, self.fail_after = 0, fail_after
+        self.identity = {"motion": "frame-difference"}
 
     def score(self, video):
         if self.fail_after is not None and self.calls >= self.fail_after:
