@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ttm_bench.data.clips import cover_crop_box, fit_mask, fit_video, write_clip
+from ttm_bench.data.clips import (
+    cover_crop_box,
+    fit_mask,
+    fit_video,
+    frames_needed,
+    indices_at_fps,
+    write_clip,
+)
 from ttm_bench.video import read_video
 
 
@@ -37,3 +44,10 @@ def test_write_clip_round_trips(tmp_path):
     assert (video_rel, image_rel) == ("videos/s1.mp4", "images/s1.png")
     assert read_video(tmp_path / video_rel).shape == (3, 16, 16, 3)
     assert np.array_equal(np.asarray(Image.open(tmp_path / image_rel)), clip[0])
+
+
+def test_indices_at_fps():
+    assert indices_at_fps(4, 24.0, 24.0) == [0, 1, 2, 3]
+    assert indices_at_fps(4, 24.0, 8.0) == [0, 3, 6, 9]
+    assert indices_at_fps(3, 30000 / 1001, 10.0) == [0, 2, 5]
+    assert frames_needed(4, 24.0, 8.0) == 10

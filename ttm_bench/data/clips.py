@@ -57,3 +57,15 @@ def write_clip(out_dir: Path, sample_id: str, clip: np.ndarray, fps: float) -> t
     write_video(out_dir / video_rel, clip, fps)
     write_png(out_dir / image_rel, clip[0])
     return video_rel, image_rel
+
+
+def indices_at_fps(num_frames: int, source_fps: float, fps: float) -> list[int]:
+    """Source frame indices of the first `num_frames` frames resampled from `source_fps` to
+    `fps`: output frame i shows the source frame on screen at time i / fps,
+    floor(i * source_fps / fps) (the identity when the rates are equal)."""
+    return [int(i * source_fps / fps + 1e-9) for i in range(num_frames)]
+
+
+def frames_needed(num_frames: int, source_fps: float, fps: float) -> int:
+    """How many source frames `indices_at_fps` reaches into (last index + 1)."""
+    return indices_at_fps(num_frames, source_fps, fps)[-1] + 1
