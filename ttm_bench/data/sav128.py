@@ -140,9 +140,9 @@ class Sav128Builder:
             return problems, {}
         try:
             info = probe_video(self.root / video)
-        except VideoDecodeError as exc:
-            return [Problem(video, f"unreadable video: {exc}", "re-extract it from the SA-V "
-                            "archive")], {}
+        except VideoDecodeError:
+            return [Problem(video, "cannot read the video (empty, not a video, or truncated)",
+                            "none: excluded; re-extract it from the SA-V archive")], {}
         if info.num_frames < cfg.num_frames:
             return [Problem(video, f"the video has {info.num_frames} frames, a clip needs "
                             f"{cfg.num_frames}", "none: excluded; lower --num-frames to keep "
