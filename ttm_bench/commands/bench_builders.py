@@ -1,0 +1,146 @@
+"""`ttm-bench bench build sav128|animation-bench` and `ttm-bench bench import`.
+
+The `bench` group itself lives in `bench.py`; it calls `add_build_commands` with the
+sub-parsers of `bench build` and `add_import_command` with those of `bench`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ttm_bench.data.sample import BenchmarkInfo
+from ttm_bench.errors import TTMBenchError
+
+DEFAULT_VLM_URL = "http://127.0.0.1:8000/v1"
+DEFAULT_VLM_MODEL = "meta-llama/Llama-3.2-11B-Vision-Instruct"
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """`HxW` (e.g. `512x512`) → (height, width)."""
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"size {text!r} must be HEIGHTxWIDTH, e.g. 512x512") from None
+    if height < 2 or width < 2 or height % 2 or width % 2:
+        raise argparse.ArgumentTypeError(f"size {text!r}: use even sides >= 2 (H.264 4:2:0)")
+    return height, width
+
+
+def add_build_commands(build: argparse._SubParsersAction) -> None:
+    """Add `sav128` and `animation-bench` to the `bench build` sub-parsers."""
+    sav = build.add_parser("sav128", help="build SA-V-128 from the SA-V training set",
+                           description="Build SA-V-128 by the Through-The-Mask protocol "
+                                       "(docs/benchmarks.md). Rerun the same command to resume.")
+    sav.add_argument("--sav-root", type=Path, required=True, help="extracted SA-V training set")
+    sav.add_argument("--out", type=Path, required=True, help="benchmark directory to write")
+    sav.add_argument("--work", type=Path, help="stage caches (default: <out>.build)")
+    sav.add_argument("--seed", type=int, default=0, help="seed of the 64+64 draw (default 0)")
+    sav.add_argument("--keep", type=int, default=500, help="videos kept by the category loop")
+    sav.add_argument("--n-single", type=int, default=64)
+    sav.add_argument("--n-multi", type=int, default=64)
+    sav.add_argument("--num-frames", type=int, default=128, help="clip length (24 fps)")
+    sav.add_argument("--size", type=parse_size, default=(512, 512), help="clip HxW (512x512)")
+    sav.add_argument("--min-area", type=float, default=0.01,
+                     help="minimum first-frame mask area as a fraction of the frame (0.01)")
+    sav.add_argument("--max-candidates", type=int,
+                     help="caption and score only a seeded subsample of this many videos")
+    vlm = sav.add_argument_group("vision-language model")
+    vlm.add_argument("--vlm-backend", choices=("openai", "transformers"), default="openai")
+    vlm.add_argument("--vlm-url", default=DEFAULT_VLM_URL, help="OpenAI-compatible base URL")
+    vlm.add_argument("--vlm-model", default=DEFAULT_VLM_MODEL, help="model name on the server")
+    vlm.add_argument("--vlm-checkpoint", type=Path, help="transformers model directory")
+    scores = sav.add_argument_group("scorers (checkpoint files; weights registry names in "
+                                    "docs/benchmarks.md)")
+    scores.add_argument("--clip-checkpoint", type=Path, help="open_clip ViT-L-14 (OpenAI)")
+    scores.add_argument("--aesthetic-checkpoint", type=Path,
+                        help="LAION sac+logos+ava1-l14-linearMSE.pth")
+    scores.add_argument("--raft-checkpoint", type=Path, help="torchvision RAFT-large state dict")
+    sav.add_argument("--device", default="cpu")
+    sav.set_defaults(func=run_sav128)
+
+    anim = build.add_parser("animation-bench", help="build Image-Animation-Bench from I2V-Bench",
+                            description="Load ConsistI2V's I2V-Bench as Image-Animation-Bench "
+                                        "(docs/benchmarks.md).")
+    anim.add_argument("--root", type=Path, required=True, help="extracted I2V-Bench download")
+    anim.add_argument("--out", type=Path, required=True)
+    anim.add_argument("--table", type=Path, help="metadata table (default: the one in --root)")
+    for role in ("video", "caption", "category", "id"):
+        anim.add_argument(f"--{role}-column", help=f"table column holding the {role}")
+    anim.add_argument("--num-frames", type=int, default=16)
+    anim.add_argument("--fps", type=float, default=8.0)
+    anim.add_argument("--size", type=parse_size, default=(256, 256))
+    anim.add_argument("--subset", choices=("all", "human-study"), default="all")
+    anim.add_argument("--human-study-size", type=int, default=128)
+    anim.add_argument("--seed", type=int, default=0)
+    anim.set_defaults(func=run_animation_bench)
+
+
+def add_import_command(bench: argparse._SubParsersAction) -> None:
+    """Add `import` to the `bench` sub-parsers."""
+    imp = bench.add_parser("import", help="import a folder of clips and a table",
+                           description="Bring clips + a CSV/JSON/JSONL table (columns: id, "
+                                       "caption, split; optional video, image, motion_prompt, "
+                                       "masks) into the benchmark contract.")
+    imp.add_argument("--clips", type=Path, required=True, help="folder holding the clips")
+    imp.add_argument("--table", type=Path, required=True)
+    imp.add_argument("--out", type=Path, required=True)
+    imp.add_argument("--name", required=True, help="benchmark name")
+    imp.add_argument("--version", default="1")
+    imp.add_argument("--licence", default="unknown", help="licence of the clips")
+    imp.add_argument("--description", default="")
+    imp.add_argument("--num-frames", type=int, help="default: the shortest clip")
+    imp.add_argument("--fps", type=float, help="default: the clips' common frame rate")
+    imp.add_argument("--size", type=parse_size, help="HxW; default: the clips' common size")
+    imp.set_defaults(func=run_import)
+
+
+def _report(info: BenchmarkInfo, out: Path) -> int:
+    print(f"wrote {info.tag} ({info.num_frames} frames at {info.fps:g} fps, "
+          f"{info.height}x{info.width}) to {out}; sha256 {info.sha256}")
+    return 0
+
+
+def run_sav128(args: argparse.Namespace) -> int:
+    from ttm_bench.data.sav.captioning import OpenAICompatibleVLM, TransformersVLM
+    from ttm_bench.data.sav.scoring import LaionAestheticScorer, RaftMotionScorer
+    from ttm_bench.data.sav128 import Sav128Backends, Sav128Builder, Sav128Config
+
+    for flag in ("clip_checkpoint", "aesthetic_checkpoint", "raft_checkpoint"):
+        if getattr(args, flag) is None:
+            raise TTMBenchError(f"--{flag.replace('_', '-')} is required: SA-V-128 scores every "
+                                "candidate (see docs/benchmarks.md for the weights)")
+    if args.vlm_backend == "transformers":
+        if args.vlm_checkpoint is None:
+            raise TTMBenchError("--vlm-backend transformers needs --vlm-checkpoint DIR")
+        vlm = TransformersVLM(args.vlm_checkpoint, device=args.device)
+    else:
+        vlm = OpenAICompatibleVLM(args.vlm_url, args.vlm_model)
+    backends = Sav128Backends(
+        vlm,
+        LaionAestheticScorer.from_checkpoints(args.clip_checkpoint, args.aesthetic_checkpoint,
+                                              device=args.device),
+        RaftMotionScorer.from_checkpoint(args.raft_checkpoint, device=args.device))
+    config = Sav128Config(args.sav_root, args.out, args.work, args.seed, args.keep,
+                          args.n_single, args.n_multi, args.num_frames, args.size,
+                          args.min_area, args.max_candidates)
+    return _report(Sav128Builder(config, backends).run(), args.out)
+
+
+def run_animation_bench(args: argparse.Namespace) -> int:
+    from ttm_bench.data.animation_bench import AnimationBenchConfig, build_animation_bench
+
+    config = AnimationBenchConfig(
+        args.root, args.out, args.table, args.video_column, args.caption_column,
+        args.category_column, args.id_column, args.num_frames, args.fps, args.size,
+        args.subset, args.human_study_size, args.seed)
+    return _report(build_animation_bench(config), args.out)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from ttm_bench.data.importer import ImportConfig, import_benchmark
+
+    config = ImportConfig(args.clips, args.table, args.out, args.name, args.version,
+                          args.licence, args.description, args.num_frames, args.fps, args.size)
+    return _report(import_benchmark(config), args.out)
