@@ -72,5 +72,5 @@ def test_openai_backend_unreachable_server():
 
 
 def test_transformers_backend_requires_a_checkpoint_directory(tmp_path):
-    with pytest.raises(TTMBenchError, match=r"llama-3\.2-11b-vision-instruct"):
+    with pytest.raises(TTMBenchError, match="llama_3_2_11b_vision_instruct"):
         TransformersVLM(tmp_path / "missing")

@@ -52,7 +52,7 @@ def test_aesthetic_scorer_normalises_embeddings():
 
 
 def test_clip_embedder_builds_offline_and_embeds():
-    embed = clip_image_embedder("ViT-B-32", None, "cpu")
+    embed = clip_image_embedder(None, "cpu", architecture="ViT-B-32")
     out = embed(np.zeros((2, 40, 30, 3), np.uint8))
     assert out.shape == (2, 512) and np.isfinite(out).all()
 
@@ -82,5 +82,5 @@ def test_raft_scorer_runs_on_random_weights():
 
 
 def test_raft_checkpoint_missing(tmp_path):
-    with pytest.raises(TTMBenchError, match="raft-large"):
+    with pytest.raises(TTMBenchError, match="raft_large"):
         RaftMotionScorer.from_checkpoint(tmp_path / "none.pth")

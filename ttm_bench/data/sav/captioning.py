@@ -8,7 +8,7 @@ asked for JSON holding a caption and a category. Backends:
 - `OpenAICompatibleVLM`: any server speaking the OpenAI chat-completions API with image inputs
   (vLLM, llama.cpp server, Ollama, TGI, ...), at greedy decoding.
 - `TransformersVLM`: a local Hugging Face checkpoint directory (e.g. the weights registry's
-  `llama-3.2-11b-vision-instruct`), loaded with `transformers`.
+  `llama_3_2_11b_vision_instruct`), loaded with `transformers`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from PIL import Image
 from ttm_bench.data.sav.selection import CATEGORIES
 from ttm_bench.errors import TTMBenchError
 
-VLM_WEIGHTS = "llama-3.2-11b-vision-instruct"  # the paper's captioner, in the weights registry
+VLM_WEIGHTS = "llama_3_2_11b_vision_instruct"  # the paper's captioner (a model directory)
 
 CATEGORY_PROMPT = (
     "The image shows the first, middle and last frames of one video, left to right. "

@@ -23,9 +23,10 @@ import numpy as np
 
 from ttm_bench.errors import TTMBenchError
 
-CLIP_WEIGHTS = "clip-vit-l-14-openai"
-AESTHETIC_WEIGHTS = "laion-aesthetic-sac-logos-ava1-l14-linear-mse"
-RAFT_WEIGHTS = "raft-large"
+# weights registry names (ttm_bench/weights.py)
+CLIP_WEIGHTS = "clip_vit_l14_openai"  # OpenAI's ViT-L-14.pt
+AESTHETIC_WEIGHTS = "laion_aesthetic_l14_linear_mse"  # sac+logos+ava1-l14-linearMSE.pth
+RAFT_WEIGHTS = "raft_large"  # torchvision raft_large_C_T_SKHT_V2
 AESTHETIC_LAYERS = ("layers.0", "layers.2", "layers.4", "layers.6", "layers.7")
 
 
@@ -89,9 +90,9 @@ class LaionAestheticScorer:
 
     @classmethod
     def from_checkpoints(cls, clip_checkpoint: str | os.PathLike[str],
-                         head_checkpoint: str | os.PathLike[str], *, device: str = "cpu",
-                         clip_model: str = "ViT-L-14") -> LaionAestheticScorer:
-        """Load CLIP (open_clip `clip_model`) and the predictor from checkpoint files."""
+                         head_checkpoint: str | os.PathLike[str], *, device: str = "cpu"
+                         ) -> LaionAestheticScorer:
+        """Load OpenAI's CLIP ViT-L/14 file and the predictor's state dict."""
         import torch
 
         for path, name in ((clip_checkpoint, CLIP_WEIGHTS), (head_checkpoint, AESTHETIC_WEIGHTS)):
@@ -100,23 +101,32 @@ class LaionAestheticScorer:
                                     "`ttm-bench weights fetch` or pass its path")
         state = torch.load(head_checkpoint, map_location="cpu", weights_only=True)
         head = collapse_aesthetic_head({k: v.numpy() for k, v in state.items()})
-        embed = clip_image_embedder(clip_model, str(clip_checkpoint), device)
-        return cls(embed, head, {"aesthetic": AESTHETIC_WEIGHTS, "clip": clip_model})
+        embed = clip_image_embedder(str(clip_checkpoint), device)
+        return cls(embed, head, {"aesthetic": AESTHETIC_WEIGHTS, "clip": CLIP_WEIGHTS})
 
 
-def clip_image_embedder(model_name: str, pretrained: str | None, device: str
+def clip_image_embedder(checkpoint: str | None, device: str, *, architecture: str = "ViT-L-14"
                         ) -> Callable[[np.ndarray], np.ndarray]:
-    """open_clip image encoder: uint8 [N, H, W, 3] → float32 [N, D] (not normalised).
+    """CLIP image encoder: uint8 [N, H, W, 3] → float32 [N, D] (not normalised).
 
-    `pretrained` is a checkpoint path (or an open_clip tag); None builds random weights and is
-    for tests only.
+    `checkpoint`: an OpenAI CLIP file (loaded with open_clip's `load_openai_model`) with CLIP's
+    evaluation preprocessing (shorter side to the model's size, bicubic, centre crop, OpenAI
+    mean/std). None builds `architecture` with random weights, for tests only.
     """
+    import warnings
+
     import open_clip
     import torch
+    from open_clip.transform import image_transform
     from PIL import Image
 
-    model, _, preprocess = open_clip.create_model_and_transforms(model_name,
-                                                                 pretrained=pretrained)
+    if checkpoint is None:
+        model, _, preprocess = open_clip.create_model_and_transforms(architecture)
+    else:
+        with warnings.catch_warnings():  # OpenAI's file is TorchScript, which torch deprecates
+            warnings.simplefilter("ignore", FutureWarning)
+            model = open_clip.load_openai_model(checkpoint, precision="fp32", device=device)
+        preprocess = image_transform(model.visual.image_size, is_train=False)
     model = model.to(device).eval()
 
     def embed(frames: np.ndarray) -> np.ndarray:
@@ -152,7 +162,7 @@ class RaftMotionScorer:
         self.model, self.short_side, self.pair_stride, self.device = (model.to(device).eval(),
                                                                       short_side, pair_stride,
                                                                       device)
-        self.identity = identity or {"motion": "raft-large", "short_side": short_side,
+        self.identity = identity or {"motion": RAFT_WEIGHTS, "short_side": short_side,
                                      "pair_stride": pair_stride}
 
     @classmethod
