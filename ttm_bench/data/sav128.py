@@ -52,6 +52,7 @@ from ttm_bench.data.sav.selection import (
     MULTI,
     SINGLE,
     Candidate,
+    Selection,
     SelectionProtocol,
     select,
 )
@@ -107,7 +108,7 @@ def _problem_dicts(problems: Iterable[Problem]) -> list[dict[str, Any]]:
 
 
 class Sav128Builder:
-    """Runs the stages in order; each stage method can also run alone (it reads the caches)."""
+    """Runs the stages in order (`run`); each stage computes only what its cache lacks."""
 
     def __init__(self, config: Sav128Config, backends: Sav128Backends):
         self.config, self.backends = config, backends
@@ -116,7 +117,8 @@ class Sav128Builder:
         self.index_records: dict[str, dict[str, Any]] = {}
 
     # 1. index -----------------------------------------------------------------------------
-    def index(self) -> StageCache:
+    def index(self) -> dict[str, dict[str, Any]]:
+        """Index records of the videos now under the root, by id."""
         cfg = self.config
         pairs, self.source_problems = discover(self.root)
         cache = StageCache(self.work / "index.jsonl", "index", {
@@ -129,8 +131,8 @@ class Sav128Builder:
             record.update(extra)
             record["problems"] = _problem_dicts(problems)
             cache.add(record)
-        self.index_records = cache.records
-        return cache
+        self.index_records = {p.video_id: cache.records[p.video_id] for p in pairs}
+        return self.index_records
 
     def _index_one(self, video: str, annotation_file: str
                    ) -> tuple[list[Problem], dict[str, Any]]:
@@ -160,9 +162,9 @@ class Sav128Builder:
                             "none: excluded; lower --min-area to keep smaller objects")], {}
         return [], {"frame_count": info.num_frames, "objects": objects}
 
-    def candidates(self, index: StageCache) -> list[dict[str, Any]]:
+    def candidates(self, index: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         """Valid index records, optionally a seeded subsample of `max_candidates`."""
-        valid = {k: r for k, r in index.records.items() if not r["problems"]}
+        valid = {k: r for k, r in index.items() if not r["problems"]}
         ids = sorted(valid)
         cap = self.config.max_candidates
         if cap is not None and cap < len(ids):
@@ -233,7 +235,7 @@ class Sav128Builder:
         return selection
 
     def _selection_record(self, candidates: list[dict[str, Any]], captions: StageCache,
-                          scores: StageCache, pool: list[Candidate], outcome: Any
+                          scores: StageCache, pool: list[Candidate], outcome: Selection
                           ) -> dict[str, Any]:
         in_pool = {c.id: c for c in pool}
         kept, drawn = set(outcome.kept), set(outcome.single) | set(outcome.multi)
