@@ -177,3 +177,26 @@ def test_too_few_candidates_fails_and_records_why(sav_root, tmp_path):
     assert selection["draw"]["single"] == [] and selection["problems"]
     assert "only 12 valid candidates" in selection["problems"][0]["message"]
     assert not (tmp_path / "out" / "manifest.jsonl").exists()
+
+
+def test_index_stage_resumes_after_a_crash(sav_root, tmp_path, monkeypatch):
+    import ttm_bench.data.sav128 as sav128
+
+    real = sav128.parse_annotation
+    calls = []
+
+    def counted(path, file):
+        calls.append(file)
+        if len(calls) == 4 and not hasattr(counted, "crashed"):
+            counted.crashed = True
+            raise KeyboardInterrupt  # the user stops the build
+        return real(path, file)
+
+    monkeypatch.setattr(sav128, "parse_annotation", counted)
+    config = _config(sav_root, tmp_path / "out")
+    with serve_vlm(answer) as (url, _):
+        with pytest.raises(KeyboardInterrupt):
+            _build(config, url)
+        _build(config, url)
+    # 16 annotated videos with a video: 3 indexed before the crash, the rest after it
+    assert len(calls) == 4 + 13 and len(set(calls)) == 16
