@@ -46,6 +46,7 @@ from ttm_bench.data.tables import Row, read_table
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.video import VideoDecodeError, VideoInfo, probe_video, read_video
 
+ObjectMask = tuple[int, str, str, np.ndarray]  # id, label, local prompt, bool [H, W] mask
 REQUIRED_COLUMNS = ("id", "caption", "split")
 KNOWN_COLUMNS = (*REQUIRED_COLUMNS, "video", "image", "motion_prompt", "masks")
 
@@ -151,7 +152,7 @@ def _frames_available(info: VideoInfo, fps: float) -> int:
 
 
 def read_objects(path: Path, line: int, frame_size: tuple[int, int]
-                 ) -> tuple[list[tuple[int, str, str, np.ndarray]], list[Problem]]:
+                 ) -> tuple[list[ObjectMask], list[Problem]]:
     """(id, label, local_prompt, bool [H, W] mask) per object of a PNG label map or JSON file."""
     file = str(path)
     if not path.is_file():
@@ -203,7 +204,7 @@ def import_benchmark(config: ImportConfig) -> BenchmarkInfo:
     if problems:
         raise ValidationError(problems)
     (num_frames, fps, size), problems = resolve_format(config, rows)
-    masks: dict[str, list[tuple[int, str, str, np.ndarray]]] = {}
+    masks: dict[str, list[ObjectMask]] = {}
     for r in rows:
         if r.row.values.get("masks"):
             objects, found = read_objects(config.clips / str(r.row.values["masks"]), r.row.line,
@@ -220,8 +221,7 @@ def import_benchmark(config: ImportConfig) -> BenchmarkInfo:
 
 
 def _export_row(config: ImportConfig, r: ImportRow, num_frames: int, fps: float,
-                size: tuple[int, int], masks: dict[str, list[tuple[int, str, str, np.ndarray]]]
-                ) -> Sample:
+                size: tuple[int, int], masks: dict[str, list[ObjectMask]]) -> Sample:
     values = r.row.values
     sample_id = str(values["id"]).strip()
     clip = read_video(config.clips / r.video, indices_at_fps(num_frames, r.info.fps, fps))
