@@ -10,6 +10,7 @@ from ttm_bench.data.animation_bench import (
     build_animation_bench,
     sample_id_for,
 )
+from ttm_bench.data.benchmark import validate_benchmark
 from ttm_bench.errors import TTMBenchError, ValidationError
 from ttm_bench.video import read_video, write_video
 
@@ -46,7 +47,8 @@ def _config(root, out, **kw):
 
 def test_builds_with_consisti2v_columns_and_folder_categories(root, tmp_path):
     out = tmp_path / "out"
-    info = build_animation_bench(_config(root, out))
+    info = build_animation_bench(_config(root, out)).info
+    assert validate_benchmark(out) == []
     manifest = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
     assert [s["id"] for s in manifest] == [f"clip_{i}" for i in range(5)]
     assert [s["split"] for s in manifest] == ["Pets", "Food", "Pets", "Scenery-Nature", "Food"]
@@ -66,8 +68,8 @@ def test_builds_with_consisti2v_columns_and_folder_categories(root, tmp_path):
 
 
 def test_human_study_subset_is_seeded_and_deterministic(root, tmp_path):
-    a = build_animation_bench(_config(root, tmp_path / "a", subset="human-study"))
-    b = build_animation_bench(_config(root, tmp_path / "b", subset="human-study"))
+    a = build_animation_bench(_config(root, tmp_path / "a", subset="human-study")).info
+    b = build_animation_bench(_config(root, tmp_path / "b", subset="human-study")).info
     assert a.sha256 == b.sha256 and a.name == "image-animation-bench-human-study"
     lines = (tmp_path / "a" / "manifest.jsonl").read_text().splitlines()
     ids = [json.loads(x)["id"] for x in lines]
@@ -81,7 +83,7 @@ def test_explicit_columns_and_csv(tmp_path):
     (root / "meta.csv").write_text("name,desc,kind,path\nx1,a cat,Pets,a.mp4\n")
     info = build_animation_bench(_config(root, tmp_path / "out", id_column="name",
                                          caption_column="desc", category_column="kind",
-                                         video_column="path", human_study_size=1))
+                                         video_column="path", human_study_size=1)).info
     manifest = json.loads((tmp_path / "out" / "manifest.jsonl").read_text())
     assert manifest["id"] == "x1" and manifest["caption"] == "a cat" and info.splits == ("Pets",)
 

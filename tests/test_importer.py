@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ttm_bench.data.benchmark import validate_benchmark
 from ttm_bench.data.importer import ImportConfig, import_benchmark
 from ttm_bench.data.masks import decode_rle, encode_rle
 from ttm_bench.data.sample import RLE
@@ -52,9 +53,10 @@ def test_import_csv_with_png_and_json_masks(tmp_path):
     ])
     out = tmp_path / "bench"
     info = import_benchmark(ImportConfig(clips, tmp_path / "table.csv", out, "mine",
-                                         licence="CC BY 4.0"))
+                                         licence="CC BY 4.0")).info
     assert (info.num_frames, info.fps, info.height, info.width) == (6, 24.0, 16, 24)
     assert info.splits == ("single", "multi") and info.sha256
+    assert validate_benchmark(out) == []
     a, b = _manifest(out)
     assert [o["id"] for o in a["objects"]] == [1, 2] and a["meta"]["source"] == "x"
     assert decode_rle(RLE(tuple(a["objects"][0]["mask"]["size"]),
@@ -67,10 +69,10 @@ def test_import_jsonl_resamples_and_resizes(tmp_path):
     _clip(tmp_path / "x.mp4", n=12, size=(32, 32), fps=24.0)
     _clip(tmp_path / "y.mp4", n=6, size=(16, 24), fps=12.0)
     table = tmp_path / "t.jsonl"
-    table.write_text('{"id": "x", "caption": "c", "split": "all"}\n'
-                     '{"id": "y", "caption": "c", "split": "all"}\n')
+    table.write_text('{"id": "x", "caption": "c", "split": "s"}\n'
+                     '{"id": "y", "caption": "c", "split": "s"}\n')
     info = import_benchmark(ImportConfig(tmp_path, table, tmp_path / "out", "n", fps=12.0,
-                                         size=(8, 8)))
+                                         size=(8, 8))).info
     # x: 12 frames at 24 fps = 6 at 12 fps; y: 6 frames at 12 fps
     assert info.num_frames == 6 and info.height == 8
     assert read_video(tmp_path / "out" / "videos" / "x.mp4").shape == (6, 8, 8, 3)
@@ -80,8 +82,8 @@ def test_import_is_deterministic(tmp_path):
     _clip(tmp_path / "a.mp4")
     table = tmp_path / "t.json"
     table.write_text(json.dumps([{"id": "a", "caption": "c", "split": "s"}]))
-    h1 = import_benchmark(ImportConfig(tmp_path, table, tmp_path / "o1", "n")).sha256
-    h2 = import_benchmark(ImportConfig(tmp_path, table, tmp_path / "o2", "n")).sha256
+    h1 = import_benchmark(ImportConfig(tmp_path, table, tmp_path / "o1", "n")).info.sha256
+    h2 = import_benchmark(ImportConfig(tmp_path, table, tmp_path / "o2", "n")).info.sha256
     assert h1 == h2
 
 
@@ -94,12 +96,13 @@ def test_import_reports_every_problem_before_writing(tmp_path):
         {"id": "b", "caption": "", "split": "s", "masks": ""},
         {"id": "c", "caption": "c", "split": "s", "masks": ""},
         {"id": "bad id", "caption": "c", "split": "s", "masks": ""},
+        {"id": "d", "caption": "c", "split": "all", "masks": ""},
     ])
     with pytest.raises(ValidationError) as err:
         import_benchmark(ImportConfig(tmp_path, tmp_path / "t.csv", tmp_path / "out", "n"))
     text = str(err.value)
     assert "duplicate id 'a'" in text and "missing caption" in text
-    assert "c.mp4" in text and "invalid id 'bad id'" in text
+    assert "c.mp4" in text and "invalid id 'bad id'" in text and "'all' is reserved" in text
     assert all(p.line for p in err.value.problems)
     assert not (tmp_path / "out").exists()
 

@@ -12,6 +12,7 @@ from tests.sav_fixtures import (
     write_fake_sav,
 )
 from tests.vlm_server import serve_vlm
+from ttm_bench.data.benchmark import validate_benchmark
 from ttm_bench.data.masks import decode_rle
 from ttm_bench.data.sav.captioning import SHORT_CAPTION_PROMPT, OpenAICompatibleVLM
 from ttm_bench.data.sav.selection import CATEGORIES
@@ -79,13 +80,14 @@ def _config(sav_root, out, **kw):
 def _build(config, url, motion=None):
     backends = Sav128Backends(OpenAICompatibleVLM(url, "test-vlm"), Brightness(),
                               motion or FrameDifference())
-    return Sav128Builder(config, backends).run()
+    return Sav128Builder(config, backends).run().info
 
 
 def test_build_writes_benchmark_and_audit(sav_root, tmp_path):
     out = tmp_path / "sa-v-128"
     with serve_vlm(answer) as (url, requests):
         info = _build(_config(sav_root, out), url)
+    assert validate_benchmark(out) == []
     manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert [s["split"] for s in manifest] == ["single"] * 2 + ["multi"] * 2
     assert info.num_frames == 8 and (info.height, info.width) == (16, 16) and info.fps == 24.0

@@ -1,16 +1,20 @@
 """`ttm-bench bench build sav128|animation-bench` and `ttm-bench bench import`.
 
-The `bench` group itself lives in `bench.py`; it calls `add_build_commands` with the
-sub-parsers of `bench build` and `add_import_command` with those of `bench`.
+The `bench` group itself lives in `bench.py`: its `BUILDERS` table names `add_sav128` and
+`add_animation_bench` (each adds its parser under `bench build`), and it calls `add_import`
+with the sub-parsers of `bench`.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ttm_bench.data.sample import BenchmarkInfo
 from ttm_bench.errors import TTMBenchError
+
+if TYPE_CHECKING:
+    from ttm_bench.data.benchmark import Benchmark
 
 DEFAULT_VLM_URL = "http://127.0.0.1:8000/v1"
 DEFAULT_VLM_MODEL = "meta-llama/Llama-3.2-11B-Vision-Instruct"
@@ -28,8 +32,8 @@ def parse_size(text: str) -> tuple[int, int]:
     return height, width
 
 
-def add_build_commands(build: argparse._SubParsersAction) -> None:
-    """Add `sav128` and `animation-bench` to the `bench build` sub-parsers."""
+def add_sav128(build: argparse._SubParsersAction) -> None:
+    """Add `sav128` to the `bench build` sub-parsers."""
     sav = build.add_parser("sav128", help="build SA-V-128 from the SA-V training set",
                            description="Build SA-V-128 by the Through-The-Mask protocol "
                                        "(docs/benchmarks.md). Rerun the same command to resume.")
@@ -60,6 +64,9 @@ def add_build_commands(build: argparse._SubParsersAction) -> None:
     sav.add_argument("--device", default="cpu")
     sav.set_defaults(func=run_sav128)
 
+
+def add_animation_bench(build: argparse._SubParsersAction) -> None:
+    """Add `animation-bench` to the `bench build` sub-parsers."""
     anim = build.add_parser("animation-bench", help="build Image-Animation-Bench from I2V-Bench",
                             description="Load ConsistI2V's I2V-Bench as Image-Animation-Bench "
                                         "(docs/benchmarks.md).")
@@ -77,7 +84,7 @@ def add_build_commands(build: argparse._SubParsersAction) -> None:
     anim.set_defaults(func=run_animation_bench)
 
 
-def add_import_command(bench: argparse._SubParsersAction) -> None:
+def add_import(bench: argparse._SubParsersAction) -> None:
     """Add `import` to the `bench` sub-parsers."""
     imp = bench.add_parser("import", help="import a folder of clips and a table",
                            description="Bring clips + a CSV/JSON/JSONL table (columns: id, "
@@ -96,9 +103,10 @@ def add_import_command(bench: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=run_import)
 
 
-def _report(info: BenchmarkInfo, out: Path) -> int:
-    print(f"wrote {info.tag} ({info.num_frames} frames at {info.fps:g} fps, "
-          f"{info.height}x{info.width}) to {out}; sha256 {info.sha256}")
+def _report(bench: Benchmark) -> int:
+    i = bench.info
+    print(f"wrote {i.tag} ({len(bench)} samples, {i.num_frames} frames at {i.fps:g} fps, "
+          f"{i.height}x{i.width}, sha256 {i.sha256[:12]}…) to {bench.root}")
     return 0
 
 
@@ -125,7 +133,7 @@ def run_sav128(args: argparse.Namespace) -> int:
     config = Sav128Config(args.sav_root, args.out, args.work, args.seed, args.keep,
                           args.n_single, args.n_multi, args.num_frames, args.size,
                           args.min_area, args.max_candidates)
-    return _report(Sav128Builder(config, backends).run(), args.out)
+    return _report(Sav128Builder(config, backends).run())
 
 
 def run_animation_bench(args: argparse.Namespace) -> int:
@@ -135,7 +143,7 @@ def run_animation_bench(args: argparse.Namespace) -> int:
         args.root, args.out, args.table, args.video_column, args.caption_column,
         args.category_column, args.id_column, args.num_frames, args.fps, args.size,
         args.subset, args.human_study_size, args.seed)
-    return _report(build_animation_bench(config), args.out)
+    return _report(build_animation_bench(config))
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -143,4 +151,4 @@ def run_import(args: argparse.Namespace) -> int:
 
     config = ImportConfig(args.clips, args.table, args.out, args.name, args.version,
                           args.licence, args.description, args.num_frames, args.fps, args.size)
-    return _report(import_benchmark(config), args.out)
+    return _report(import_benchmark(config))

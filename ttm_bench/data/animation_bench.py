@@ -34,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ttm_bench.atomic import write_json
-from ttm_bench.data.benchmark import write_benchmark
+from ttm_bench.data.benchmark import Benchmark, write_benchmark
 from ttm_bench.data.clips import fit_video, frames_needed, indices_at_fps, write_clip
 from ttm_bench.data.sample import BenchmarkInfo, Sample
 from ttm_bench.data.sampling import seeded_draw
@@ -160,8 +160,8 @@ def read_entries(config: AnimationBenchConfig) -> tuple[list[Entry], list[Proble
     return [entries[k] for k in sorted(entries)], problems, used
 
 
-def build_animation_bench(config: AnimationBenchConfig) -> BenchmarkInfo:
-    """Write the benchmark directory (and `selection.json`); returns its info with sha256."""
+def build_animation_bench(config: AnimationBenchConfig) -> Benchmark:
+    """Write the benchmark directory (and `selection.json`); return the written benchmark."""
     if config.subset not in SUBSETS:
         raise TTMBenchError(f"unknown subset {config.subset!r}; use one of {', '.join(SUBSETS)}")
     entries, problems, used = read_entries(config)

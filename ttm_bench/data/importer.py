@@ -7,7 +7,7 @@ sample:
 |-----------------|----------|----------------------------------------------------------------|
 | `id`            | yes      | sample id: 1-128 of letters, digits, `.`, `_`, `-`              |
 | `caption`       | yes      | the caption c                                                  |
-| `split`         | yes      | split name (e.g. `single` / `multi`)                           |
+| `split`         | yes      | split name (e.g. `single` / `multi`; `all` is reserved)        |
 | `video`         | no       | clip path relative to the clips folder (default `<id>.mp4`)    |
 | `image`         | no       | first-frame image relative to the folder (default: clip frame 0)|
 | `motion_prompt` | no       | c_motion                                                       |
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ttm_bench.data.benchmark import write_benchmark
+from ttm_bench.data.benchmark import Benchmark, write_benchmark
 from ttm_bench.data.clips import (
     fit_mask,
     fit_video,
@@ -41,7 +41,14 @@ from ttm_bench.data.clips import (
     write_png,
 )
 from ttm_bench.data.masks import decode_rle, encode_rle
-from ttm_bench.data.sample import SAMPLE_ID_PATTERN, BenchmarkInfo, ObjectSpec, Sample, parse_sample
+from ttm_bench.data.sample import (
+    ALL_SPLIT,
+    SAMPLE_ID_PATTERN,
+    BenchmarkInfo,
+    ObjectSpec,
+    Sample,
+    parse_sample,
+)
 from ttm_bench.data.tables import Row, read_table
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.video import VideoDecodeError, VideoInfo, probe_video, read_video
@@ -93,6 +100,11 @@ def check_rows(config: ImportConfig) -> tuple[list[ImportRow], list[Problem]]:
         if not SAMPLE_ID_PATTERN.match(sample_id):
             problems.append(Problem(table, f"invalid id {sample_id!r}", "use 1-128 letters, "
                                     "digits, '.', '_' or '-'", row.line, "id"))
+            continue
+        if str(row.values["split"]).strip() == ALL_SPLIT:
+            problems.append(Problem(table, f"split {ALL_SPLIT!r} is reserved (it aggregates every "
+                                    "split in results)", "name the split differently",
+                                    row.line, "split"))
             continue
         if sample_id in seen:
             problems.append(Problem(table, f"duplicate id {sample_id!r}", "give every row a "
@@ -195,8 +207,8 @@ def read_objects(path: Path, line: int, frame_size: tuple[int, int]
     return objects, []
 
 
-def import_benchmark(config: ImportConfig) -> BenchmarkInfo:
-    """Check everything, then write the benchmark directory; returns its info (with sha256)."""
+def import_benchmark(config: ImportConfig) -> Benchmark:
+    """Check everything, then write the benchmark directory; return the written benchmark."""
     rows, problems = check_rows(config)
     if not rows and not problems:
         problems.append(Problem(str(config.table), "the table has no rows", "add one row per "

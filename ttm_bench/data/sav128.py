@@ -33,7 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ttm_bench.atomic import write_json
-from ttm_bench.data.benchmark import write_benchmark
+from ttm_bench.data.benchmark import Benchmark, write_benchmark
 from ttm_bench.data.clips import fit_mask, fit_video, write_clip
 from ttm_bench.data.masks import decode_rle, encode_rle, mask_area
 from ttm_bench.data.sample import RLE, BenchmarkInfo, ObjectSpec, Sample
@@ -295,7 +295,7 @@ class Sav128Builder:
 
     # 6. export ----------------------------------------------------------------------------
     def export(self, selection: dict[str, Any], drawn: list[dict[str, Any]],
-               short: StageCache) -> BenchmarkInfo:
+               short: StageCache) -> Benchmark:
         cfg = self.config
         samples = []
         for record in tqdm(drawn, desc="export"):
@@ -320,8 +320,8 @@ class Sav128Builder:
                 f"the Through-The-Mask protocol (seed {cfg.seed}); see {SELECTION_FILE}"))
         return write_benchmark(cfg.out, info, samples)
 
-    def run(self) -> BenchmarkInfo:
-        """All stages; returns the written benchmark's info (with its content sha256)."""
+    def run(self) -> Benchmark:
+        """All stages; returns the written benchmark (its info carries the content sha256)."""
         candidates = self.candidates(self.index())
         captions = self.caption(candidates)
         scores = self.score([c for c in candidates if (captions.get(c["id"]) or {}).get(
