@@ -6,13 +6,13 @@ import torch
 
 from ttm_bench.data.sav.scoring import (
     AESTHETIC_LAYERS,
+    FlowMotionScorer,
     LaionAestheticScorer,
-    RaftMotionScorer,
     clip_image_embedder,
     collapse_aesthetic_head,
-    eval_size,
     flow_pairs,
     mean_flow_magnitude,
+    raft_flow,
 )
 from ttm_bench.errors import TTMBenchError
 
@@ -51,36 +51,60 @@ def test_aesthetic_scorer_normalises_embeddings():
     assert scorer.score(frames) == pytest.approx(expected)
 
 
-def test_clip_embedder_builds_offline_and_embeds():
-    embed = clip_image_embedder(None, "cpu", architecture="ViT-B-32")
+def test_clip_embedder_builds_offline_and_embeds(tmp_path):
+    import json
+
+    import open_clip
+
+    tiny = {"embed_dim": 16,
+            "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16,
+                           "patch_size": 16},
+            "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 16, "heads": 2,
+                         "layers": 1}}
+    (tmp_path / "tiny-vit.json").write_text(json.dumps(tiny))
+    open_clip.add_model_config(tmp_path)
+    embed = clip_image_embedder(None, "cpu", architecture="tiny-vit")
     out = embed(np.zeros((2, 40, 30, 3), np.uint8))
-    assert out.shape == (2, 512) and np.isfinite(out).all()
+    assert out.shape == (2, 16) and np.isfinite(out).all()
 
 
 def test_flow_pairs_and_magnitude():
     assert flow_pairs(9, 4) == [(0, 1), (4, 5)]
     assert flow_pairs(1, 1) == []
-    flow = np.zeros((2, 2, 3, 3))
-    flow[:, 0] = 3.0
-    flow[:, 1] = 4.0
+    flow = np.zeros((2, 3, 3, 2))
+    flow[..., 0], flow[..., 1] = 3.0, 4.0
     assert mean_flow_magnitude(flow) == pytest.approx(5.0)
 
 
-def test_eval_size_keeps_aspect_on_multiples_of_8():
-    assert eval_size(480, 848, 256) == (256, 456)
-    assert eval_size(848, 480, 256) == (456, 256)
+def test_flow_motion_scorer_resizes_and_uses_the_strided_pairs():
+    seen = []
+
+    def flow(video):  # a flow field proportional to the first frame's brightness
+        seen.append(video.shape)
+        out = np.zeros((len(video) - 1, *video.shape[1:3], 2))
+        out[..., 0] = video[0, 0, 0, 0]
+        return out
+
+    video = np.stack([np.full((20, 40, 3), t, np.uint8) for t in range(9)])
+    scorer = FlowMotionScorer(flow, {"flow": "test"}, short_side=10, pair_stride=4)
+    assert scorer.score(video) == pytest.approx((0 + 4) / 2)
+    assert seen == [(2, 10, 20, 3)] * 2
+    assert scorer.identity == {"flow": "test", "short_side": 10, "pair_stride": 4}
+    with pytest.raises(TTMBenchError, match="at least 2 frames"):
+        scorer.score(video[:1])
 
 
-def test_raft_scorer_runs_on_random_weights():
-    from torchvision.models.optical_flow import raft_small
+def test_raft_flow_runs_on_saved_random_weights(tmp_path):
+    from torchvision.models.optical_flow import raft_large
 
     torch.manual_seed(0)
-    scorer = RaftMotionScorer(raft_small(weights=None), short_side=128, pair_stride=2)
-    video = np.random.default_rng(0).integers(0, 255, (4, 48, 64, 3), dtype=np.uint8)
-    value = scorer.score(video)
-    assert np.isfinite(value) and value >= 0
+    torch.save(raft_large(weights=None).state_dict(), tmp_path / "raft.pth")
+    flow = raft_flow(tmp_path / "raft.pth")
+    video = np.random.default_rng(0).integers(0, 255, (2, 130, 132, 3), dtype=np.uint8)
+    out = flow(video)
+    assert out.shape == (1, 130, 132, 2) and np.isfinite(out).all()
 
 
 def test_raft_checkpoint_missing(tmp_path):
     with pytest.raises(TTMBenchError, match="raft_large"):
-        RaftMotionScorer.from_checkpoint(tmp_path / "none.pth")
+        raft_flow(tmp_path / "none.pth")

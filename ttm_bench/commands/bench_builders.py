@@ -112,7 +112,12 @@ def _report(bench: Benchmark) -> int:
 
 def run_sav128(args: argparse.Namespace) -> int:
     from ttm_bench.data.sav.captioning import OpenAICompatibleVLM, TransformersVLM
-    from ttm_bench.data.sav.scoring import LaionAestheticScorer, RaftMotionScorer
+    from ttm_bench.data.sav.scoring import (
+        RAFT_WEIGHTS,
+        FlowMotionScorer,
+        LaionAestheticScorer,
+        raft_flow,
+    )
     from ttm_bench.data.sav128 import Sav128Backends, Sav128Builder, Sav128Config
 
     for flag in ("clip_checkpoint", "aesthetic_checkpoint", "raft_checkpoint"):
@@ -129,7 +134,7 @@ def run_sav128(args: argparse.Namespace) -> int:
         vlm,
         LaionAestheticScorer.from_checkpoints(args.clip_checkpoint, args.aesthetic_checkpoint,
                                               device=args.device),
-        RaftMotionScorer.from_checkpoint(args.raft_checkpoint, device=args.device))
+        FlowMotionScorer(raft_flow(args.raft_checkpoint, args.device), {"flow": RAFT_WEIGHTS}))
     config = Sav128Config(args.sav_root, args.out, args.work, args.seed, args.keep,
                           args.n_single, args.n_multi, args.num_frames, args.size,
                           args.min_area, args.max_candidates)

@@ -6,7 +6,7 @@
   only, inactive at inference), so they collapse exactly into one affine map, `AffineHead`.
 - Motion score: mean RAFT optical-flow magnitude in pixels between consecutive frames, at the
   AD preset's evaluation size (shorter side 256), on frame pairs `(t, t + 1)` every
-  `pair_stride` frames of the clip.
+  `pair_stride` (4) frames of the clip. Any flow function of the AD backends' shape plugs in.
 
 Scorers are small protocols, so tests and other backends plug in their own. Checkpoints are
 named by the weights registry names below and passed as paths.
@@ -143,56 +143,57 @@ def flow_pairs(num_frames: int, pair_stride: int) -> list[tuple[int, int]]:
 
 
 def mean_flow_magnitude(flow: np.ndarray) -> float:
-    """`flow`: float [N, 2, H, W] (dx, dy in pixels) → mean Euclidean length, in pixels."""
-    flow = np.asarray(flow, dtype=np.float64)
-    return float(np.sqrt(flow[:, 0] ** 2 + flow[:, 1] ** 2).mean())
+    """`flow`: float [N, H, W, 2] (dx, dy in pixels) → mean Euclidean length, in pixels."""
+    return float(np.linalg.norm(np.asarray(flow, dtype=np.float64), axis=-1).mean())
 
 
-def eval_size(height: int, width: int, short_side: int) -> tuple[int, int]:
-    """(H, W) with the shorter side `short_side`, aspect kept, both rounded to multiples of 8."""
-    scale = short_side / min(height, width)
-    return (max(8, round(height * scale / 8) * 8), max(8, round(width * scale / 8) * 8))
+Flow = Callable[[np.ndarray], np.ndarray]  # uint8 [T, H, W, 3] -> float [T-1, H, W, 2]
 
 
-class RaftMotionScorer:
-    """torchvision RAFT-large flow magnitude (see module docstring for the convention)."""
+class FlowMotionScorer:
+    """Mean flow magnitude over the pairs `flow_pairs(T, pair_stride)`, with frames resized to
+    shorter side `short_side` first (AD's evaluation size), in pixels at that size."""
 
-    def __init__(self, model: Any, *, short_side: int = 256, pair_stride: int = 4,
-                 device: str = "cpu", identity: dict[str, Any] | None = None):
-        self.model, self.short_side, self.pair_stride, self.device = (model.to(device).eval(),
-                                                                      short_side, pair_stride,
-                                                                      device)
-        self.identity = identity or {"motion": RAFT_WEIGHTS, "short_side": short_side,
-                                     "pair_stride": pair_stride}
-
-    @classmethod
-    def from_checkpoint(cls, checkpoint: str | os.PathLike[str], **kwargs: Any
-                        ) -> RaftMotionScorer:
-        import torch
-        from torchvision.models.optical_flow import raft_large
-
-        if not os.path.isfile(checkpoint):
-            raise TTMBenchError(f"RAFT checkpoint {checkpoint} not found; fetch "
-                                f"{RAFT_WEIGHTS!r} with `ttm-bench weights fetch` or pass its path")
-        model = raft_large(weights=None)
-        model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
-        return cls(model, **kwargs)
+    def __init__(self, flow: Flow, identity: dict[str, Any], *, short_side: int = 256,
+                 pair_stride: int = 4):
+        self.flow, self.short_side, self.pair_stride = flow, short_side, pair_stride
+        self.identity = {**identity, "short_side": short_side, "pair_stride": pair_stride}
 
     def score(self, video: np.ndarray) -> float:
-        import torch
-        import torch.nn.functional as F
+        from ttm_bench.video import resize_short_side
 
         pairs = flow_pairs(len(video), self.pair_stride)
         if not pairs:
             raise TTMBenchError("a motion score needs at least 2 frames")
-        size = eval_size(video.shape[1], video.shape[2], self.short_side)
-        frames = torch.from_numpy(np.ascontiguousarray(video)).permute(0, 3, 1, 2).float()
-        frames = F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
-        frames = frames / 127.5 - 1.0
-        magnitudes = []
-        with torch.inference_mode():
-            for a, b in pairs:
-                flow = self.model(frames[a:a + 1].to(self.device),
-                                  frames[b:b + 1].to(self.device))[-1]
-                magnitudes.append(mean_flow_magnitude(flow.cpu().numpy()))
+        magnitudes = [mean_flow_magnitude(self.flow(resize_short_side(video[[a, b]],
+                                                                      self.short_side)))
+                      for a, b in pairs]
         return float(np.mean(magnitudes))
+
+
+def raft_flow(checkpoint: str | os.PathLike[str], device: str = "cpu") -> Flow:
+    """torchvision RAFT-large with the `raft_large` weights: frames scaled to [-1, 1], padded
+    bottom/right by edge replication to multiples of 8, 12 refinement steps, last prediction.
+
+    Frames need both sides >= 128 px (RAFT's correlation pyramid).
+    """
+    import torch
+    import torch.nn.functional as F
+    from torchvision.models.optical_flow import raft_large
+
+    if not os.path.isfile(checkpoint):
+        raise TTMBenchError(f"RAFT checkpoint {checkpoint} not found; fetch {RAFT_WEIGHTS!r} "
+                            "with `ttm-bench weights fetch` or pass its path")
+    model = raft_large(weights=None, progress=False)
+    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+    model = model.eval().to(device)
+
+    def flow(video: np.ndarray) -> np.ndarray:
+        frames = torch.from_numpy(np.ascontiguousarray(video)).permute(0, 3, 1, 2).float()
+        height, width = frames.shape[-2:]
+        frames = F.pad(frames / 127.5 - 1.0, (0, -width % 8, 0, -height % 8), mode="replicate")
+        with torch.inference_mode():
+            out = model(frames[:-1].to(device), frames[1:].to(device))[-1]
+        return out[:, :, :height, :width].permute(0, 2, 3, 1).cpu().numpy()
+
+    return flow
