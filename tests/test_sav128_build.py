@@ -128,8 +128,9 @@ def test_same_seed_same_hash_and_rerun_resumes_everything(sav_root, tmp_path):
         first = _build(_config(sav_root, tmp_path / "a"), url)
         second = _build(_config(sav_root, tmp_path / "b"), url)
         n = len(requests)
-        again = _build(_config(sav_root, tmp_path / "a"), url)
-        assert len(requests) == n  # every stage answered from its cache
+        # a third build reusing the first one's stage caches asks the VLM nothing
+        again = _build(_config(sav_root, tmp_path / "c", work=tmp_path / "a.build"), url)
+        assert len(requests) == n
     assert first.sha256 == second.sha256 == again.sha256 and first.sha256
 
 
@@ -166,7 +167,7 @@ def test_changed_setting_recomputes_only_affected_stages(sav_root, tmp_path):
     with serve_vlm(answer) as (url, requests):
         _build(_config(sav_root, tmp_path / "out"), url)
         n = len(requests)
-        _build(_config(sav_root, tmp_path / "out", seed=8), url)
+        _build(_config(sav_root, tmp_path / "out2", work=tmp_path / "out.build", seed=8), url)
         # captions and scores are reused; only new drawn videos need short captions
         assert len(requests) - n <= 4
 
@@ -202,3 +203,11 @@ def test_index_stage_resumes_after_a_crash(sav_root, tmp_path, monkeypatch):
         _build(config, url)
     # 16 annotated videos with a video: 3 indexed before the crash, the rest after it
     assert len(calls) == 4 + 13 and len(set(calls)) == 16
+
+
+def test_existing_output_is_refused_before_any_work(sav_root, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.txt").write_text("x")
+    with serve_vlm(answer) as (url, requests), pytest.raises(TTMBenchError, match="not empty"):
+        _build(_config(sav_root, tmp_path / "out"), url)
+    assert requests == [] and not (tmp_path / "out.build").exists()

@@ -1,4 +1,4 @@
-"""`ttm-bench bench build|validate|info`: create and check benchmark directories."""
+"""`ttm-bench bench build|validate|info|import`: create, check and import benchmark directories."""
 
 from __future__ import annotations
 

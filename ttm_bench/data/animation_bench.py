@@ -38,6 +38,7 @@ from ttm_bench.data.benchmark import Benchmark, write_benchmark
 from ttm_bench.data.clips import fit_video, frames_needed, indices_at_fps, write_clip
 from ttm_bench.data.sample import BenchmarkInfo, Sample
 from ttm_bench.data.sampling import seeded_draw
+from ttm_bench.data.staging import check_output_free, staged_directory
 from ttm_bench.data.tables import TABLE_SUFFIXES, pick_column, read_table
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.video import VideoDecodeError, VideoInfo, probe_video, read_video
@@ -164,6 +165,7 @@ def build_animation_bench(config: AnimationBenchConfig) -> Benchmark:
     """Write the benchmark directory (and `selection.json`); return the written benchmark."""
     if config.subset not in SUBSETS:
         raise TTMBenchError(f"unknown subset {config.subset!r}; use one of {', '.join(SUBSETS)}")
+    check_output_free(config.out)
     entries, problems, used = read_entries(config)
     ids = [e.id for e in entries]
     if len(ids) < config.human_study_size:
@@ -173,18 +175,25 @@ def build_animation_bench(config: AnimationBenchConfig) -> Benchmark:
             "--human-study-size")])
     study = set(seeded_draw(ids, config.human_study_size, np.random.default_rng(config.seed)))
     chosen = [e for e in entries if config.subset == "all" or e.id in study]
+    with staged_directory(config.out) as staging:
+        _write(staging, config, chosen, study, problems, used)
+    return Benchmark.load(config.out)
+
+
+def _write(staging: Path, config: AnimationBenchConfig, chosen: list[Entry], study: set[str],
+           problems: list[Problem], used: dict[str, Any]) -> None:
     samples = []
     for entry in tqdm(chosen, desc="Image-Animation-Bench"):
         indices = indices_at_fps(config.num_frames, entry.info.fps, config.fps)
         clip = fit_video(read_video(config.root / entry.video, indices), config.size)
-        video_rel, image_rel = write_clip(config.out, entry.id, clip, config.fps)
+        video_rel, image_rel = write_clip(staging, entry.id, clip, config.fps)
         meta = {"category": entry.category, "human_study": entry.id in study,
                 "source_video": entry.video}
         samples.append(Sample(entry.id, image_rel, entry.caption, entry.category, (), None,
                               video_rel, meta))
     settings = {k: v for k, v in asdict(config).items() if k not in ("root", "out", "table")}
     settings["size"] = list(config.size)
-    write_json(config.out / SELECTION_FILE, {
+    write_json(staging / SELECTION_FILE, {
         "benchmark": f"{NAME}@{VERSION}", "settings": settings, "columns": used,
         "human_study": sorted(study), "excluded": [asdict(p) for p in problems],
         "samples": [s.id for s in samples]})
@@ -194,4 +203,4 @@ def build_animation_bench(config: AnimationBenchConfig) -> Benchmark:
         config.num_frames, config.size[0], config.size[1], LICENCE,
         description=f"I2V-Bench videos as Image-Animation-Bench ({config.subset}, seed "
                     f"{config.seed}); see {SELECTION_FILE}")
-    return write_benchmark(config.out, info, samples)
+    write_benchmark(staging, info, samples)

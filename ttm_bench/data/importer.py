@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
 
 from ttm_bench.data.benchmark import Benchmark, write_benchmark
 from ttm_bench.data.clips import (
@@ -49,6 +50,7 @@ from ttm_bench.data.sample import (
     Sample,
     parse_sample,
 )
+from ttm_bench.data.staging import check_output_free, staged_directory
 from ttm_bench.data.tables import Row, read_table
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.video import VideoDecodeError, VideoInfo, probe_video, read_video
@@ -209,6 +211,7 @@ def read_objects(path: Path, line: int, frame_size: tuple[int, int]
 
 def import_benchmark(config: ImportConfig) -> Benchmark:
     """Check everything, then write the benchmark directory; return the written benchmark."""
+    check_output_free(config.out)
     rows, problems = check_rows(config)
     if not rows and not problems:
         problems.append(Problem(str(config.table), "the table has no rows", "add one row per "
@@ -225,22 +228,25 @@ def import_benchmark(config: ImportConfig) -> Benchmark:
             problems += found
     if problems:
         raise ValidationError(problems)
-    samples = [_export_row(config, r, num_frames, fps, size, masks) for r in rows]
-    splits = tuple(dict.fromkeys(s.split for s in samples))
-    info = BenchmarkInfo(config.name, config.version, splits, fps, num_frames, size[0], size[1],
-                         config.licence, description=config.description)
-    return write_benchmark(config.out, info, samples)
+    with staged_directory(config.out) as staging:
+        samples = [_export_row(config, staging, r, num_frames, fps, size, masks)
+                   for r in tqdm(rows, desc="import")]
+        splits = tuple(dict.fromkeys(s.split for s in samples))
+        info = BenchmarkInfo(config.name, config.version, splits, fps, num_frames, size[0],
+                             size[1], config.licence, description=config.description)
+        write_benchmark(staging, info, samples)
+    return Benchmark.load(config.out)
 
 
-def _export_row(config: ImportConfig, r: ImportRow, num_frames: int, fps: float,
+def _export_row(config: ImportConfig, staging: Path, r: ImportRow, num_frames: int, fps: float,
                 size: tuple[int, int], masks: dict[str, list[ObjectMask]]) -> Sample:
     values = r.row.values
     sample_id = str(values["id"]).strip()
     clip = read_video(config.clips / r.video, indices_at_fps(num_frames, r.info.fps, fps))
-    video_rel, image_rel = write_clip(config.out, sample_id, fit_video(clip, size), fps)
+    video_rel, image_rel = write_clip(staging, sample_id, fit_video(clip, size), fps)
     if values.get("image"):
         image = np.asarray(Image.open(config.clips / str(values["image"])).convert("RGB"))
-        write_png(config.out / image_rel, fit_video(image[None], size)[0])
+        write_png(staging / image_rel, fit_video(image[None], size)[0])
     objects = tuple(ObjectSpec(oid, label, local, encode_rle(fit_mask(mask, size)))
                     for oid, label, local, mask in masks.get(sample_id, []))
     meta = {k: v for k, v in values.items() if k not in KNOWN_COLUMNS}

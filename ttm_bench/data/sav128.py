@@ -58,6 +58,7 @@ from ttm_bench.data.sav.selection import (
 )
 from ttm_bench.data.sav.source import SAV_FPS, discover, parse_annotation
 from ttm_bench.data.sav.stage_cache import StageCache
+from ttm_bench.data.staging import check_output_free, staged_directory
 from ttm_bench.errors import Problem, ValidationError
 from ttm_bench.video import VideoDecodeError, probe_video, read_video
 
@@ -297,11 +298,18 @@ class Sav128Builder:
     def export(self, selection: dict[str, Any], drawn: list[dict[str, Any]],
                short: StageCache) -> Benchmark:
         cfg = self.config
+        with staged_directory(cfg.out) as staging:
+            self._write(staging, selection, drawn, short)
+        return Benchmark.load(cfg.out)
+
+    def _write(self, staging: Path, selection: dict[str, Any], drawn: list[dict[str, Any]],
+               short: StageCache) -> None:
+        cfg = self.config
         samples = []
         for record in tqdm(drawn, desc="export"):
             vid = record["id"]
             entry = selection["candidates"][vid]
-            video_rel, image_rel = write_clip(cfg.out, vid, fit_video(self._clip(record),
+            video_rel, image_rel = write_clip(staging, vid, fit_video(self._clip(record),
                                                                      cfg.size), SAV_FPS)
             objects = tuple(ObjectSpec(o["masklet_id"], f"object {o['masklet_id']}", "",
                                        RLE(tuple(o["mask"]["size"]), o["mask"]["counts"]))
@@ -312,16 +320,17 @@ class Sav128Builder:
                     "combined": entry["combined"]}
             samples.append(Sample(vid, image_rel, short.records[vid]["caption"], entry["split"],
                                   objects, None, video_rel, meta))
-        write_json(cfg.out / SELECTION_FILE, selection)
+        write_json(staging / SELECTION_FILE, selection)
         info = BenchmarkInfo(
             NAME, VERSION, (SINGLE, MULTI), SAV_FPS, cfg.num_frames, cfg.size[0], cfg.size[1],
             LICENCE, description=(
                 f"{cfg.n_single} single- and {cfg.n_multi} multi-object SA-V videos selected by "
                 f"the Through-The-Mask protocol (seed {cfg.seed}); see {SELECTION_FILE}"))
-        return write_benchmark(cfg.out, info, samples)
+        write_benchmark(staging, info, samples)
 
     def run(self) -> Benchmark:
         """All stages; returns the written benchmark (its info carries the content sha256)."""
+        check_output_free(self.config.out)
         candidates = self.candidates(self.index())
         captions = self.caption(candidates)
         scores = self.score([c for c in candidates if (captions.get(c["id"]) or {}).get(
