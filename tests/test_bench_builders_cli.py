@@ -53,3 +53,50 @@ def test_parse_size():
     for bad in ("512", "axb", "3x4"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_size(bad)
+
+
+@pytest.mark.slow
+def test_sav128_command_end_to_end_with_real_scorers(tmp_path, capsys):
+    """The CLI wiring with the real backends on random weights: a tiny CLIP saved in OpenAI's
+    state-dict format, a random aesthetic head, RAFT-large, and the loopback VLM server."""
+    import open_clip
+    import torch
+    from torchvision.models.optical_flow import raft_large
+
+    from tests.sav_fixtures import FakeVideo, write_fake_sav
+    from tests.test_sav128_build import answer
+    from tests.vlm_server import serve_vlm
+    from ttm_bench.data.sav.selection import CATEGORIES
+
+    torch.manual_seed(0)
+    tiny = {"embed_dim": 16, "quick_gelu": True,
+            "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 16},
+            "text_cfg": {"context_length": 8, "vocab_size": 64, "width": 64, "heads": 1,
+                         "layers": 1}}
+    (tmp_path / "tiny-openai.json").write_text(json.dumps(tiny))
+    open_clip.add_model_config(tmp_path)
+    torch.save(open_clip.create_model("tiny-openai").state_dict(), tmp_path / "clip.pt")
+    head = torch.nn.Sequential(torch.nn.Linear(16, 4), torch.nn.Dropout(0.2),
+                               torch.nn.Linear(4, 4), torch.nn.Dropout(0.2),
+                               torch.nn.Linear(4, 4), torch.nn.Dropout(0.1),
+                               torch.nn.Linear(4, 4), torch.nn.Linear(4, 1))
+    torch.save({f"layers.{k}": v for k, v in head.state_dict().items()}, tmp_path / "head.pth")
+    torch.save(raft_large(weights=None).state_dict(), tmp_path / "raft.pth")
+    root = tmp_path / "sav"
+    write_fake_sav(root, [FakeVideo(f"sav_{i:06d}", category=CATEGORIES[i % 3],
+                                    num_objects=1 + i % 2, speed=i % 3) for i in range(6)])
+    out = tmp_path / "bench"
+    with serve_vlm(answer) as (url, _):
+        code = _run(["bench", "build", "sav128", "--sav-root", root, "--out", out,
+                     "--keep", 4, "--n-single", 1, "--n-multi", 1, "--num-frames", 8,
+                     "--size", "16x16", "--vlm-url", url, "--vlm-model", "test",
+                     "--clip-checkpoint", tmp_path / "clip.pt",
+                     "--aesthetic-checkpoint", tmp_path / "head.pth",
+                     "--raft-checkpoint", tmp_path / "raft.pth"])
+    assert code == 0, capsys.readouterr().err
+    assert _run(["bench", "validate", out]) == 0
+    selection = json.loads((out / "selection.json").read_text())
+    assert selection["backends"]["motion"] == {"flow": "raft_large", "short_side": 256,
+                                               "pair_stride": 4}
+    assert all(np.isfinite(c["motion"]) and np.isfinite(c["aesthetic"])
+               for c in selection["candidates"].values())

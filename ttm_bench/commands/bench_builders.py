@@ -8,14 +8,16 @@ with the sub-parsers of `bench`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ttm_bench.errors import TTMBenchError
 
 if TYPE_CHECKING:
     from ttm_bench.data.benchmark import Benchmark
 
+ConfigT = TypeVar("ConfigT", bound=Any)
 DEFAULT_VLM_URL = "http://127.0.0.1:8000/v1"
 DEFAULT_VLM_MODEL = "meta-llama/Llama-3.2-11B-Vision-Instruct"
 
@@ -46,7 +48,7 @@ def add_sav128(build: argparse._SubParsersAction) -> None:
     sav.add_argument("--n-multi", type=int, default=64)
     sav.add_argument("--num-frames", type=int, default=128, help="clip length (24 fps)")
     sav.add_argument("--size", type=parse_size, default=(512, 512), help="clip HxW (512x512)")
-    sav.add_argument("--min-area", type=float, default=0.01,
+    sav.add_argument("--min-area", dest="min_area_fraction", type=float, default=0.01,
                      help="minimum first-frame mask area as a fraction of the frame (0.01)")
     sav.add_argument("--max-candidates", type=int,
                      help="caption and score only a seeded subsample of this many videos")
@@ -103,6 +105,12 @@ def add_import(bench: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=run_import)
 
 
+def config_from_args(cls: type[ConfigT], args: argparse.Namespace) -> ConfigT:
+    """A config dataclass from the parsed options of the same names (every field is an
+    option, so a renamed field fails loudly here instead of being left at its default)."""
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
 def _report(bench: Benchmark) -> int:
     i = bench.info
     print(f"wrote {i.tag} ({len(bench)} samples, {i.num_frames} frames at {i.fps:g} fps, "
@@ -135,25 +143,16 @@ def run_sav128(args: argparse.Namespace) -> int:
         LaionAestheticScorer.from_checkpoints(args.clip_checkpoint, args.aesthetic_checkpoint,
                                               device=args.device),
         FlowMotionScorer(raft_flow(args.raft_checkpoint, args.device), {"flow": RAFT_WEIGHTS}))
-    config = Sav128Config(args.sav_root, args.out, args.work, args.seed, args.keep,
-                          args.n_single, args.n_multi, args.num_frames, args.size,
-                          args.min_area, args.max_candidates)
-    return _report(Sav128Builder(config, backends).run())
+    return _report(Sav128Builder(config_from_args(Sav128Config, args), backends).run())
 
 
 def run_animation_bench(args: argparse.Namespace) -> int:
     from ttm_bench.data.animation_bench import AnimationBenchConfig, build_animation_bench
 
-    config = AnimationBenchConfig(
-        args.root, args.out, args.table, args.video_column, args.caption_column,
-        args.category_column, args.id_column, args.num_frames, args.fps, args.size,
-        args.subset, args.human_study_size, args.seed)
-    return _report(build_animation_bench(config))
+    return _report(build_animation_bench(config_from_args(AnimationBenchConfig, args)))
 
 
 def run_import(args: argparse.Namespace) -> int:
     from ttm_bench.data.importer import ImportConfig, import_benchmark
 
-    config = ImportConfig(args.clips, args.table, args.out, args.name, args.version,
-                          args.licence, args.description, args.num_frames, args.fps, args.size)
-    return _report(import_benchmark(config))
+    return _report(import_benchmark(config_from_args(ImportConfig, args)))
