@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ttm_bench.data.masks import encode_rle
+from ttm_bench.data.sav.captioning import SHORT_CAPTION_PROMPT
 from ttm_bench.data.sav.selection import CATEGORIES
 from ttm_bench.video import write_video
 
@@ -33,6 +34,14 @@ def category_of(image: np.ndarray) -> str:
     """Inverse of `category_colour` from the top-left pixel of a frame strip."""
     index = round((int(image[0, 0, 0]) - 10) / 20)
     return CATEGORIES[index] if index < len(CATEGORIES) else INVALID_CATEGORY
+
+
+def vlm_answer(prompt: str, image: np.ndarray) -> str:
+    """What the test VLM server answers: the category read from the frame strip's colour."""
+    category = category_of(image)
+    if prompt == SHORT_CAPTION_PROMPT:
+        return json.dumps({"caption": f"clip of {category.lower()}"})
+    return f'```json\n{{"caption": "a {category.lower()} video", "category": "{category}"}}\n```'
 
 
 @dataclass

@@ -63,8 +63,7 @@ def test_sav128_command_end_to_end_with_real_scorers(tmp_path, capsys):
     import torch
     from torchvision.models.optical_flow import raft_large
 
-    from tests.sav_fixtures import FakeVideo, write_fake_sav
-    from tests.test_sav128_build import answer
+    from tests.sav_fixtures import FakeVideo, vlm_answer, write_fake_sav
     from tests.vlm_server import serve_vlm
     from ttm_bench.data.sav.selection import CATEGORIES
 
@@ -86,7 +85,7 @@ def test_sav128_command_end_to_end_with_real_scorers(tmp_path, capsys):
     write_fake_sav(root, [FakeVideo(f"sav_{i:06d}", category=CATEGORIES[i % 3],
                                     num_objects=1 + i % 2, speed=i % 3) for i in range(6)])
     out = tmp_path / "bench"
-    with serve_vlm(answer) as (url, _):
+    with serve_vlm(vlm_answer) as (url, _):
         code = _run(["bench", "build", "sav128", "--sav-root", root, "--out", out,
                      "--keep", 4, "--n-single", 1, "--n-multi", 1, "--num-frames", 8,
                      "--size", "16x16", "--vlm-url", url, "--vlm-model", "test",

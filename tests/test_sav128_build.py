@@ -5,16 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from tests.sav_fixtures import (
-    INVALID_CATEGORY,
-    FakeVideo,
-    category_of,
-    write_fake_sav,
-)
+from tests.sav_fixtures import INVALID_CATEGORY, FakeVideo, write_fake_sav
+from tests.sav_fixtures import vlm_answer as answer
 from tests.vlm_server import serve_vlm
 from ttm_bench.data.benchmark import validate_benchmark
 from ttm_bench.data.masks import decode_rle
-from ttm_bench.data.sav.captioning import SHORT_CAPTION_PROMPT, OpenAICompatibleVLM
+from ttm_bench.data.sav.captioning import OpenAICompatibleVLM
 from ttm_bench.data.sav.selection import CATEGORIES
 from ttm_bench.data.sav128 import Sav128Backends, Sav128Builder, Sav128Config
 from ttm_bench.errors import TTMBenchError, ValidationError
@@ -43,13 +39,6 @@ class FrameDifference:
             raise TTMBenchError("scorer stopped (simulated crash)")
         self.calls += 1
         return float(np.abs(np.diff(video.astype(np.int16), axis=0)).mean())
-
-
-def answer(prompt, image):
-    if prompt == SHORT_CAPTION_PROMPT:
-        return json.dumps({"caption": f"clip of {category_of(image).lower()}"})
-    category = category_of(image)
-    return f'```json\n{{"caption": "a {category.lower()} video", "category": "{category}"}}\n```'
 
 
 @pytest.fixture(scope="module")
