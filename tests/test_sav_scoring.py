@@ -6,13 +6,13 @@ import torch
 
 from ttm_bench.data.sav.scoring import (
     AESTHETIC_LAYERS,
-    FlowMotionScorer,
     LaionAestheticScorer,
+    PairwiseMotionScorer,
     clip_image_embedder,
     collapse_aesthetic_head,
     flow_pairs,
     mean_flow_magnitude,
-    raft_flow,
+    raft_displacement,
 )
 from ttm_bench.errors import TTMBenchError
 
@@ -76,17 +76,15 @@ def test_flow_pairs_and_magnitude():
     assert mean_flow_magnitude(flow) == pytest.approx(5.0)
 
 
-def test_flow_motion_scorer_resizes_and_uses_the_strided_pairs():
+def test_pairwise_motion_scorer_resizes_and_uses_the_strided_pairs():
     seen = []
 
-    def flow(video):  # a flow field proportional to the first frame's brightness
+    def displacement(video):  # the first frame's brightness
         seen.append(video.shape)
-        out = np.zeros((len(video) - 1, *video.shape[1:3], 2))
-        out[..., 0] = video[0, 0, 0, 0]
-        return out
+        return float(video[0, 0, 0, 0])
 
     video = np.stack([np.full((20, 40, 3), t, np.uint8) for t in range(9)])
-    scorer = FlowMotionScorer(flow, {"flow": "test"}, short_side=10, pair_stride=4)
+    scorer = PairwiseMotionScorer(displacement, {"flow": "test"}, short_side=10, pair_stride=4)
     assert scorer.score(video) == pytest.approx((0 + 4) / 2)
     assert seen == [(2, 10, 20, 3)] * 2
     assert scorer.identity == {"flow": "test", "short_side": 10, "pair_stride": 4}
@@ -94,17 +92,17 @@ def test_flow_motion_scorer_resizes_and_uses_the_strided_pairs():
         scorer.score(video[:1])
 
 
-def test_raft_flow_runs_on_saved_random_weights(tmp_path):
+def test_raft_displacement_runs_on_saved_random_weights(tmp_path):
     from torchvision.models.optical_flow import raft_large
 
     torch.manual_seed(0)
     torch.save(raft_large(weights=None).state_dict(), tmp_path / "raft.pth")
-    flow = raft_flow(tmp_path / "raft.pth")
+    displacement = raft_displacement(tmp_path / "raft.pth")
     video = np.random.default_rng(0).integers(0, 255, (2, 130, 132, 3), dtype=np.uint8)
-    out = flow(video)
-    assert out.shape == (1, 130, 132, 2) and np.isfinite(out).all()
+    value = displacement(video)
+    assert np.isfinite(value) and value >= 0 and value == displacement(video)
 
 
 def test_raft_checkpoint_missing(tmp_path):
     with pytest.raises(TTMBenchError, match="raft_large"):
-        raft_flow(tmp_path / "none.pth")
+        raft_displacement(tmp_path / "none.pth")

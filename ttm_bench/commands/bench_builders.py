@@ -122,9 +122,9 @@ def run_sav128(args: argparse.Namespace) -> int:
     from ttm_bench.data.sav.captioning import OpenAICompatibleVLM, TransformersVLM
     from ttm_bench.data.sav.scoring import (
         RAFT_WEIGHTS,
-        FlowMotionScorer,
         LaionAestheticScorer,
-        raft_flow,
+        PairwiseMotionScorer,
+        raft_displacement,
     )
     from ttm_bench.data.sav128 import Sav128Backends, Sav128Builder, Sav128Config
 
@@ -142,7 +142,8 @@ def run_sav128(args: argparse.Namespace) -> int:
         vlm,
         LaionAestheticScorer.from_checkpoints(args.clip_checkpoint, args.aesthetic_checkpoint,
                                               device=args.device),
-        FlowMotionScorer(raft_flow(args.raft_checkpoint, args.device), {"flow": RAFT_WEIGHTS}))
+        PairwiseMotionScorer(raft_displacement(args.raft_checkpoint, args.device),
+                             {"flow": RAFT_WEIGHTS}))
     return _report(Sav128Builder(config_from_args(Sav128Config, args), backends).run())
 
 

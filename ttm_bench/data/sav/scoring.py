@@ -6,7 +6,7 @@
   only, inactive at inference), so they collapse exactly into one affine map, `AffineHead`.
 - Motion score: mean RAFT optical-flow magnitude in pixels between consecutive frames, at the
   AD preset's evaluation size (shorter side 256), on frame pairs `(t, t + 1)` every
-  `pair_stride` (4) frames of the clip. Any flow function of the AD backends' shape plugs in.
+  `pair_stride` (4) frames of the clip. Any AD-shaped displacement function plugs in.
 
 Scorers are small protocols, so tests and other backends plug in their own. Checkpoints are
 named by the weights registry names below and passed as paths.
@@ -147,16 +147,18 @@ def mean_flow_magnitude(flow: np.ndarray) -> float:
     return float(np.linalg.norm(np.asarray(flow, dtype=np.float64), axis=-1).mean())
 
 
-Flow = Callable[[np.ndarray], np.ndarray]  # uint8 [T, H, W, 3] -> float [T-1, H, W, 2]
+#: AD-shaped motion measure: video uint8 [T, H, W, 3] → mean displacement in pixels per frame.
+Displacement = Callable[[np.ndarray], float]
 
 
-class FlowMotionScorer:
-    """Mean flow magnitude over the pairs `flow_pairs(T, pair_stride)`, with frames resized to
+class PairwiseMotionScorer:
+    """Mean displacement over the pairs `flow_pairs(T, pair_stride)`, with frames resized to
     shorter side `short_side` first (AD's evaluation size), in pixels at that size."""
 
-    def __init__(self, flow: Flow, identity: dict[str, Any], *, short_side: int = 256,
-                 pair_stride: int = 4):
-        self.flow, self.short_side, self.pair_stride = flow, short_side, pair_stride
+    def __init__(self, displacement: Displacement, identity: dict[str, Any], *,
+                 short_side: int = 256, pair_stride: int = 4):
+        self.displacement, self.short_side, self.pair_stride = (displacement, short_side,
+                                                                pair_stride)
         self.identity = {**identity, "short_side": short_side, "pair_stride": pair_stride}
 
     def score(self, video: np.ndarray) -> float:
@@ -165,16 +167,16 @@ class FlowMotionScorer:
         pairs = flow_pairs(len(video), self.pair_stride)
         if not pairs:
             raise TTMBenchError("a motion score needs at least 2 frames")
-        magnitudes = [mean_flow_magnitude(self.flow(resize_short_side(video[[a, b]],
-                                                                      self.short_side)))
-                      for a, b in pairs]
-        return float(np.mean(magnitudes))
+        return float(np.mean([self.displacement(resize_short_side(video[[a, b]],
+                                                                  self.short_side))
+                              for a, b in pairs]))
 
 
-def raft_flow(checkpoint: str | os.PathLike[str], device: str = "cpu") -> Flow:
-    """torchvision RAFT-large with the `raft_large` weights: frames scaled to [-1, 1], padded
+def raft_displacement(checkpoint: str | os.PathLike[str], device: str = "cpu") -> Displacement:
+    """Mean RAFT flow magnitude between consecutive frames, in pixels.
+
+    torchvision RAFT-large with the `raft_large` weights: frames scaled to [-1, 1], padded
     bottom/right by edge replication to multiples of 8, 12 refinement steps, last prediction.
-
     Frames need both sides >= 128 px (RAFT's correlation pyramid).
     """
     import torch
@@ -188,12 +190,12 @@ def raft_flow(checkpoint: str | os.PathLike[str], device: str = "cpu") -> Flow:
     model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
     model = model.eval().to(device)
 
-    def flow(video: np.ndarray) -> np.ndarray:
+    def displacement(video: np.ndarray) -> float:
         frames = torch.from_numpy(np.ascontiguousarray(video)).permute(0, 3, 1, 2).float()
         height, width = frames.shape[-2:]
         frames = F.pad(frames / 127.5 - 1.0, (0, -width % 8, 0, -height % 8), mode="replicate")
         with torch.inference_mode():
             out = model(frames[:-1].to(device), frames[1:].to(device))[-1]
-        return out[:, :, :height, :width].permute(0, 2, 3, 1).cpu().numpy()
+        return mean_flow_magnitude(out[:, :, :height, :width].permute(0, 2, 3, 1).cpu().numpy())
 
-    return flow
+    return displacement
