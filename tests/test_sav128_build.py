@@ -200,3 +200,18 @@ def test_existing_output_is_refused_before_any_work(sav_root, tmp_path):
     with serve_vlm(answer) as (url, requests), pytest.raises(TTMBenchError, match="not empty"):
         _build(_config(sav_root, tmp_path / "out"), url)
     assert requests == [] and not (tmp_path / "out.build").exists()
+
+
+def test_max_candidates_is_a_seeded_recorded_subsample(sav_root, tmp_path):
+    config = _config(sav_root, tmp_path / "out", max_candidates=6, keep=4, n_single=1,
+                     n_multi=1)
+    with serve_vlm(answer) as (url, requests):
+        _build(config, url)
+    selection = json.loads((tmp_path / "out" / "selection.json").read_text())
+    assert len(selection["candidates"]) == 6 and selection["protocol"]["max_candidates"] == 6
+    assert len(requests) == 6 + 2
+    with serve_vlm(answer) as (url, _):
+        _build(_config(sav_root, tmp_path / "again", max_candidates=6, keep=4, n_single=1,
+                       n_multi=1), url)
+    again = json.loads((tmp_path / "again" / "selection.json").read_text())
+    assert set(again["candidates"]) == set(selection["candidates"])

@@ -66,3 +66,8 @@ def test_select_reports_too_few_candidates():
 def test_select_rejects_unknown_category():
     with pytest.raises(ValueError, match="unknown categories"):
         select([Candidate("x", "Sports", 1, 1, 1)], SelectionProtocol(), "s.json")
+
+
+def test_seeded_draw_refuses_more_than_available():
+    with pytest.raises(ValueError, match="cannot draw 2 from 1"):
+        seeded_draw(["a"], 2, np.random.default_rng(0))
