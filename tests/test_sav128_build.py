@@ -14,6 +14,7 @@ from ttm_bench.data.sav.captioning import OpenAICompatibleVLM
 from ttm_bench.data.sav.selection import CATEGORIES
 from ttm_bench.data.sav128 import Sav128Backends, Sav128Builder, Sav128Config
 from ttm_bench.errors import TTMBenchError, ValidationError
+from ttm_bench.video import write_video
 
 
 class Brightness:
@@ -53,6 +54,8 @@ def sav_root(tmp_path_factory):
                                                              hidden=1),
                           FakeVideo("sav_000017", category=INVALID_CATEGORY),
                           FakeVideo("sav_000018", num_frames=4)])
+    write_fake_sav(root, [FakeVideo("sav_000019")])
+    write_video(root / "sav_000" / "sav_000019.mp4", np.zeros((16, 48, 32, 3), np.uint8), 24.0)
     corrupt = root / "sav_000" / "sav_000015_manual.json"
     data = json.loads(corrupt.read_text())
     data["masklet"][0][0]["counts"] = data["masklet"][0][0]["counts"][:-1] + "~"
@@ -99,6 +102,7 @@ def test_build_writes_benchmark_and_audit(sav_root, tmp_path):
     assert "no manual masklet is visible" in messages["sav_000016"]
     assert "'Sports' is not one of" in messages["sav_000017"]
     assert "4 frames, a clip needs 8" in messages["sav_000018"]
+    assert "the video is 48x32, its annotation 32x48" in messages["sav_000019"]
     sources = {p["file"]: p["message"] for p in selection["source_problems"]}
     assert "annotation for missing video" in sources["sav_000/sav_000013_manual.json"]
     assert "no manual annotation" in sources["sav_000/sav_000014.mp4"]
@@ -190,8 +194,8 @@ def test_index_stage_resumes_after_a_crash(sav_root, tmp_path, monkeypatch):
         with pytest.raises(KeyboardInterrupt):
             _build(config, url)
         _build(config, url)
-    # 16 annotated videos with a video: 3 indexed before the crash, the rest after it
-    assert len(calls) == 4 + 13 and len(set(calls)) == 16
+    # 17 annotated videos with a video: 3 indexed before the crash, the rest after it
+    assert len(calls) == 4 + 14 and len(set(calls)) == 17
 
 
 def test_existing_output_is_refused_before_any_work(sav_root, tmp_path):

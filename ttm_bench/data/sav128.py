@@ -146,6 +146,10 @@ class Sav128Builder:
         except VideoDecodeError:
             return [Problem(video, "cannot read the video (empty, not a video, or truncated)",
                             "none: excluded; re-extract it from the SA-V archive")], {}
+        if (info.height, info.width) != (annotation.height, annotation.width):
+            return [Problem(video, f"the video is {info.height}x{info.width}, its annotation "
+                            f"{annotation.height}x{annotation.width}", "none: excluded; the "
+                            "masks would not align (re-extract both files)")], {}
         if info.num_frames < cfg.num_frames:
             return [Problem(video, f"the video has {info.num_frames} frames, a clip needs "
                             f"{cfg.num_frames}", "none: excluded; lower --num-frames to keep "
