@@ -44,11 +44,12 @@ def add_sav128(build: argparse._SubParsersAction) -> None:
     sav.add_argument("--work", type=Path, help="stage caches (default: <out>.build)")
     sav.add_argument("--seed", type=int, default=0, help="seed of the 64+64 draw (default 0)")
     sav.add_argument("--keep", type=int, default=500, help="videos kept by the category loop")
-    sav.add_argument("--n-single", type=int, default=64)
-    sav.add_argument("--n-multi", type=int, default=64)
+    sav.add_argument("--n-single", type=int, default=64, help="single-object videos drawn")
+    sav.add_argument("--n-multi", type=int, default=64, help="multi-object videos drawn")
     sav.add_argument("--num-frames", type=int, default=128, help="clip length (24 fps)")
     sav.add_argument("--size", type=parse_size, default=(512, 512), help="clip HxW (512x512)")
     sav.add_argument("--min-area", dest="min_area_fraction", type=float, default=0.01,
+                     metavar="FRACTION",
                      help="minimum first-frame mask area as a fraction of the frame (0.01)")
     sav.add_argument("--max-candidates", type=int,
                      help="caption and score only a seeded subsample of this many videos")
@@ -63,7 +64,7 @@ def add_sav128(build: argparse._SubParsersAction) -> None:
     scores.add_argument("--aesthetic-checkpoint", type=Path,
                         help="LAION sac+logos+ava1-l14-linearMSE.pth")
     scores.add_argument("--raft-checkpoint", type=Path, help="torchvision RAFT-large state dict")
-    sav.add_argument("--device", default="cpu")
+    sav.add_argument("--device", default="cpu", help="torch device of the scorers and VLM")
     sav.set_defaults(func=run_sav128)
 
 
