@@ -39,13 +39,18 @@ def test_animation_bench_command(tmp_path):
     assert _run(["bench", "validate", tmp_path / "o"]) == 0
 
 
-def test_sav128_command_needs_scorer_checkpoints(tmp_path, capsys):
-    assert _run(["bench", "build", "sav128", "--sav-root", tmp_path, "--out", tmp_path]) == 2
-    assert "--clip-checkpoint is required" in capsys.readouterr().err
-    assert _run(["bench", "build", "sav128", "--sav-root", tmp_path, "--out", tmp_path,
-                 "--vlm-backend", "transformers", "--clip-checkpoint", "c",
-                 "--aesthetic-checkpoint", "a", "--raft-checkpoint", "r"]) == 2
+def test_sav128_command_reports_missing_weights_and_options(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TTM_BENCH_CACHE", str(tmp_path))
+    monkeypatch.delenv("TTM_BENCH_WEIGHTS_DIR", raising=False)
+    sav = ["bench", "build", "sav128", "--sav-root", tmp_path, "--out", tmp_path / "o"]
+    assert _run(sav) == 2
+    assert "checkpoint 'raft_large'" in capsys.readouterr().err
+    assert _run([*sav, "--motion-backend", "dis"]) == 2
+    assert "checkpoint 'clip_vit_l14_openai'" in capsys.readouterr().err
+    assert _run([*sav, "--vlm-backend", "transformers"]) == 2
     assert "needs --vlm-checkpoint" in capsys.readouterr().err
+    assert _run([*sav, "--motion-backend", "raftt"]) == 2
+    assert "Did you mean 'raft'" in capsys.readouterr().err
 
 
 def test_parse_size():
@@ -55,16 +60,18 @@ def test_parse_size():
             parse_size(bad)
 
 
-@pytest.mark.slow
-def test_sav128_command_end_to_end_with_real_scorers(tmp_path, capsys):
+def test_sav128_command_end_to_end_with_real_scorers(tmp_path, capsys, monkeypatch):
     """The CLI wiring with the real backends on random weights: a tiny CLIP saved in OpenAI's
-    state-dict format, a random aesthetic head, RAFT-large, and the loopback VLM server."""
+    state-dict format, a random aesthetic head, the DIS motion backend, the loopback VLM
+    server. The registry's CLIP hash is lifted so the random file is accepted."""
+    import dataclasses
+
     import open_clip
     import torch
-    from torchvision.models.optical_flow import raft_large
 
     from tests.sav_fixtures import FakeVideo, vlm_answer, write_fake_sav
     from tests.vlm_server import serve_vlm
+    from ttm_bench import weights
     from ttm_bench.data.sav.selection import CATEGORIES
 
     torch.manual_seed(0)
@@ -80,7 +87,9 @@ def test_sav128_command_end_to_end_with_real_scorers(tmp_path, capsys):
                                torch.nn.Linear(4, 4), torch.nn.Dropout(0.1),
                                torch.nn.Linear(4, 4), torch.nn.Linear(4, 1))
     torch.save({f"layers.{k}": v for k, v in head.state_dict().items()}, tmp_path / "head.pth")
-    torch.save(raft_large(weights=None).state_dict(), tmp_path / "raft.pth")
+    clip = weights.CHECKPOINTS["clip_vit_l14_openai"]
+    monkeypatch.setitem(weights.CHECKPOINTS, clip.name,
+                        dataclasses.replace(clip, sha256=None, size=None))
     root = tmp_path / "sav"
     write_fake_sav(root, [FakeVideo(f"sav_{i:06d}", category=CATEGORIES[i % 3],
                                     num_objects=1 + i % 2, speed=i % 3) for i in range(6)])
@@ -91,11 +100,11 @@ def test_sav128_command_end_to_end_with_real_scorers(tmp_path, capsys):
                      "--size", "16x16", "--vlm-url", url, "--vlm-model", "test",
                      "--clip-checkpoint", tmp_path / "clip.pt",
                      "--aesthetic-checkpoint", tmp_path / "head.pth",
-                     "--raft-checkpoint", tmp_path / "raft.pth"])
+                     "--motion-backend", "dis"])
     assert code == 0, capsys.readouterr().err
     assert _run(["bench", "validate", out]) == 0
     selection = json.loads((out / "selection.json").read_text())
-    assert selection["backends"]["motion"] == {"flow": "raft_large", "short_side": 256,
-                                               "pair_stride": 4}
+    assert selection["backends"]["motion"]["ad"]["backend"] == "dis"
+    assert selection["backends"]["motion"]["short_side"] == 256
     assert all(np.isfinite(c["motion"]) and np.isfinite(c["aesthetic"])
                for c in selection["candidates"].values())

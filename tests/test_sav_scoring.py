@@ -11,10 +11,9 @@ from ttm_bench.data.sav.scoring import (
     clip_image_embedder,
     collapse_aesthetic_head,
     flow_pairs,
-    mean_flow_magnitude,
-    raft_displacement,
 )
 from ttm_bench.errors import TTMBenchError
+from ttm_bench.metrics.base import MissingWeightsError
 
 
 def _mlp(dim):
@@ -68,12 +67,9 @@ def test_clip_embedder_builds_offline_and_embeds(tmp_path):
     assert out.shape == (2, 16) and np.isfinite(out).all()
 
 
-def test_flow_pairs_and_magnitude():
+def test_flow_pairs():
     assert flow_pairs(9, 4) == [(0, 1), (4, 5)]
     assert flow_pairs(1, 1) == []
-    flow = np.zeros((2, 3, 3, 2))
-    flow[..., 0], flow[..., 1] = 3.0, 4.0
-    assert mean_flow_magnitude(flow) == pytest.approx(5.0)
 
 
 def test_pairwise_motion_scorer_resizes_and_uses_the_strided_pairs():
@@ -92,17 +88,8 @@ def test_pairwise_motion_scorer_resizes_and_uses_the_strided_pairs():
         scorer.score(video[:1])
 
 
-def test_raft_displacement_runs_on_saved_random_weights(tmp_path):
-    from torchvision.models.optical_flow import raft_large
-
-    torch.manual_seed(0)
-    torch.save(raft_large(weights=None).state_dict(), tmp_path / "raft.pth")
-    displacement = raft_displacement(tmp_path / "raft.pth")
-    video = np.random.default_rng(0).integers(0, 255, (2, 130, 132, 3), dtype=np.uint8)
-    value = displacement(video)
-    assert np.isfinite(value) and value >= 0 and value == displacement(video)
-
-
-def test_raft_checkpoint_missing(tmp_path):
-    with pytest.raises(TTMBenchError, match="raft_large"):
-        raft_displacement(tmp_path / "none.pth")
+def test_aesthetic_scorer_names_missing_registry_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("TTM_BENCH_CACHE", str(tmp_path))
+    monkeypatch.delenv("TTM_BENCH_WEIGHTS_DIR", raising=False)
+    with pytest.raises(MissingWeightsError, match="clip_vit_l14_openai"):
+        LaionAestheticScorer.load()

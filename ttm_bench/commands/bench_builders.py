@@ -12,10 +12,11 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ttm_bench.errors import TTMBenchError
+from ttm_bench.errors import TTMBenchError, UnknownNameError
 
 if TYPE_CHECKING:
     from ttm_bench.data.benchmark import Benchmark
+    from ttm_bench.data.sav.scoring import PairwiseMotionScorer
 
 ConfigT = TypeVar("ConfigT", bound=Any)
 DEFAULT_VLM_URL = "http://127.0.0.1:8000/v1"
@@ -58,12 +59,15 @@ def add_sav128(build: argparse._SubParsersAction) -> None:
     vlm.add_argument("--vlm-url", default=DEFAULT_VLM_URL, help="OpenAI-compatible base URL")
     vlm.add_argument("--vlm-model", default=DEFAULT_VLM_MODEL, help="model name on the server")
     vlm.add_argument("--vlm-checkpoint", type=Path, help="transformers model directory")
-    scores = sav.add_argument_group("scorers (checkpoint files; weights registry names in "
-                                    "docs/benchmarks.md)")
-    scores.add_argument("--clip-checkpoint", type=Path, help="open_clip ViT-L-14 (OpenAI)")
+    scores = sav.add_argument_group("scorers (weights from the registry, `ttm-bench weights "
+                                    "fetch`; a path overrides it)")
+    scores.add_argument("--clip-checkpoint", type=Path, help="clip_vit_l14_openai file")
     scores.add_argument("--aesthetic-checkpoint", type=Path,
-                        help="LAION sac+logos+ava1-l14-linearMSE.pth")
-    scores.add_argument("--raft-checkpoint", type=Path, help="torchvision RAFT-large state dict")
+                        help="laion_aesthetic_l14_linear_mse file")
+    scores.add_argument("--motion-backend", default="raft",
+                        help="AD backend of the motion score: raft (the paper's), dis or "
+                             "cotracker (default raft)")
+    scores.add_argument("--motion-checkpoint", type=Path, help="weights of the motion backend")
     sav.add_argument("--device", default="cpu", help="torch device of the scorers and VLM")
     sav.set_defaults(func=run_sav128)
 
@@ -119,32 +123,35 @@ def _report(bench: Benchmark) -> int:
     return 0
 
 
+def motion_scorer(backend: str, device: str, checkpoint: Path | None) -> PairwiseMotionScorer:
+    """The SA-V-128 motion score on the AD metric's backend `backend` with AD's preset."""
+    from ttm_bench.data.sav.scoring import PairwiseMotionScorer
+    from ttm_bench.metrics.motion import MOTION_BACKENDS, AverageDisplacement
+
+    if backend not in MOTION_BACKENDS:
+        raise UnknownNameError("motion backend", backend, list(MOTION_BACKENDS))
+    params = {**AverageDisplacement.default_params,
+              **AverageDisplacement.backend_params.get(backend, {}), "backend": backend}
+    return PairwiseMotionScorer(MOTION_BACKENDS[backend](params, device, checkpoint),
+                                {"ad": params}, short_side=params["eval_short_side"])
+
+
 def run_sav128(args: argparse.Namespace) -> int:
     from ttm_bench.data.sav.captioning import OpenAICompatibleVLM, TransformersVLM
-    from ttm_bench.data.sav.scoring import (
-        RAFT_WEIGHTS,
-        LaionAestheticScorer,
-        PairwiseMotionScorer,
-        raft_displacement,
-    )
+    from ttm_bench.data.sav.scoring import LaionAestheticScorer
     from ttm_bench.data.sav128 import Sav128Backends, Sav128Builder, Sav128Config
 
-    for flag in ("clip_checkpoint", "aesthetic_checkpoint", "raft_checkpoint"):
-        if getattr(args, flag) is None:
-            raise TTMBenchError(f"--{flag.replace('_', '-')} is required: SA-V-128 scores every "
-                                "candidate (see docs/benchmarks.md for the weights)")
     if args.vlm_backend == "transformers":
         if args.vlm_checkpoint is None:
             raise TTMBenchError("--vlm-backend transformers needs --vlm-checkpoint DIR")
         vlm = TransformersVLM(args.vlm_checkpoint, device=args.device)
     else:
         vlm = OpenAICompatibleVLM(args.vlm_url, args.vlm_model)
-    backends = Sav128Backends(
-        vlm,
-        LaionAestheticScorer.from_checkpoints(args.clip_checkpoint, args.aesthetic_checkpoint,
-                                              device=args.device),
-        PairwiseMotionScorer(raft_displacement(args.raft_checkpoint, args.device),
-                             {"flow": RAFT_WEIGHTS}))
+    motion = motion_scorer(args.motion_backend, args.device, args.motion_checkpoint)
+    aesthetic = LaionAestheticScorer.load(clip_checkpoint=args.clip_checkpoint,
+                                          head_checkpoint=args.aesthetic_checkpoint,
+                                          device=args.device)
+    backends = Sav128Backends(vlm, aesthetic, motion)
     return _report(Sav128Builder(config_from_args(Sav128Config, args), backends).run())
 
 

@@ -4,12 +4,12 @@
   an MLP on L2-normalised CLIP ViT-L/14 (OpenAI) image embeddings, averaged over the first,
   middle and last frames. Its five linear layers have no activations between them (dropout
   only, inactive at inference), so they collapse exactly into one affine map, `AffineHead`.
-- Motion score: mean RAFT optical-flow magnitude in pixels between consecutive frames, at the
-  AD preset's evaluation size (shorter side 256), on frame pairs `(t, t + 1)` every
-  `pair_stride` (4) frames of the clip. Any AD-shaped displacement function plugs in.
+- Motion score: the AD metric's displacement (RAFT-large optical-flow magnitude by default,
+  `ttm_bench.metrics.motion`) in pixels between consecutive frames at AD's evaluation size
+  (shorter side 256), on frame pairs `(t, t + 1)` every `pair_stride` (4) frames of the clip.
 
-Scorers are small protocols, so tests and other backends plug in their own. Checkpoints are
-named by the weights registry names below and passed as paths.
+Scorers are small protocols, so tests and other backends plug in their own. Checkpoints come
+from the weights registry (`ttm_bench.weights`) under the names below, or explicit paths.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from ttm_bench.errors import TTMBenchError
 # weights registry names (ttm_bench/weights.py)
 CLIP_WEIGHTS = "clip_vit_l14_openai"  # OpenAI's ViT-L-14.pt
 AESTHETIC_WEIGHTS = "laion_aesthetic_l14_linear_mse"  # sac+logos+ava1-l14-linearMSE.pth
-RAFT_WEIGHTS = "raft_large"  # torchvision raft_large_C_T_SKHT_V2
 AESTHETIC_LAYERS = ("layers.0", "layers.2", "layers.4", "layers.6", "layers.7")
 
 
@@ -89,19 +88,20 @@ class LaionAestheticScorer:
         return float(self.head(embeddings).mean())
 
     @classmethod
-    def from_checkpoints(cls, clip_checkpoint: str | os.PathLike[str],
-                         head_checkpoint: str | os.PathLike[str], *, device: str = "cpu"
-                         ) -> LaionAestheticScorer:
-        """Load OpenAI's CLIP ViT-L/14 file and the predictor's state dict."""
+    def load(cls, *, clip_checkpoint: str | os.PathLike[str] | None = None,
+             head_checkpoint: str | os.PathLike[str] | None = None, device: str = "cpu"
+             ) -> LaionAestheticScorer:
+        """OpenAI's CLIP ViT-L/14 and the predictor, from the weights registry (or the given
+        paths, verified too); `MissingWeightsError` names the fix when one is missing."""
         import torch
 
-        for path, name in ((clip_checkpoint, CLIP_WEIGHTS), (head_checkpoint, AESTHETIC_WEIGHTS)):
-            if not os.path.isfile(path):
-                raise TTMBenchError(f"checkpoint {path} not found; fetch {name!r} with "
-                                    "`ttm-bench weights fetch` or pass its path")
-        state = torch.load(head_checkpoint, map_location="cpu", weights_only=True)
+        from ttm_bench import weights
+
+        clip_path = weights.locate(CLIP_WEIGHTS, clip_checkpoint)
+        head_path = weights.locate(AESTHETIC_WEIGHTS, head_checkpoint)
+        state = torch.load(head_path, map_location="cpu", weights_only=True)
         head = collapse_aesthetic_head({k: v.numpy() for k, v in state.items()})
-        embed = clip_image_embedder(str(clip_checkpoint), device)
+        embed = clip_image_embedder(str(clip_path), device)
         return cls(embed, head, {"aesthetic": AESTHETIC_WEIGHTS, "clip": CLIP_WEIGHTS})
 
 
@@ -142,11 +142,6 @@ def flow_pairs(num_frames: int, pair_stride: int) -> list[tuple[int, int]]:
     return [(t, t + 1) for t in range(0, num_frames - 1, pair_stride)]
 
 
-def mean_flow_magnitude(flow: np.ndarray) -> float:
-    """`flow`: float [N, H, W, 2] (dx, dy in pixels) → mean Euclidean length, in pixels."""
-    return float(np.linalg.norm(np.asarray(flow, dtype=np.float64), axis=-1).mean())
-
-
 #: AD-shaped motion measure: video uint8 [T, H, W, 3] → mean displacement in pixels per frame.
 Displacement = Callable[[np.ndarray], float]
 
@@ -170,32 +165,3 @@ class PairwiseMotionScorer:
         return float(np.mean([self.displacement(resize_short_side(video[[a, b]],
                                                                   self.short_side))
                               for a, b in pairs]))
-
-
-def raft_displacement(checkpoint: str | os.PathLike[str], device: str = "cpu") -> Displacement:
-    """Mean RAFT flow magnitude between consecutive frames, in pixels.
-
-    torchvision RAFT-large with the `raft_large` weights: frames scaled to [-1, 1], padded
-    bottom/right by edge replication to multiples of 8, 12 refinement steps, last prediction.
-    Frames need both sides >= 128 px (RAFT's correlation pyramid).
-    """
-    import torch
-    import torch.nn.functional as F
-    from torchvision.models.optical_flow import raft_large
-
-    if not os.path.isfile(checkpoint):
-        raise TTMBenchError(f"RAFT checkpoint {checkpoint} not found; fetch {RAFT_WEIGHTS!r} "
-                            "with `ttm-bench weights fetch` or pass its path")
-    model = raft_large(weights=None, progress=False)
-    model.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
-    model = model.eval().to(device)
-
-    def displacement(video: np.ndarray) -> float:
-        frames = torch.from_numpy(np.ascontiguousarray(video)).permute(0, 3, 1, 2).float()
-        height, width = frames.shape[-2:]
-        frames = F.pad(frames / 127.5 - 1.0, (0, -width % 8, 0, -height % 8), mode="replicate")
-        with torch.inference_mode():
-            out = model(frames[:-1].to(device), frames[1:].to(device))[-1]
-        return mean_flow_magnitude(out[:, :, :height, :width].permute(0, 2, 3, 1).cpu().numpy())
-
-    return displacement
