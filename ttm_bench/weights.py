@@ -107,6 +107,17 @@ CHECKPOINTS: dict[str, Checkpoint] = {
             "published by two independent download scripts",
         ),
         Checkpoint(
+            name="laion_aesthetic_l14_linear_mse",
+            filename="sac+logos+ava1-l14-linearMSE.pth",
+            urls=("https://github.com/christophschuhmann/improved-aesthetic-predictor/raw/main/"
+                  "sac%2Blogos%2Bava1-l14-linearMSE.pth",),
+            sha256=None,
+            size=None,
+            licence="unconfirmed here: see christophschuhmann/improved-aesthetic-predictor",
+            metrics=("bench build sav128 (aesthetic score, with clip_vit_l14_openai)",),
+            sha256_source="no published hash found; `weights verify` prints the local one",
+        ),
+        Checkpoint(
             name="cotracker3_offline",
             filename="scaled_offline.pth",
             urls=("https://huggingface.co/facebook/cotracker3/resolve/main/scaled_offline.pth",),

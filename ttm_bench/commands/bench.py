@@ -1,9 +1,11 @@
-"""`ttm-bench bench build|validate|info`: create and check benchmark directories."""
+"""`ttm-bench bench build|validate|info|import`: create, check and import benchmark directories."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from ttm_bench.commands.bench_builders import add_animation_bench, add_import, add_sav128
 
 
 def _build_synthetic(args: argparse.Namespace) -> int:
@@ -33,7 +35,8 @@ def _add_synthetic(builders: argparse._SubParsersAction) -> None:
 
 
 #: Benchmark builders: name → function adding its sub-parser under `bench build`.
-BUILDERS = {"synthetic": _add_synthetic}
+BUILDERS = {"synthetic": _add_synthetic, "sav128": add_sav128,
+            "animation-bench": add_animation_bench}
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -67,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     builders = build.add_subparsers(dest="builder", required=True, metavar="BENCHMARK")
     for add in BUILDERS.values():
         add(builders)
+    add_import(sub)
     p = sub.add_parser("validate", help="report every problem of a benchmark directory")
     p.add_argument("dir", type=Path)
     p.add_argument("--no-videos", action="store_true", help="skip probing the video files")
