@@ -13,7 +13,6 @@ frame pair). Everything is a function of `SyntheticConfig`: same config, same by
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from ttm_bench.atomic import atomic_path, write_text
 from ttm_bench.data.benchmark import Benchmark, write_benchmark
 from ttm_bench.data.masks import encode_rle, labels_from_masks, render_mask_video
 from ttm_bench.data.sample import BenchmarkInfo, ObjectSpec, Sample
+from ttm_bench.data.staging import staged_directory
 from ttm_bench.data.synthetic_scene import (
     SceneSpec,
     describe_scene,
@@ -116,12 +116,7 @@ def build_synthetic(out: str | Path, config: SyntheticConfig | None = None,
     config = config or SyntheticConfig()
     config.check()
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise TTMBenchError(f"{out} exists and is not empty; choose a new --out or delete it")
-    staging = out.parent / f".{out.name}.building"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with staged_directory(out) as staging:
         plan = sample_plan(config)
         samples = [_write_sample(staging, sid, split, spec, config.fps)
                    for sid, split, spec in tqdm(plan, desc="build synthetic", unit="sample",
@@ -134,10 +129,4 @@ def build_synthetic(out: str | Path, config: SyntheticConfig | None = None,
             description=f"ttm-bench synthetic scenes, config {asdict(config)}",
         )
         write_benchmark(staging, info, samples)
-        if out.exists():
-            out.rmdir()
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return Benchmark.load(out)
