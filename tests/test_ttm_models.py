@@ -74,7 +74,7 @@ def test_unet_object_layers_sit_in_the_first_encoder_spatial_blocks():
     assert isinstance(model, TTMUNet)
     attentions = [a for b in model.unet.down_blocks for a in getattr(b, "attentions", [])]
     assert attentions == model.wrapped and len(model.wrapped) == 2
-    assert [w.objects.self_attention.to_q.in_features for w in model.wrapped] == [32, 64]
+    assert [w.objects.self_attention.to_q.in_features for w in model.wrapped] == [16, 32]
     assert all(w.objects.self_attention.masked and w.objects.cross_attention.masked
                for w in model.wrapped)
     stage_one = build_denoiser(arch, "motion", variant("ttm"), 4, 32)
@@ -92,7 +92,7 @@ def test_unet_object_layers_see_all_frames_at_their_block_resolution():
     with torch.no_grad():
         model(torch.randn(2, 4, 4, 8, 8), torch.tensor([1.0, 2.0]), torch.randn(2, 8, 4, 8, 8),
               torch.randn(2, 5, 32), _layout(2, 4, 32))
-    assert seen == [((2, 4 * 8 * 8, 32), (4, 8, 8)), ((2, 4 * 4 * 4, 64), (4, 4, 4))]
+    assert seen == [((2, 4 * 8 * 8, 16), (4, 8, 8)), ((2, 4 * 4 * 4, 32), (4, 4, 4))]
     with pytest.raises(ValueError, match="ObjectLayout"):
         model(torch.randn(1, 4, 4, 8, 8), torch.tensor([1.0]), torch.randn(1, 8, 4, 8, 8),
               torch.randn(1, 5, 32), None)
