@@ -66,3 +66,18 @@ def object_layout(text: PromptEncoder, local_prompts: Sequence[Sequence[str]],
 def render_first_frame(masks: np.ndarray) -> np.ndarray:
     """The colour-coded s(0) image uint8 [H, W, 3] from object masks bool [L, H, W]."""
     return render_mask_video(labels_from_masks(masks)[None])[0]
+
+
+def stack_layouts(layouts: Sequence[ObjectLayout]) -> ObjectLayout:
+    """Concatenate batch-1 layouts whose packed local prompts may differ in length."""
+    length = max(lay.local_tokens.shape[1] for lay in layouts)
+
+    def pad(x: torch.Tensor, value: float) -> torch.Tensor:
+        extra = length - x.shape[1]
+        return torch.nn.functional.pad(x, (0, 0) * (x.ndim - 2) + (0, extra), value=value)
+
+    return ObjectLayout(
+        torch.cat([lay.boxes for lay in layouts]), torch.cat([lay.present for lay in layouts]),
+        torch.cat([pad(lay.local_tokens, 0.0) for lay in layouts]),
+        torch.cat([pad(lay.local_token_object, -1) for lay in layouts]),
+    )

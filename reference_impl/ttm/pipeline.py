@@ -26,6 +26,7 @@ from reference_impl.ttm.conditioning import (
     layout_from_labels,
     object_layout,
     render_first_frame,
+    stack_layouts,
     to_model_space,
     to_pixels,
 )
@@ -109,7 +110,7 @@ class TTMPipeline:
         batch_text = torch.cat([null_text, null_text, text])
         batch_layout = None
         if layout is not None and null_layout is not None:
-            batch_layout = _stack_layouts([null_layout, null_layout, layout])
+            batch_layout = stack_layouts([null_layout, null_layout, layout])
 
         def predict(noisy: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
             out = denoiser(noisy.repeat(3, 1, 1, 1, 1), timestep.repeat(3), batch_conditions,
@@ -118,18 +119,3 @@ class TTMPipeline:
             return combine_guidance(uncond, visual, full, *guidance)
 
         return c.diffusion.sample(predict, noise, steps)
-
-
-def _stack_layouts(layouts: Sequence[ObjectLayout]) -> ObjectLayout:
-    """Concatenate batch-1 layouts whose packed local prompts may differ in length."""
-    length = max(lay.local_tokens.shape[1] for lay in layouts)
-
-    def pad(x: torch.Tensor, value: float) -> torch.Tensor:
-        extra = length - x.shape[1]
-        return torch.nn.functional.pad(x, (0, 0) * (x.ndim - 2) + (0, extra), value=value)
-
-    return ObjectLayout(
-        torch.cat([lay.boxes for lay in layouts]), torch.cat([lay.present for lay in layouts]),
-        torch.cat([pad(lay.local_tokens, 0.0) for lay in layouts]),
-        torch.cat([pad(lay.local_token_object, -1) for lay in layouts]),
-    )

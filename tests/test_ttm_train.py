@@ -1,0 +1,96 @@
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from reference_impl.ttm.checkpoint import load_checkpoint
+from reference_impl.ttm.clips import ClipDataset, TrainingClip, write_clip
+from reference_impl.ttm.train import Dropout, TrainConfig, stage_batch, stage_loss, train
+from ttm_bench.errors import TTMBenchError
+
+
+def moving_square_clip(clip_id: str, dx: int, frames: int = 6, size: int = 40) -> TrainingClip:
+    """A white square moving dx px per frame over a vertical gradient, with its masklet."""
+    video = np.zeros((frames, size, size, 3), np.uint8)
+    video[:] = np.linspace(0, 120, size, dtype=np.uint8)[None, :, None, None]
+    masks = np.zeros((frames, 1, size, size), bool)
+    for t in range(frames):
+        x = 4 + dx * t
+        masks[t, 0, 12:26, x:x + 14] = True
+    video[masks[:, 0]] = 255
+    return TrainingClip(clip_id, video, masks, "a white square slides right",
+                        "an object slides right", ("a white square",))
+
+
+@pytest.fixture
+def clip_set(tmp_path: Path) -> Path:
+    root = tmp_path / "clips"
+    root.mkdir()
+    for i, dx in enumerate((2, 3)):
+        write_clip(root, moving_square_clip(f"c{i}", dx))
+    return root
+
+
+def test_clip_set_round_trip_and_fitting(clip_set):
+    data = ClipDataset(clip_set, frames=4, height=32, width=32)
+    assert len(data) == 2
+    clip = data[1]
+    assert clip.video.shape == (4, 32, 32, 3) and clip.masks.shape == (4, 1, 32, 32)
+    assert clip.local_prompts == ("a white square",)
+    with pytest.raises(TTMBenchError, match="has 6 frames, the model needs 9"):
+        ClipDataset(clip_set, frames=9, height=32, width=32)[0]
+
+
+def test_dropout_draws_exclusive_events_with_the_given_rates():
+    rng = random.Random(0)
+    draws = [Dropout(0.1, 0.2, 0.3).draw(rng) for _ in range(20000)]
+    rate = {d: draws.count(d) / len(draws) for d in set(draws)}
+    assert rate[(True, False)] == pytest.approx(0.1, abs=0.01)
+    assert rate[(False, True)] == pytest.approx(0.2, abs=0.01)
+    assert rate[(True, True)] == pytest.approx(0.3, abs=0.01)
+
+
+def _fixed_loss(checkpoint: Path, stage: str, data: ClipDataset) -> float:
+    components = load_checkpoint(checkpoint)
+    denoiser = components.motion if stage == "motion" else components.video
+    with torch.no_grad():
+        losses = [float(stage_loss(components, denoiser,
+                                   stage_batch(components, stage, [data[i]], [(False, False)]),
+                                   torch.Generator().manual_seed(seed)))
+                  for i in range(len(data)) for seed in range(4)]
+    return float(np.mean(losses))
+
+
+def test_training_runs_end_to_end_saves_and_resumes(clip_set, tmp_path):
+    out = tmp_path / "ckpt"
+    config = TrainConfig("dit-tiny", "ttm", "video", clip_set, out, steps=2, batch_size=1,
+                         save_every=1)
+    assert len(train(config, progress=False)) == 2
+    assert json.loads((out / "state" / "step.json").read_text()) == {"step": 2}
+    trained = load_checkpoint(out, "ttm")
+    assert len(train(TrainConfig(**{**config.__dict__, "steps": 3}), progress=False)) == 1
+    resumed = load_checkpoint(out, "ttm")
+    changed = [k for k, v in resumed.state_dict().items()
+               if not torch.equal(v, trained.state_dict()[k])]
+    assert changed and all(k.startswith("video.") for k in changed)  # only stage 2 trains
+    with pytest.raises(TTMBenchError, match="no stage 1"):
+        train(TrainConfig("dit-tiny", "ti2v", "motion", clip_set, out), progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["video", "motion"])
+def test_training_a_tiny_stage_lowers_its_loss_and_resumes(clip_set, tmp_path, stage):
+    out = tmp_path / "ckpt"
+    config = TrainConfig("unet-tiny", "ttm", stage, clip_set, out, steps=1, batch_size=2,
+                         save_every=1)
+    assert len(train(config, progress=False)) == 1
+    data = ClipDataset(clip_set, 4, 32, 32)
+    before = _fixed_loss(out, stage, data)
+    losses = train(TrainConfig(**{**config.__dict__, "steps": 25}), progress=False)
+    assert len(losses) == 24  # resumed at step 1
+    after = _fixed_loss(out, stage, data)
+    assert after < 0.7 * before
+    assert json.loads((out / "state" / "step.json").read_text()) == {"step": 25}
