@@ -1,0 +1,47 @@
+"""`ttm-bench leaderboard`: compare evaluated runs in one table (Markdown or HTML)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ttm_bench.atomic import write_text
+from ttm_bench.report.leaderboard import RENDERERS, build_leaderboard
+from ttm_bench.report.results import load_results
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "leaderboard",
+        help="compare evaluated runs in one table",
+        description="One row per run, metric columns grouped by split, each cell "
+                    "'value (CI low–high)'; notes explain missing values and incomplete runs, "
+                    "and the footer names the preset behind every metric.",
+    )
+    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS",
+                        help="results directories written by `ttm-bench evaluate`")
+    parser.add_argument("--format", choices=sorted(RENDERERS), default="md",
+                        help="output format (default: md)")
+    parser.add_argument("--splits", type=_names, default=None,
+                        help="comma-separated splits to show, in order (e.g. single,multi or all)")
+    parser.add_argument("--metrics", type=_names, default=None,
+                        help="comma-separated metrics to show, in order (e.g. fvd16,ad_dis)")
+    parser.add_argument("--out", default="-", help="output file, or - for stdout (default)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    board = build_leaderboard([load_results(p) for p in args.results],
+                              splits=args.splits, metrics=args.metrics)
+    text = RENDERERS[args.format](board)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        write_text(args.out, text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    return 0
