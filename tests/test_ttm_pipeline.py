@@ -123,3 +123,15 @@ def test_resample_video_picks_nearest_frames():
     video = video.repeat(3, 3)
     out = resample_video(video, 7, 4, 4)
     assert out.shape == (7, 4, 4, 3) and out[:, 0, 0, 0].tolist() == [0, 1, 1, 2, 2, 3, 3]
+
+
+def test_every_variant_is_declared_as_an_entry_point_with_its_own_name():
+    import tomllib
+
+    from reference_impl.ttm.config import VARIANTS
+    from ttm_bench.generation.registry import resolve_model
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    entry_points = pyproject["project"]["entry-points"]["ttm_bench.models"]
+    for name in VARIANTS:
+        assert resolve_model(entry_points[name]).name == name
