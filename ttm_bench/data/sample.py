@@ -13,6 +13,9 @@ from typing import Any
 
 from ttm_bench.errors import Problem
 
+#: The pseudo-split that aggregates every sample of a benchmark (or a folder of videos).
+ALL_SPLIT = "all"
+
 SAMPLE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -141,7 +144,8 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
 
 def parse_rle(data: Any, reader: _FieldReader, key: str) -> RLE | None:
     if not isinstance(data, dict):
-        reader.problem(key, "mask must be a COCO RLE object", 'use {"size": [H, W], "counts": "..."}')
+        reader.problem(key, "mask must be a COCO RLE object",
+                       'use {"size": [H, W], "counts": "..."}')
         return None
     size, counts = data.get("size"), data.get("counts")
     if (not isinstance(size, list) or len(size) != 2

@@ -143,8 +143,10 @@ class PerSampleMetric(Metric):
     def update(self, item: EvalItem) -> None:
         value = float(self.score(item))
         if not np.isfinite(value):
-            raise TTMBenchError(f"metric {self.name!r} gave {value} for sample {item.sample_id!r}; "
-                                "the video is likely degenerate (check it decodes and is not empty)")
+            raise TTMBenchError(
+                f"metric {self.name!r} gave {value} for sample {item.sample_id!r}; "
+                "the video is likely degenerate (check it decodes and is not empty)"
+            )
         self._values[item.sample_id] = value
 
     @property

@@ -1,0 +1,141 @@
+"""Evaluation end to end: AD against exact ground truth, results files, incomplete runs, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ttm_bench.cli import main
+from ttm_bench.data.benchmark import Benchmark
+from ttm_bench.errors import TTMBenchError, UnknownNameError
+from ttm_bench.evaluation import evaluate, inputs_from_folder, inputs_from_run
+from ttm_bench.generation.runner import generate_run
+from ttm_bench.video import write_video
+
+
+@pytest.fixture(scope="module")
+def default_runs(default_bench: Benchmark, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    for model in ("ground-truth", "static"):
+        generate_run(default_bench.root, model, root / model, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def small_run(small_bench: Benchmark, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("small") / "static"
+    generate_run(small_bench.root, "static", out, progress=False)
+    return out
+
+
+def test_ad_of_ground_truth_matches_true_motion(default_bench: Benchmark, default_runs: Path,
+                                                tmp_path: Path) -> None:
+    results = evaluate(inputs_from_run(default_runs / "ground-truth", default_bench.root),
+                       tmp_path / "gt", ["ad"], progress=False)
+    per_sample = pd.read_parquet(tmp_path / "gt" / "per_sample.parquet").set_index("sample_id")
+    scale = 256 / default_bench.info.height  # AD is measured at shorter side 256
+    errors = []
+    for s in default_bench.samples:
+        truth = s.meta["true_mean_flow_px"] * scale
+        errors.append(abs(per_sample.loc[s.id, "value"] - truth) / truth)
+    assert max(errors) < 0.10, f"relative AD errors {np.round(errors, 3)}"
+    overall = next(r for r in results["aggregate"] if r["split"] == "all")
+    truth_mean = np.mean([s.meta["true_mean_flow_px"] * scale for s in default_bench.samples])
+    assert overall["value"] == pytest.approx(truth_mean, rel=0.10)
+    assert overall["ci_low"] <= overall["value"] <= overall["ci_high"]
+
+
+def test_ad_of_static_is_zero(default_bench: Benchmark, default_runs: Path,
+                              tmp_path: Path) -> None:
+    results = evaluate(inputs_from_run(default_runs / "static", default_bench.root),
+                       tmp_path / "static", ["ad"], progress=False)
+    for row in results["aggregate"]:
+        assert row["value"] < 0.05
+
+
+def test_results_files(small_bench: Benchmark, small_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    results = evaluate(inputs_from_run(small_run, small_bench.root), out, ["ad"], n_boot=200,
+                       progress=False)
+    per_sample = pd.read_parquet(out / "per_sample.parquet")
+    assert list(per_sample.columns) == ["sample_id", "split", "metric", "value"]
+    assert len(per_sample) == 4 and set(per_sample.metric) == {"ad_dis"}
+    aggregate = pd.read_parquet(out / "aggregate.parquet")
+    assert list(aggregate.columns) == ["run", "benchmark", "split", "metric", "value", "ci_low",
+                                       "ci_high", "n", "n_expected", "preset_hash"]
+    assert sorted(aggregate.split) == ["all", "multi", "single"]
+    single = aggregate.set_index("split").loc["single"]
+    expected = per_sample[per_sample.split == "single"].value.mean()
+    assert single.value == pytest.approx(expected)
+    assert (single.n, single.n_expected) == (2, 2)
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["complete"] is True and on_disk["benchmark"]["sha256"] == small_bench.info.sha256
+    preset = on_disk["presets"]["ad_dis"]
+    assert preset["hash"] == single.preset_hash and preset["params"]["eval_short_side"] == 256
+    assert results["aggregate"][0]["preset_hash"] == preset["hash"]
+    # same preset on the same videos: the same numbers
+    again = evaluate(inputs_from_run(small_run, small_bench.root), out, ["ad"], n_boot=200,
+                     progress=False)
+    assert again["aggregate"] == results["aggregate"]
+
+
+def test_incomplete_and_invalid_runs_are_flagged(small_bench: Benchmark, small_run: Path,
+                                                 tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(small_run, run)
+    ids = [s.id for s in small_bench.samples]
+    (run / "videos" / f"{ids[0]}.mp4").unlink()
+    write_video(run / "videos" / f"{ids[3]}.mp4", np.zeros((5, 64, 64, 3), np.uint8), fps=8)
+    results = evaluate(inputs_from_run(run, small_bench.root), tmp_path / "res", ["ad"],
+                       progress=False)
+    assert results["complete"] is False
+    assert results["missing_samples"] == [ids[0], ids[3]]
+    assert "[5, 64, 64, 3]" in results["invalid_samples"][ids[3]]
+    rows = {r["split"]: r for r in results["aggregate"]}
+    assert (rows["all"]["n"], rows["all"]["n_expected"]) == (2, 4)
+    assert (rows["single"]["n"], rows["multi"]["n"]) == (1, 1)
+
+
+def test_run_from_another_benchmark_is_refused(small_run: Path, default_bench: Benchmark,
+                                               tmp_path: Path) -> None:
+    with pytest.raises(TTMBenchError, match="evaluate against the benchmark the run was made"):
+        inputs_from_run(small_run, default_bench.root)
+
+
+def test_results_dir_of_another_run_is_not_overwritten(small_bench: Benchmark, small_run: Path,
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    evaluate(inputs_from_run(small_run, small_bench.root), out, ["ad"], progress=False)
+    before = (out / "results.json").read_text()
+    with pytest.raises(TTMBenchError, match="choose another --out"):
+        evaluate(inputs_from_run(small_run, small_bench.root, name="other"), out, ["ad"],
+                 progress=False)
+    assert (out / "results.json").read_text() == before
+
+
+def test_folder_of_videos(small_run: Path, tmp_path: Path,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    videos = small_run / "videos"
+    code = main(["evaluate", "--videos", str(videos), "--name", "mine", "--metrics", "ad",
+                 "--out", str(tmp_path / "res"), "--quiet"])
+    assert code == 0
+    assert "preset" in capsys.readouterr().out
+    results = json.loads((tmp_path / "res" / "results.json").read_text())
+    assert [r["split"] for r in results["aggregate"]] == ["all"]
+    assert results["aggregate"][0]["n"] == 4 and results["benchmark"] is None
+    with pytest.raises(TTMBenchError, match=r"no \.mp4"):
+        inputs_from_folder(tmp_path, "x")
+
+
+def test_unknown_metric(small_bench: Benchmark, small_run: Path, tmp_path: Path) -> None:
+    with pytest.raises(UnknownNameError, match="Did you mean"):
+        evaluate(inputs_from_run(small_run, small_bench.root), tmp_path / "r", ["ad_diss"],
+                 progress=False)
+    code = main(["evaluate", "--bench", str(small_bench.root), "--run", str(small_run),
+                 "--metrics", "nope", "--out", str(tmp_path / "r")])
+    assert code == 2

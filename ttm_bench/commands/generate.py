@@ -1,0 +1,59 @@
+"""`ttm-bench generate` and `ttm-bench models`: run a model over a benchmark."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ttm_bench.errors import TTMBenchError
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Parse `key=value` pairs; values are read as YAML scalars (numbers, booleans, strings)."""
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise TTMBenchError(f"--set {item!r}: expected key=value")
+        overrides[key] = yaml.safe_load(value) if value else ""
+    return overrides
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from ttm_bench.generation.runner import generate_run, parse_shard
+
+    summary = generate_run(
+        args.bench, args.model, args.out,
+        overrides=parse_overrides(args.set), shard=parse_shard(args.shard),
+        repetition=args.repetition, device=args.device, progress=not args.quiet,
+    )
+    print(summary.describe())
+    return 1 if summary.failed else 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from ttm_bench.generation.registry import list_models, resolve_model
+
+    for name in list_models():
+        cls = resolve_model(name)
+        print(f"{name:16s} v{cls.version}  config: {dict(cls.default_config)}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("generate", help="generate a run: one model over a benchmark")
+    p.add_argument("--bench", required=True, type=Path, help="benchmark directory")
+    p.add_argument("--model", required=True, help="registered name or module:Class")
+    p.add_argument("--out", required=True, type=Path, help="run directory (resumed if present)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a model config value (repeatable)")
+    p.add_argument("--shard", default="0/1", metavar="I/N", help="process every N-th sample")
+    p.add_argument("--repetition", type=int, default=0, help="seed repetition index")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_generate)
+    p = subparsers.add_parser("models", help="list registered models")
+    p.set_defaults(func=_models)

@@ -1,0 +1,292 @@
+"""Evaluate a run: decode each video once, feed every metric, write results with CIs.
+
+Inputs are a run directory plus the benchmark it was generated on, or a plain folder of
+`<sample_id>.mp4` files (reference-free metrics only). Outputs, in the results directory:
+`per_sample.parquet` (sample_id, split, metric, value), `aggregate.parquet` (run, benchmark,
+split, metric, value, ci_low, ci_high, n, n_expected, preset_hash) and `results.json` (the same
+aggregate plus presets, skipped metrics with reasons, and provenance). Aggregates exist per
+split and for `all`; a split with fewer evaluated samples than expected is marked incomplete
+through `n < n_expected`, never silently averaged over fewer samples.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from ttm_bench import __version__
+from ttm_bench.atomic import atomic_path, write_json
+from ttm_bench.data.benchmark import Benchmark
+from ttm_bench.data.sample import ALL_SPLIT
+from ttm_bench.errors import TTMBenchError
+from ttm_bench.generation.run import RunDir
+from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
+from ttm_bench.metrics.registry import canonical_name, create_metric, list_metrics
+from ttm_bench.metrics.stats import bootstrap_ci, bootstrap_mean_ci
+
+RESULTS_FILE = "results.json"
+
+
+@dataclass(frozen=True)
+class VideoEntry:
+    """One video to evaluate: its sample id, split, file and (with a benchmark) its sample."""
+
+    sample_id: str
+    split: str
+    path: Path
+
+
+@dataclass
+class EvaluationInputs:
+    """What to evaluate: the videos, the expected samples per split, and the benchmark, if any."""
+
+    name: str
+    videos: list[VideoEntry]
+    expected: dict[str, list[str]]  # split → every sample id the split should have
+    benchmark: Benchmark | None = None
+    model: str | None = None
+    run_info: dict[str, Any] = field(default_factory=dict)
+
+
+def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
+                    name: str | None = None) -> EvaluationInputs:
+    """Collect the finished videos of a run and check it was made on this benchmark."""
+    bench = Benchmark.load(benchmark_root)
+    run = RunDir(run_root)
+    info = run.read_info()
+    made_on = info.benchmark
+    if made_on.get("sha256") != bench.info.sha256:
+        raise TTMBenchError(
+            f"run {run.root} was generated on benchmark {made_on.get('name')}@"
+            f"{made_on.get('version')} (sha256 {str(made_on.get('sha256'))[:12]}…), but "
+            f"{bench.root} is {bench.info.tag} (sha256 {bench.info.sha256[:12]}…); evaluate "
+            "against the benchmark the run was made from, or regenerate the run"
+        )
+    videos = [VideoEntry(s.id, s.split, run.video_path(s.id))
+              for s in bench.samples if run.is_finished(s.id)]
+    return EvaluationInputs(
+        name=name or run.root.name,
+        videos=videos,
+        expected=_expected_by_split([(s.id, s.split) for s in bench.samples]),
+        benchmark=bench,
+        model=info.model,
+        run_info=info.to_dict(),
+    )
+
+
+def inputs_from_folder(folder: str | Path, name: str) -> EvaluationInputs:
+    """Every `<sample_id>.mp4` in `folder`, as one split `all`, with no benchmark."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise TTMBenchError(f"video folder {folder} does not exist")
+    paths = sorted(folder.glob("*.mp4"))
+    if not paths:
+        raise TTMBenchError(f"no .mp4 files in {folder}; videos must be named <sample_id>.mp4")
+    videos = [VideoEntry(p.stem, ALL_SPLIT, p) for p in paths]
+    return EvaluationInputs(name, videos, {ALL_SPLIT: [v.sample_id for v in videos]})
+
+
+def _expected_by_split(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    expected: dict[str, list[str]] = {ALL_SPLIT: [sid for sid, _ in pairs]}
+    for sid, split in pairs:
+        expected.setdefault(split, []).append(sid)
+    return expected
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None,
+                   device: str) -> tuple[list[Metric], dict[str, str]]:
+    """Build and set up metrics. Returns (metrics, skipped name → reason).
+
+    Explicitly requested metrics that cannot run raise; from the default set (every registered
+    metric) they are skipped with the reason recorded, for the leaderboard's footnotes.
+    """
+    explicit = names is not None
+    chosen = list(dict.fromkeys(canonical_name(n) for n in names)) if names else list_metrics()
+    has = {"caption": inputs.benchmark is not None, "image": inputs.benchmark is not None,
+           "reference": inputs.benchmark is not None
+           and all(s.video for s in inputs.benchmark.samples)}
+    metrics, skipped = [], {}
+    for name in chosen:
+        metric = create_metric(name)
+        missing = sorted(r for r in metric.requires if not has[r])
+        source = "a folder of videos" if inputs.benchmark is None else "this benchmark"
+        try:
+            if missing:
+                raise TTMBenchError(f"metric {name!r} needs {', '.join(missing)}, which {source} "
+                                    "does not provide; evaluate a run with --bench DIR")
+            metric.setup(device)
+        except TTMBenchError as exc:  # includes MissingWeightsError
+            if explicit:
+                raise
+            skipped[name] = str(exc)
+            continue
+        metrics.append(metric)
+    if not metrics:
+        reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items())
+        raise TTMBenchError(f"no metric can run: {reasons}")
+    return metrics, skipped
+
+
+def _check_video(video: np.ndarray, entry: VideoEntry, bench: Benchmark | None) -> str | None:
+    if bench is None:
+        return None
+    info = bench.info
+    expected = (info.num_frames, info.height, info.width, 3)
+    if video.shape != expected:
+        return (f"{entry.path} is {list(video.shape)}, the benchmark expects {list(expected)} "
+                "(frames, height, width, RGB); regenerate it at the benchmark's size and length")
+    return None
+
+
+def evaluate(
+    inputs: EvaluationInputs,
+    out: str | Path,
+    metric_names: Sequence[str] | None = None,
+    *,
+    device: str = "cpu",
+    n_boot: int = 1000,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run every metric over the inputs and write the results directory; return results.json."""
+    from ttm_bench.video import decoder_backend, read_video
+
+    out = Path(out)
+    _check_out_dir(out, inputs)
+    metrics, skipped = select_metrics(inputs, metric_names, device)
+    needs = set().union(*(m.requires for m in metrics))
+    bench = inputs.benchmark
+    invalid: dict[str, str] = {}
+    for entry in tqdm(inputs.videos, desc=f"evaluate {inputs.name}", unit="video",
+                      disable=not progress):
+        video = read_video(entry.path)
+        problem = _check_video(video, entry, bench)
+        if problem:
+            invalid[entry.sample_id] = problem
+            continue
+        sample = bench.sample(entry.sample_id) if bench else None
+        item = EvalItem(
+            sample_id=entry.sample_id,
+            split=entry.split,
+            video=video,
+            fps=bench.info.fps if bench else 0.0,
+            caption=sample.caption if sample else None,
+            image=bench.image(sample) if sample and "image" in needs else None,
+            reference=bench.video(sample) if sample and "reference" in needs else None,
+            video_sha256=_file_sha256(entry.path),
+        )
+        for metric in metrics:
+            metric.update(item)
+
+    evaluated = {v.sample_id for v in inputs.videos} - set(invalid)
+    per_sample_rows, aggregate_rows = [], []
+    split_of = {v.sample_id: v.split for v in inputs.videos}
+    benchmark_tag = bench.info.tag if bench else "none"
+    for metric in metrics:
+        for sid, value in metric.per_sample().items():
+            per_sample_rows.append({"sample_id": sid, "split": split_of[sid],
+                                    "metric": metric.preset.metric, "value": value})
+        for split, expected_ids in inputs.expected.items():
+            ids = [s for s in expected_ids if s in evaluated]
+            value, low, high = _aggregate(metric, ids, n_boot, seed)
+            aggregate_rows.append({
+                "run": inputs.name, "benchmark": benchmark_tag, "split": split,
+                "metric": metric.preset.metric, "value": value, "ci_low": low, "ci_high": high,
+                "n": len(ids), "n_expected": len(expected_ids), "preset_hash": metric.preset.hash,
+            })
+    results = {
+        "run": inputs.name,
+        "model": inputs.model,
+        "benchmark": ({"name": bench.info.name, "version": bench.info.version,
+                       "sha256": bench.info.sha256} if bench else None),
+        "code_version": __version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "decoder": decoder_backend(),
+        "complete": all(r["n"] == r["n_expected"] for r in aggregate_rows),
+        "n_expected": len(inputs.expected[ALL_SPLIT]),
+        "missing_samples": sorted(set(inputs.expected[ALL_SPLIT]) - evaluated),
+        "invalid_samples": invalid,
+        "presets": {m.preset.metric: m.preset.to_dict() for m in metrics},
+        "metrics": {m.preset.metric: {"label": m.label, "higher_is_better": m.higher_is_better}
+                    for m in metrics},
+        "warnings": {m.preset.metric: m.warnings for m in metrics if m.warnings},
+        "skipped_metrics": skipped,
+        "bootstrap": {"n_boot": n_boot, "level": 0.95, "seed": seed, "method": "percentile"},
+        "run_info": inputs.run_info,
+        "aggregate": aggregate_rows,
+    }
+    _write_results(out, per_sample_rows, aggregate_rows, results)
+    return results
+
+
+def _aggregate(metric: Metric, ids: list[str], n_boot: int,
+               seed: int) -> tuple[float, float, float]:
+    if not ids:
+        return float("nan"), float("nan"), float("nan")
+    value = metric.compute_on(ids)
+    if isinstance(metric, PerSampleMetric):  # mean of per-sample values: vectorised bootstrap
+        per_sample = metric.per_sample()
+        values = np.array([per_sample[s] for s in ids])
+        low, high = bootstrap_mean_ci(values, n_boot=n_boot, seed=seed)
+    else:
+        low, high = bootstrap_ci(lambda idx: metric.compute_on([ids[i] for i in idx]), len(ids),
+                                 n_boot=n_boot, seed=seed)
+    return value, low, high
+
+
+def _check_out_dir(out: Path, inputs: EvaluationInputs) -> None:
+    """Refuse to overwrite results of another run or benchmark in `out`."""
+    import json
+
+    path = out / RESULTS_FILE
+    if not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        raise TTMBenchError(f"{path} exists but is not valid JSON; remove {out} or choose "
+                            "another --out") from None
+    bench = inputs.benchmark
+    new_sha = bench.info.sha256 if bench else None
+    old_sha = (old.get("benchmark") or {}).get("sha256")
+    if old.get("run") != inputs.name or old_sha != new_sha:
+        raise TTMBenchError(f"{out} holds results of run {old.get('run')!r} on another benchmark "
+                            f"or run ({str(old_sha)[:12]}…); choose another --out")
+
+
+def _write_results(out: Path, per_sample: list[dict], aggregate: list[dict],
+                   results: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    columns = ["sample_id", "split", "metric", "value"]
+    with atomic_path(out / "per_sample.parquet") as tmp:
+        pd.DataFrame(per_sample, columns=columns).to_parquet(tmp, index=False)
+    with atomic_path(out / "aggregate.parquet") as tmp:
+        pd.DataFrame(aggregate).to_parquet(tmp, index=False)
+    write_json(out / RESULTS_FILE, _json_safe(results))
+
+
+def _json_safe(value: Any) -> Any:
+    """Replace NaN/inf (not valid JSON) by None, recursively."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value

@@ -1,0 +1,118 @@
+"""The run directory contract: one model on one benchmark.
+
+Layout: `run.json` (`RunInfo`) and, per sample, `videos/<sample_id>.mp4` with the sidecar
+`videos/<sample_id>.json` (`SampleRecord`). A video appears only when complete (atomic rename),
+and its sidecar is written after it, so "sidecar says ok and the mp4 exists" means finished.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ttm_bench.atomic import write_json
+from ttm_bench.errors import TTMBenchError
+
+RUN_FILE = "run.json"
+VIDEOS_DIR = "videos"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """`run.json`: what produced the videos. `benchmark` holds name, version and sha256."""
+
+    model: str
+    adapter_version: str
+    config: dict[str, Any]
+    seed_policy: str
+    repetition: int
+    benchmark: dict[str, str]
+    code_version: str
+    started: str
+    finished: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """A sidecar: how one sample's video was made, or why it was not.
+
+    status: "ok" or "failed". seconds: wall time of `generate` plus encoding.
+    peak_rss_mb: process peak resident memory so far; peak_gpu_mb: torch CUDA peak, if any.
+    """
+
+    sample_id: str
+    status: str
+    seed: int
+    frames: int
+    fps: float
+    height: int
+    width: int
+    seconds: float
+    peak_rss_mb: float
+    peak_gpu_mb: float | None = None
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class RunDir:
+    """Paths and records of a run directory."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    @property
+    def info_path(self) -> Path:
+        return self.root / RUN_FILE
+
+    @property
+    def videos(self) -> Path:
+        return self.root / VIDEOS_DIR
+
+    def video_path(self, sample_id: str) -> Path:
+        return self.videos / f"{sample_id}.mp4"
+
+    def sidecar_path(self, sample_id: str) -> Path:
+        return self.videos / f"{sample_id}.json"
+
+    def read_info(self) -> RunInfo:
+        try:
+            data = json.loads(self.info_path.read_text(encoding="utf-8"))
+            return RunInfo(**data)
+        except FileNotFoundError as exc:
+            raise TTMBenchError(f"{self.info_path} not found: {self.root} is not a run directory; "
+                                "create one with `ttm-bench generate`") from exc
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise TTMBenchError(f"{self.info_path} is not a valid run.json ({exc}); "
+                                "regenerate the run into a new directory") from exc
+
+    def write_info(self, info: RunInfo) -> None:
+        write_json(self.info_path, info.to_dict())
+
+    def read_record(self, sample_id: str) -> SampleRecord | None:
+        path = self.sidecar_path(sample_id)
+        try:
+            return SampleRecord(**json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise TTMBenchError(f"sidecar {path} is corrupt ({exc}); delete it and rerun "
+                                "`ttm-bench generate` to regenerate that sample") from exc
+
+    def write_record(self, record: SampleRecord) -> None:
+        write_json(self.sidecar_path(record.sample_id), record.to_dict())
+
+    def is_finished(self, sample_id: str) -> bool:
+        record = self.read_record(sample_id)
+        return record is not None and record.ok and self.video_path(sample_id).is_file()
