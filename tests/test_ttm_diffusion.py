@@ -37,8 +37,9 @@ def test_linear_quadratic_schedule_shape():
     a, b, c = np.polyfit(s, sigmas[5:], 2)
     assert b == pytest.approx(-0.005, abs=1e-6) and c == pytest.approx(0.975, abs=1e-6)
     assert a * 25 + b * 5 + c == pytest.approx(0.0, abs=1e-6)
-    with pytest.raises(TTMBenchError, match="steps > 1"):
-        linear_quadratic(1)
+    assert linear_quadratic(1).tolist() == [1.0]
+    with pytest.raises(TTMBenchError, match="at least 1 step"):
+        linear_quadratic(0)
 
 
 def test_ddim_is_zero_terminal_snr_and_recovers_the_target_with_an_oracle():

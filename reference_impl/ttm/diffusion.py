@@ -41,9 +41,11 @@ def linear_quadratic(steps: int, linear_fraction: float = 0.5,
     where the coarse structure forms); the remaining steps follow the quadratic that continues
     with the same value and slope and reaches 0 at step `steps`.
     """
-    linear = max(1, round(steps * linear_fraction))
-    if not 0 < linear < steps:
-        raise TTMBenchError(f"linear-quadratic schedule needs steps > 1, got {steps}")
+    if steps < 1:
+        raise TTMBenchError(f"the sampler needs at least 1 step, got {steps}")
+    if steps == 1:
+        return np.ones(1, np.float32)  # one Euler step from pure noise to σ = 0
+    linear = min(steps - 1, max(1, round(steps * linear_fraction)))
     slope = threshold_noise / linear
     index = np.arange(steps, dtype=np.float64)
     rest = steps - linear
