@@ -14,7 +14,10 @@ The paper's recipe (both stages): batch 32, learning rate 2e-5 constant after 2k
 50k steps (`training` in the real configs). Usage:
 
     accelerate launch -m reference_impl.ttm.train --architecture unet-512 --variant ttm \\
-        --stage motion --data CLIPS --output CKPT [--init PRETRAINED_CKPT]
+        --stage motion --data CLIPS --output CKPT \
+        --sd-dir SD15_SNAPSHOT --motion-adapter-dir ANIMATEDIFF_V3_ADAPTER
+    accelerate launch -m reference_impl.ttm.train --architecture unet-512 --variant ttm \
+        --stage video --data CLIPS --output CKPT --init CKPT
 
 `--output` holds the TTM checkpoint and `state/` (optimizer, scheduler, RNG, step) to resume.
 """
@@ -48,6 +51,7 @@ from reference_impl.ttm.conditioning import (
 from reference_impl.ttm.config import load_architecture, variant
 from reference_impl.ttm.denoiser import Stage
 from reference_impl.ttm.masked_attention import ObjectLayout
+from reference_impl.ttm.pretrained import components_from_animatediff
 from reference_impl.ttm.trajectories import labels_from_masks, render_mask_video
 from ttm_bench.atomic import write_json
 from ttm_bench.errors import TTMBenchError
@@ -150,6 +154,8 @@ class TrainConfig:
     learning_rate: float | None = None
     warmup_steps: int | None = None
     init: Path | None = None
+    sd_dir: Path | None = None
+    motion_adapter_dir: Path | None = None
     seed: int = 0
     save_every: int = 1000
 
@@ -180,6 +186,9 @@ def train(config: TrainConfig, progress: bool = True) -> list[float]:
         components = load_checkpoint(config.output, method.name)
     elif config.init is not None:
         components = load_checkpoint(config.init, method.name)
+    elif config.sd_dir is not None and config.motion_adapter_dir is not None:
+        components = components_from_animatediff(arch, method, config.sd_dir,
+                                                 config.motion_adapter_dir)
     else:
         components = TTMComponents(arch, method)
     components.to(accelerator.device).train()
@@ -241,7 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stage", choices=["motion", "video"], required=True)
     parser.add_argument("--data", type=Path, required=True, help="clip set directory")
     parser.add_argument("--output", type=Path, required=True, help="checkpoint directory")
-    parser.add_argument("--init", type=Path, help="checkpoint to start from")
+    parser.add_argument("--init", type=Path, help="TTM checkpoint to start from")
+    parser.add_argument("--sd-dir", type=Path, help="SD 1.5 snapshot (U-Net configs)")
+    parser.add_argument("--motion-adapter-dir", type=Path, help="AnimateDiff motion adapter")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--learning-rate", type=float)

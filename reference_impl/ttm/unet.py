@@ -3,7 +3,8 @@
 - Input: the noisy latents concatenated on channels with the condition latents (E(x0) and E(s0)
   for stage 1; E(x0) and E(ŝ) for stage 2; E(x0) alone for TI2V). The extra input channels of
   `conv_in` start at zero (`expand_input_channels`), so a pretrained text-to-video U-Net is
-  unchanged at initialisation (the paper initialises both stages from a T2V model).
+  unchanged at initialisation (the paper initialises both stages from a T2V model; see
+  `pretrained.py`).
 - Object layers (`masked_attention.ObjectAttention`) follow the first K spatial attention
   blocks of the encoder (K=6 for AnimateDiff: all its encoder spatial attentions), acting on
   the tokens of all frames at that block's resolution. They read the current `ObjectLayout`,
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from diffusers import MotionAdapter, UNet2DConditionModel, UNetMotionModel
+from diffusers import UNetMotionModel
 from torch import nn
 
 from reference_impl.ttm.masked_attention import ObjectAttention, ObjectLayout
@@ -85,15 +86,6 @@ class TTMUNet(nn.Module):
         """A fresh U-Net. `object_layer(dim)` makes the object layers of a block of width dim."""
         unet = UNetMotionModel(**unet_config, in_channels=out_channels, out_channels=out_channels)
         unet.conv_in = expand_input_channels(unet.conv_in, in_channels)
-        return cls(unet, cls._layers(unet, object_layer, object_blocks))
-
-    @classmethod
-    def from_pretrained_t2v(cls, unet2d: UNet2DConditionModel, adapter: MotionAdapter,
-                            in_channels: int, object_layer: Any, object_blocks: int) -> TTMUNet:
-        """Initialise from a text-to-image U-Net and an AnimateDiff motion adapter."""
-        unet = UNetMotionModel.from_unet2d(unet2d, adapter)
-        unet.conv_in = expand_input_channels(unet.conv_in, in_channels)
-        unet.register_to_config(in_channels=in_channels)
         return cls(unet, cls._layers(unet, object_layer, object_blocks))
 
     @staticmethod
