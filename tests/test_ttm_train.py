@@ -69,7 +69,7 @@ def test_training_runs_end_to_end_saves_and_resumes(clip_set, tmp_path):
     config = TrainConfig("dit-tiny", "ttm", "video", clip_set, out, steps=2, batch_size=1,
                          save_every=1)
     assert len(train(config, progress=False)) == 2
-    assert json.loads((out / "state" / "step.json").read_text()) == {"step": 2}
+    assert json.loads((out / f"state-{config.stage}" / "step.json").read_text()) == {"step": 2}
     trained = load_checkpoint(out, "ttm")
     assert len(train(TrainConfig(**{**config.__dict__, "steps": 3}), progress=False)) == 1
     resumed = load_checkpoint(out, "ttm")
@@ -93,4 +93,4 @@ def test_training_a_tiny_stage_lowers_its_loss_and_resumes(clip_set, tmp_path, s
     assert len(losses) == 24  # resumed at step 1
     after = _fixed_loss(out, stage, data)
     assert after < 0.7 * before
-    assert json.loads((out / "state" / "step.json").read_text()) == {"step": 25}
+    assert json.loads((out / f"state-{config.stage}" / "step.json").read_text()) == {"step": 25}

@@ -19,7 +19,8 @@ The paper's recipe (both stages): batch 32, learning rate 2e-5 constant after 2k
     accelerate launch -m reference_impl.ttm.train --architecture unet-512 --variant ttm \
         --stage video --data CLIPS --output CKPT --init CKPT
 
-`--output` holds the TTM checkpoint and `state/` (optimizer, scheduler, RNG, step) to resume.
+`--output` holds the TTM checkpoint (both stages) and `state-<stage>/` (optimizer, scheduler,
+RNG, step) to resume that stage: rerun the same command after an interruption.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ def train(config: TrainConfig, progress: bool = True) -> list[float]:
 
     accelerator = Accelerator()
     torch.manual_seed(config.seed)
-    state_dir = config.output / "state"
+    state_dir = config.output / f"state-{config.stage}"
     resuming = (state_dir / "step.json").is_file()
     if resuming:  # the frozen parts come from the run's own checkpoint, the rest from state/
         components = load_checkpoint(config.output, method.name)
