@@ -7,9 +7,17 @@ import pytest
 import torch
 
 from reference_impl.ttm.checkpoint import load_checkpoint
-from reference_impl.ttm.clips import ClipDataset, TrainingClip, write_clip
+from reference_impl.ttm.clips import (
+    ClipDataset,
+    TrainingClip,
+    clip_from_sav,
+    clips_from_benchmark,
+    write_clip,
+)
 from reference_impl.ttm.train import Dropout, TrainConfig, stage_batch, stage_loss, train
+from ttm_bench.data.masks import encode_rle
 from ttm_bench.errors import TTMBenchError
+from ttm_bench.video import read_video, write_video
 
 
 def moving_square_clip(clip_id: str, dx: int, frames: int = 6, size: int = 40) -> TrainingClip:
@@ -94,3 +102,28 @@ def test_training_a_tiny_stage_lowers_its_loss_and_resumes(clip_set, tmp_path, s
     after = _fixed_loss(out, stage, data)
     assert after < 0.7 * before
     assert json.loads((out / f"state-{config.stage}" / "step.json").read_text()) == {"step": 25}
+
+
+def test_benchmark_clips_carry_the_masklets_and_prompts(small_bench, tmp_path):
+    assert clips_from_benchmark(small_bench.root, tmp_path / "clips", progress=False) == 4
+    data = ClipDataset(tmp_path / "clips", 8, 64, 64)
+    for i, sample in enumerate(small_bench.samples):
+        clip = data[i]
+        assert clip.local_prompts == tuple(o.local_prompt for o in sample.objects)
+        assert np.array_equal(clip.masks[0], small_bench.masks(sample))
+        assert np.array_equal(clip.video, small_bench.video(sample))
+
+
+def test_sav_clips_take_the_annotated_frames(tmp_path):
+    source = moving_square_clip("sav", 2, frames=9)
+    write_video(tmp_path / "sav.mp4", source.video, fps=24.0, lossless=True)
+    annotated = source.masks[::4]
+    (tmp_path / "sav_manual.json").write_text(json.dumps({"masklet": [
+        [encode_rle(m).to_dict() for m in frame] for frame in annotated]}))
+    clip = clip_from_sav("sav", tmp_path / "sav.mp4", tmp_path / "sav_manual.json",
+                         "a square slides", "an object slides", ["a white square"])
+    assert np.array_equal(clip.masks, annotated)
+    assert np.array_equal(clip.video, read_video(tmp_path / "sav.mp4", [0, 4, 8]))
+    with pytest.raises(TTMBenchError, match="1 masklets but 2 local prompts"):
+        clip_from_sav("sav", tmp_path / "sav.mp4", tmp_path / "sav_manual.json", "c", "m",
+                      ["a", "b"])

@@ -3,22 +3,35 @@
 On disk a clip set is a directory with `clips.jsonl` (one record per line: `id`, `caption`,
 `motion_prompt`, `local_prompts`) and one `<id>.npz` per clip holding `video` (uint8
 [T, H, W, 3]) and `masks` (bool [T, L, H, W], object l aligned with `local_prompts[l]`).
-Converters from other sources (SA-V masklets, the synthetic benchmark) write this format with
-`write_clip`.
+
+Sources: `clips_from_benchmark` (any benchmark whose samples carry a ground-truth video and
+`meta["masklets"]`, e.g. the synthetic benchmark) and `clip_from_sav` (an SA-V video with its
+`*_manual.json` masklets, annotated every 4th frame; SA-V has no captions, so the caller brings
+the caption and one local prompt per masklet, e.g. from `prompts.derive_prompts`).
+
+    python -m reference_impl.ttm.clips BENCHMARK_DIR CLIP_SET_DIR
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from ttm_bench.atomic import atomic_path
+from ttm_bench.data.benchmark import Benchmark
+from ttm_bench.data.masks import decode_rle
+from ttm_bench.data.sample import RLE
 from ttm_bench.errors import TTMBenchError
+from ttm_bench.video import read_video
 
 INDEX = "clips.jsonl"
 
@@ -89,3 +102,57 @@ class ClipDataset(Dataset):
             clip = TrainingClip(r["id"], arrays["video"], arrays["masks"], r["caption"],
                                 r["motion_prompt"], tuple(r["local_prompts"]))
         return fit_clip(clip, *self.shape)
+
+
+def masklet_array(frames: Sequence[Sequence[dict[str, Any]]]) -> np.ndarray:
+    """Per-frame lists of COCO RLE dicts (one per object) → bool [T, L, H, W]."""
+    return np.stack([np.stack([decode_rle(RLE(tuple(r["size"]), r["counts"])) for r in frame])
+                     for frame in frames])
+
+
+def clips_from_benchmark(benchmark_dir: str | Path, out: str | Path,
+                         progress: bool = True) -> int:
+    """Write every sample with a video and masklets as a training clip; returns the count."""
+    bench = Benchmark.load(benchmark_dir)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    written = 0
+    for sample in tqdm(bench.samples, disable=not progress, desc="clips"):
+        if sample.video is None or "masklets" not in sample.meta:
+            continue
+        masklets = json.loads((bench.root / sample.meta["masklets"]).read_text("utf-8"))
+        write_clip(out, TrainingClip(
+            sample.id, bench.video(sample), masklet_array(masklets["frames"]), sample.caption,
+            sample.motion_prompt or sample.caption,
+            tuple(o.local_prompt for o in sample.objects)))
+        written += 1
+    return written
+
+
+def clip_from_sav(clip_id: str, video_path: str | Path, annotation_path: str | Path,
+                  caption: str, motion_prompt: str, local_prompts: Sequence[str],
+                  frame_stride: int = 4) -> TrainingClip:
+    """An SA-V clip at its annotation rate (every `frame_stride`-th frame, 6 fps for 24 fps)."""
+    annotation = json.loads(Path(annotation_path).read_text("utf-8"))
+    frames = annotation.get("masklet")
+    if not frames:
+        raise TTMBenchError(f"{annotation_path}: no 'masklet' list; is it an SA-V *_manual.json?")
+    masks = masklet_array(frames)
+    if masks.shape[1] != len(local_prompts):
+        raise TTMBenchError(f"{annotation_path}: {masks.shape[1]} masklets but "
+                            f"{len(local_prompts)} local prompts; give one per masklet")
+    video = read_video(video_path, [i * frame_stride for i in range(len(frames))])
+    return TrainingClip(clip_id, video, masks, caption, motion_prompt, tuple(local_prompts))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reference_impl.ttm.clips",
+                                     description="Write a benchmark's clips as a clip set.")
+    parser.add_argument("benchmark", type=Path)
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    print(f"{clips_from_benchmark(args.benchmark, args.out)} clips written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
