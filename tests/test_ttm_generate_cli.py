@@ -41,11 +41,16 @@ def _check_run(out: Path, bench) -> None:
 @pytest.mark.parametrize("name", ["ttm", "ti2v"])
 def test_generate_runs_the_full_pipeline_from_a_tiny_checkpoint(small_bench, tmp_path, name):
     checkpoint = write_tiny_checkpoint(tmp_path, "unet-tiny", name)
-    out = tmp_path / "run"
-    assert _generate(small_bench.root, name, out, f"checkpoint={checkpoint}", "steps=1") == 0
+    out, trajectories = tmp_path / "run", tmp_path / "trajectories"
+    assert _generate(small_bench.root, name, out, f"checkpoint={checkpoint}", "steps=1",
+                     f"trajectory_dir={trajectories}") == 0
     _check_run(out, small_bench)
     run = json.loads((out / "run.json").read_text())
     assert run["config"]["checkpoint"] == str(checkpoint)
+    saved = sorted(p.name for p in trajectories.glob("*.mp4")) if name == "ttm" else []
+    assert saved == ([f"{small_bench.samples[0].id}.mp4"] if name == "ttm" else [])
+    if saved:
+        assert read_video(trajectories / saved[0]).shape == (4, 32, 32, 3)
 
 
 @pytest.mark.slow

@@ -1,9 +1,11 @@
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from reference_impl.ttm.adapter import TTMModel
 from reference_impl.ttm.grounding import (
     GroundingDinoDetector,
     Sam2Segmenter,
@@ -11,7 +13,10 @@ from reference_impl.ttm.grounding import (
     initial_masks,
     label_token_spans,
 )
+from tests.test_ttm_pipeline import write_tiny_checkpoint
+from tests.test_ttm_prompts import _ChatServer
 from ttm_bench.errors import TTMBenchError
+from ttm_bench.generation.model import GenerationRequest
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "a", "dog", "red", "ball", "the"]
 
@@ -116,3 +121,31 @@ def test_missing_weights_are_an_error_not_random_weights(tmp_path):
         GroundingDinoDetector(tmp_path / "nothing")
     with pytest.raises(TTMBenchError, match="SAM2 processor weights not found"):
         Sam2Segmenter(tmp_path / "nothing")
+
+
+def test_adapter_preprocesses_samples_without_objects(tiny_models, tmp_path):
+    dino, sam = tiny_models
+    answer = {"motion_prompt": "A dog runs after a ball.",
+              "objects": [{"label": "a dog", "local_prompt": "A dog running."},
+                          {"label": "red ball", "local_prompt": "A red ball rolling."}]}
+    chat = _ChatServer([json.dumps(answer)])
+    try:
+        checkpoint = write_tiny_checkpoint(tmp_path, "unet-tiny", "ttm")
+        model = TTMModel()
+        model.load({**TTMModel.default_config, "checkpoint": str(checkpoint), "steps": 1,
+                    "llm_url": chat.url, "llm_model": "m", "prompt_cache": str(tmp_path / "c"),
+                    "grounding_model": str(dino), "sam2_model": str(sam),
+                    "box_threshold": 0.0}, "cpu")
+        request = GenerationRequest(
+            sample_id="p1", image=np.zeros((48, 64, 3), np.uint8), caption="A dog chases a ball.",
+            num_frames=4, fps=8.0, height=48, width=64, seed=0)
+        masks, prompts, motion = model._objects(request)
+        assert masks.shape == (2, 48, 64) and motion == "A dog runs after a ball."
+        assert prompts == ("A dog running.", "A red ball rolling.")
+        assert model.generate(request).shape == (4, 48, 64, 3)
+        assert len(chat.requests) == 1 and (tmp_path / "c" / "p1.json").is_file()  # cached
+    finally:
+        chat.close()
+    with pytest.raises(TTMBenchError, match="set all three"):
+        TTMModel().load({**TTMModel.default_config, "checkpoint": str(checkpoint),
+                         "grounding_model": str(dino)}, "cpu")

@@ -3,21 +3,31 @@
 Each name expects a checkpoint of its own variant (`checkpoint=DIR`; no weights have been
 released, see `checkpoint.NO_RELEASED_WEIGHTS`). The model generates its native clip and
 resamples it to the request: frames by nearest index, pixels by area/linear interpolation.
-Object prompts: the request's `local_prompts`, else its `object_labels`.
+
+Objects and prompts come from the request (benchmarks carry them: masks s(0), `local_prompts`,
+else `object_labels`, and the motion prompt). For samples without objects, the preprocessing
+runs when configured: the LLM at `llm_url` derives c_motion and the objects from the caption
+(cached under `prompt_cache`), Grounding DINO (`grounding_model`) and SAM2 (`sam2_model`) give
+their masks. Unconfigured, such a sample runs without objects and with c_motion = c.
+`trajectory_dir` keeps each stage-1 trajectory as `<sample_id>.mp4` (lossless).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 
 from reference_impl.ttm.checkpoint import load_checkpoint
+from reference_impl.ttm.grounding import GroundingDinoDetector, Sam2Segmenter, initial_masks
 from reference_impl.ttm.pipeline import TTMOutput, TTMPipeline
+from reference_impl.ttm.prompts import OpenAICompatibleBackend, derive_prompts
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.generation.model import GenerationRequest, VideoModel
+from ttm_bench.video import write_video
 
 
 def resample_video(video: np.ndarray, frames: int, height: int, width: int) -> np.ndarray:
@@ -33,34 +43,66 @@ class ReferenceTTMModel(VideoModel):
     """Loads a checkpoint of variant `name` and runs `TTMPipeline` on each request.
 
     Config: checkpoint (directory), steps / visual_guidance / text_guidance (None: the
-    architecture's defaults). `last_output` keeps the latest `TTMOutput` (with the stage-1
-    trajectory) for callers that want to save or show it.
+    architecture's defaults), and the preprocessing and trajectory options of the module
+    docstring. `last_output` keeps the latest `TTMOutput` (with the stage-1 trajectory).
     """
 
     name: ClassVar[str] = "ttm"
     version: ClassVar[str] = "1"
     default_config: ClassVar[Mapping[str, Any]] = {
         "checkpoint": "", "steps": None, "visual_guidance": None, "text_guidance": None,
+        "trajectory_dir": "", "llm_url": "", "llm_model": "", "prompt_cache": "",
+        "grounding_model": "", "sam2_model": "", "box_threshold": 0.35,
     }
 
     def load(self, config: Mapping[str, Any], device: str) -> None:
         self.config = dict(config)
         self.pipeline = TTMPipeline(load_checkpoint(str(config["checkpoint"]), self.name, device))
         self.last_output: TTMOutput | None = None
+        self.backend = (OpenAICompatibleBackend(config["llm_url"], config["llm_model"])
+                        if config["llm_url"] else None)
+        self.detector = self.segmenter = None
+        if config["grounding_model"] or config["sam2_model"]:
+            if not (config["grounding_model"] and config["sam2_model"] and self.backend):
+                raise TTMBenchError("grounding needs grounding_model, sam2_model and llm_url "
+                                    "(the LLM names the objects); set all three")
+            self.detector = GroundingDinoDetector(config["grounding_model"], device,
+                                                  float(config["box_threshold"]))
+            self.segmenter = Sam2Segmenter(config["sam2_model"], device)
 
     def generate(self, request: GenerationRequest) -> np.ndarray:
-        prompts = request.local_prompts or request.object_labels
-        if len(prompts) != request.masks.shape[0]:
-            raise TTMBenchError(f"sample {request.sample_id}: {request.masks.shape[0]} masks but "
+        masks, prompts, motion = self._objects(request)
+        if len(prompts) != masks.shape[0]:
+            raise TTMBenchError(f"sample {request.sample_id}: {masks.shape[0]} masks but "
                                 f"{len(prompts)} local prompts; give one prompt per object")
         output = self.pipeline(
-            request.image, request.masks, request.caption, prompts,
-            motion_prompt=request.motion_prompt, seed=request.seed, steps=self.config["steps"],
+            request.image, masks, request.caption, prompts, motion_prompt=motion,
+            seed=request.seed, steps=self.config["steps"],
             visual_guidance=self.config["visual_guidance"],
             text_guidance=self.config["text_guidance"],
         )
         self.last_output = output
+        if self.config["trajectory_dir"] and output.trajectory is not None:
+            write_video(Path(self.config["trajectory_dir"]) / f"{request.sample_id}.mp4",
+                        output.trajectory, request.fps, lossless=True)
         return resample_video(output.video, request.num_frames, request.height, request.width)
+
+    def _objects(self, request: GenerationRequest,
+                 ) -> tuple[np.ndarray, tuple[str, ...], str | None]:
+        """(masks bool [L, H, W], local prompts, motion prompt), preprocessed when missing."""
+        masks, prompts = request.masks, request.local_prompts or request.object_labels
+        motion = request.motion_prompt
+        needs_objects = masks.shape[0] == 0 and self.detector is not None
+        if self.backend is None or not (needs_objects or motion is None):
+            return masks, prompts, motion
+        derived = derive_prompts(request.caption, self.backend, sample_id=request.sample_id,
+                                 cache_dir=self.config["prompt_cache"] or None)
+        motion = motion or derived.motion_prompt
+        if needs_objects:
+            labels = [o.label for o in derived.objects]
+            masks, kept = initial_masks(request.image, labels, self.detector, self.segmenter)
+            prompts = tuple(derived.objects[i].local_prompt for i in kept)
+        return masks, prompts, motion
 
 
 class TTMModel(ReferenceTTMModel):
