@@ -24,9 +24,6 @@ class StaticModel(VideoModel):
     name = "static"
     version = "1"
 
-    def load(self, config: Mapping[str, Any], device: str) -> None:
-        pass
-
     def generate(self, request: GenerationRequest) -> np.ndarray:
         return np.repeat(request.image[None], request.num_frames, axis=0)
 
@@ -36,9 +33,6 @@ class GroundTruthModel(VideoModel):
 
     name = "ground-truth"
     version = "1"
-
-    def load(self, config: Mapping[str, Any], device: str) -> None:
-        pass
 
     def generate(self, request: GenerationRequest) -> np.ndarray:
         from ttm_bench.video import read_video
@@ -65,7 +59,7 @@ class KenBurnsModel(VideoModel):
     def load(self, config: Mapping[str, Any], device: str) -> None:
         if not 0 <= config["min_zoom"] <= config["max_zoom"]:
             raise TTMBenchError("ken-burns: need 0 <= min_zoom <= max_zoom")
-        self.config = dict(config)
+        super().load(config, device)
 
     def generate(self, request: GenerationRequest) -> np.ndarray:
         rng = np.random.default_rng(request.seed)

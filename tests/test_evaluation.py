@@ -33,18 +33,33 @@ def small_run(small_bench: Benchmark, tmp_path_factory: pytest.TempPathFactory) 
     return out
 
 
-def test_ad_of_ground_truth_matches_true_motion(default_bench: Benchmark, default_runs: Path,
-                                                tmp_path: Path) -> None:
+def _relative_ad_errors(bench: Benchmark, results_dir: Path) -> np.ndarray:
+    per_sample = pd.read_parquet(results_dir / "per_sample.parquet").set_index("sample_id")
+    scale = 256 / bench.info.height  # AD is measured at shorter side 256
+    truth = np.array([s.meta["true_mean_flow_px"] * scale for s in bench.samples])
+    measured = np.array([per_sample.loc[s.id, "value"] for s in bench.samples])
+    return np.abs(measured - truth) / truth
+
+
+def test_ad_of_benchmark_clips_matches_true_motion(default_bench: Benchmark,
+                                                   tmp_path: Path) -> None:
+    """The lossless clips: every sample's DIS AD within 10% of the exact mean flow."""
+    evaluate(inputs_from_folder(default_bench.root / "videos", "clips"), tmp_path / "clips",
+             ["ad"], progress=False)
+    errors = _relative_ad_errors(default_bench, tmp_path / "clips")
+    assert errors.max() < 0.10, f"relative AD errors {np.round(errors, 3)}"
+
+
+def test_ad_of_ground_truth_run_matches_true_motion(default_bench: Benchmark, default_runs: Path,
+                                                    tmp_path: Path) -> None:
+    """The ground-truth run went through the runs' lossy H.264: the run's AD is within 10% of
+    the truth, each sample within 15% (the codec adds a little texture noise to the flow)."""
     results = evaluate(inputs_from_run(default_runs / "ground-truth", default_bench.root),
                        tmp_path / "gt", ["ad"], progress=False)
-    per_sample = pd.read_parquet(tmp_path / "gt" / "per_sample.parquet").set_index("sample_id")
-    scale = 256 / default_bench.info.height  # AD is measured at shorter side 256
-    errors = []
-    for s in default_bench.samples:
-        truth = s.meta["true_mean_flow_px"] * scale
-        errors.append(abs(per_sample.loc[s.id, "value"] - truth) / truth)
-    assert max(errors) < 0.10, f"relative AD errors {np.round(errors, 3)}"
+    errors = _relative_ad_errors(default_bench, tmp_path / "gt")
+    assert errors.max() < 0.15, f"relative AD errors {np.round(errors, 3)}"
     overall = next(r for r in results["aggregate"] if r["split"] == "all")
+    scale = 256 / default_bench.info.height
     truth_mean = np.mean([s.meta["true_mean_flow_px"] * scale for s in default_bench.samples])
     assert overall["value"] == pytest.approx(truth_mean, rel=0.10)
     assert overall["ci_low"] <= overall["value"] <= overall["ci_high"]

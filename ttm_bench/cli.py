@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "ttm_bench.commands.evaluate",
     "ttm_bench.commands.leaderboard",
     "ttm_bench.commands.demo",
+    "ttm_bench.commands.study",
 )
 
 

@@ -48,17 +48,22 @@ class VideoModel(ABC):
     """An image-to-video generator behind the suite's one narrow interface.
 
     Subclasses set `name`, `version` (bump it when outputs change) and `default_config`, and
-    implement `load` and `generate`. Config values arrive merged over `default_config`, with
-    the types of the defaults.
+    implement `generate` (and `load`, when they have weights). Config values arrive merged
+    over `default_config`.
     """
 
     name: ClassVar[str]
     version: ClassVar[str] = "0"
     default_config: ClassVar[Mapping[str, Any]] = {}
 
-    @abstractmethod
     def load(self, config: Mapping[str, Any], device: str) -> None:
-        """Load weights and state. Missing weights raise `TTMBenchError` naming the fix."""
+        """Load weights and state. Missing weights raise `TTMBenchError` naming the fix.
+
+        The default keeps the config (`self.config`) and the device; weightless models need
+        nothing more.
+        """
+        self.config = dict(config)
+        self.device = device
 
     @abstractmethod
     def generate(self, request: GenerationRequest) -> np.ndarray:

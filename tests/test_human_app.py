@@ -1,0 +1,171 @@
+"""The Streamlit rating app through `streamlit.testing.v1.AppTest`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from tests.human_study_fixtures import make_study, read_tokens
+from ttm_bench.human.serve import APP_PATH
+from ttm_bench.human.study import Study
+
+APP = str(APP_PATH)
+NASTY_CAPTION = "<script>alert('x')</script> **bold** [link](javascript:alert(1)) <b>b</b>"
+
+
+@pytest.fixture
+def study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Study:
+    s = make_study(tmp_path)
+    monkeypatch.setenv("TTM_BENCH_STUDY", str(s.root))
+    return s
+
+
+def _open(token: str | None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    if token is not None:
+        at.query_params["token"] = token
+    return at.run()
+
+
+def _queue_length(study: Study, rater: str) -> int:
+    return len(study.open_store().queue(study.name, rater))
+
+
+def _types(at: AppTest) -> list[str]:
+    """Types of the elements on the page (iterating the main block yields itself first)."""
+    return [e.type for e in at.main if e.type != "main"]
+
+
+def _srcdoc(at: AppTest) -> str:
+    (frame,) = [e for e in at.main if e.type == "iframe"]
+    return frame.proto.srcdoc
+
+
+@pytest.mark.parametrize("token", [None, "", "wrong-token"])
+def test_a_bad_token_sees_nothing_else(study: Study, token: str | None) -> None:
+    at = _open(token)
+    assert not at.exception
+    assert _types(at) == ["error"]
+    assert "not valid" in at.error[0].value
+
+
+def test_rating_flow_submit_needs_every_answer(study: Study) -> None:
+    tokens = read_tokens(study)
+    at = _open(tokens["r001"])
+    n = _queue_length(study, "r001")
+    assert not at.exception
+    assert at.progress[0].proto.text == f"0 of {n} comparisons done"
+    assert len(at.radio) == 3 and at.button[0].disabled
+    at.radio[0].set_value("left")
+    at.radio[1].set_value("right")
+    at.run()
+    assert at.button[0].disabled
+    at.radio[2].set_value("left")
+    at.run()
+    assert not at.button[0].disabled
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.progress[0].proto.text == f"1 of {n} comparisons done"
+    votes = study.open_store().votes(study.name)
+    assert len(votes) == 3 and set(votes["rater"]) == {"r001"}
+    log = study.open_store().submissions(study.name)
+    assert log["watch_seconds"][0] >= 0
+    assert all(r.value is None for r in at.radio) and at.button[0].disabled  # next item
+
+
+def test_page_shows_no_model_names_and_plain_text(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.human_study_fixtures import make_benchmark, make_run, write_spec
+    from ttm_bench.human.spec import load_spec
+    from ttm_bench.human.study import create_study
+
+    make_benchmark(tmp_path / "bench", captions={i: NASTY_CAPTION for i in range(4)})
+    make_run(tmp_path / "secretmodelx", tmp_path / "bench", "secretmodelx", 40)
+    make_run(tmp_path / "secretmodely", tmp_path / "bench", "secretmodely", 140)
+    spec = write_spec(tmp_path / "spec.yaml",
+                      runs={"secretmodelx": "secretmodelx", "secretmodely": "secretmodely"},
+                      questions=[{"id": "q", "text": "Which is <i>better</i>? **really**"}])
+    study = create_study(load_spec(spec), tmp_path / "study")
+    monkeypatch.setenv("TTM_BENCH_STUDY", str(study.root))
+    at = _open(read_tokens(study)["r001"])
+    assert at.text[0].value == NASTY_CAPTION  # st.text: shown verbatim, never rendered
+    assert at.radio[0].label == r"Which is \<i\>better\</i\>? \*\*really\*\*"
+    page = "\n".join(str(e.proto) for e in at.main if e.type != "iframe")
+    page += re.sub(r"data:video/mp4;base64,[A-Za-z0-9+/=]+", "", _srcdoc(at))
+    page += " ".join(str(w.key) for w in [*at.radio, *at.button])
+    assert "secretmodel" not in page
+    assert _srcdoc(at).count("data:video/mp4;base64,") == 2
+
+
+def test_second_tab_and_refresh_count_once(study: Study) -> None:
+    token = read_tokens(study)["r002"]
+    first, second = _open(token), _open(token)
+    for at in (first, second):
+        for radio in at.radio:
+            radio.set_value("right")
+        at.run()
+    first.button[0].click().run()
+    second.button[0].click().run()  # the same item, from a tab opened before the submit
+    assert "already recorded" in second.info[0].value
+    store = study.open_store()
+    assert len(store.votes(study.name)) == 3
+    assert list(store.submissions(study.name)["outcome"]) == ["recorded", "duplicate"]
+    refreshed = _open(token)  # a reload resumes at the next unanswered item
+    n = _queue_length(study, "r002")
+    assert refreshed.progress[0].proto.text == f"1 of {n} comparisons done"
+    assert refreshed.radio[0].key == second.radio[0].key
+
+
+def test_admin_sees_progress_and_export(study: Study) -> None:
+    tokens = read_tokens(study)
+    empty = _open(tokens["admin"])  # before any vote
+    assert not empty.exception and (empty.dataframe[0].value["done"] == 0).all()
+    rater = _open(tokens["r003"])
+    for radio in rater.radio:
+        radio.set_value("left")
+    rater.run()
+    rater.button[0].click().run()
+    at = _open(tokens["admin"])
+    assert not at.exception
+    raters = at.dataframe[0].value.set_index("rater")
+    assert raters.loc["r003", "done"] == 1 and raters.loc["r001", "done"] == 0
+    items = at.dataframe[1].value
+    assert items["raters"].sum() == 1 and (items["target"] == 2).all()
+    assert len(at.get("download_button")) == 1
+
+
+def test_a_changed_study_is_refused_without_details(study: Study) -> None:
+    video = study.spec.runs["ttm"] / "videos" / "s0.mp4"
+    video.write_bytes(video.read_bytes()[:-10])
+    at = _open(read_tokens(study)["r001"])
+    assert _types(at) == ["error"]
+    assert "unavailable" in at.error[0].value and "ttm" not in at.error[0].value
+
+
+def test_invited_raters_get_in_without_a_restart(study: Study) -> None:
+    from ttm_bench.human.topup import invite_more
+
+    assert _types(_open(read_tokens(study)["r001"]))[0] == "progress"  # the app has loaded
+    result = invite_more(study, 2)
+    token = dict(line.split("\t") for line in result.invitations.read_text().splitlines()[1:])
+    at = _open(token["r004"])
+    assert not at.exception and at.progress[0].proto.text.startswith("0 of ")
+
+
+def test_player_embeds_two_muted_videos_and_escapes_sources(tmp_path: Path) -> None:
+    import base64
+
+    from ttm_bench.human.player import player_html, video_data_uri
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"\x00\x01mp4 bytes")
+    uri = video_data_uri(clip)
+    assert base64.b64decode(uri.split(",", 1)[1]) == clip.read_bytes()
+    page = player_html(uri, '" onerror="alert(1)')
+    assert page.count("<video ") == 2 and page.count(" muted ") == 2
+    assert 'onerror="alert' not in page and "&quot; onerror=&quot;alert(1)" in page

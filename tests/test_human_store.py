@@ -1,0 +1,179 @@
+"""The votes store and rating sessions: duplicates, resume, concurrency, corruption."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.human_study_fixtures import make_study
+from ttm_bench.errors import TTMBenchError
+from ttm_bench.human.rating import RatingSession
+from ttm_bench.human.store import Answer, VotesStore, sqlite_url
+
+
+def _answers(session: RatingSession, side: str) -> dict[str, str]:
+    return {q.id: side for q in session.study.questions}
+
+
+def test_answers_map_displayed_sides_to_the_pair(tmp_path: Path) -> None:
+    study = make_study(tmp_path)
+    store = study.open_store()
+    session = RatingSession(study, store, "r001")
+    shown = session.next()
+    assert shown.left == (shown.item.video_a if shown.slot.a_on_left else shown.item.video_b)
+    assert session.submit(shown, _answers(session, "left"), watch_seconds=3.5)
+    votes = store.votes(study.name)
+    assert set(votes["choice"]) == {"a" if shown.slot.a_on_left else "b"}
+    assert len(votes) == 3 and set(votes["question"]) == {q.id for q in study.questions}
+    log = store.submissions(study.name)
+    assert list(log["outcome"]) == ["recorded"] and log["watch_seconds"][0] == 3.5
+
+
+def test_resubmission_is_logged_but_not_counted(tmp_path: Path) -> None:
+    study = make_study(tmp_path)
+    store = study.open_store()
+    first = RatingSession(study, store, "r001")
+    second_tab = RatingSession(study, store, "r001")
+    shown = first.next()
+    assert second_tab.next() == shown
+    assert first.submit(shown, _answers(first, "left"), None)
+    assert not second_tab.submit(shown, _answers(second_tab, "right"), None)  # other tab
+    assert not first.submit(shown, _answers(first, "left"), None)  # double click
+    assert len(store.votes(study.name)) == 3
+    assert list(store.submissions(study.name)["outcome"]) == ["recorded", "duplicate",
+                                                              "duplicate"]
+    assert first.next() != shown and first.progress()[0] == 1
+
+
+def test_incomplete_or_invalid_answers_are_refused(tmp_path: Path) -> None:
+    study = make_study(tmp_path)
+    store = study.open_store()
+    session = RatingSession(study, store, "r001")
+    shown = session.next()
+    answers = _answers(session, "left")
+    with pytest.raises(TTMBenchError, match="every question"):
+        session.submit(shown, dict(list(answers.items())[:2]), None)
+    with pytest.raises(TTMBenchError, match="not one of"):
+        session.submit(shown, {**answers, "visual_quality": "tie"}, None)  # no tie in this study
+    with pytest.raises(TTMBenchError, match="another rater"):
+        RatingSession(study, store, "r002").submit(shown, answers, None)
+    with pytest.raises(TTMBenchError, match="unknown rater"):
+        RatingSession(study, store, "mallory")
+    assert store.votes(study.name).empty
+
+
+def test_a_rater_resumes_where_they_stopped(tmp_path: Path) -> None:
+    study = make_study(tmp_path)
+    session = RatingSession(study, study.open_store(), "r002")
+    queue = [s.item for s in session.queue]
+    session.submit(session.next(), _answers(session, "right"), 1.0)
+    # a new process (server restart, new browser) sees the same state from the database
+    resumed = RatingSession(study, VotesStore(study.database_url), "r002")
+    assert resumed.progress() == (1, len(queue))
+    assert resumed.next().item.id == queue[1]
+
+
+def test_many_concurrent_raters_lose_and_double_count_nothing(tmp_path: Path) -> None:
+    """24 raters, each with two tabs submitting every item at once, through `RatingSession`."""
+    study = make_study(tmp_path, n_samples=8, raters=24, raters_per_item=12)
+    store = study.open_store()
+    barrier = threading.Barrier(48)
+    errors: list[BaseException] = []
+
+    def rate(rater: str) -> None:
+        try:
+            session = RatingSession(study, store, rater)
+            barrier.wait()
+            # both tabs of a rater walk the same queue, racing each other on every item
+            while (shown := session.next()) is not None:
+                session.submit(shown, _answers(session, "left"), watch_seconds=0.1)
+        except BaseException as exc:  # reported below; a thread must not swallow failures
+            errors.append(exc)
+
+    threads = [threading.Thread(target=rate, args=(r,)) for r in study.raters for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    expected_slots = 8 * 12
+    votes = store.votes(study.name)
+    assert len(votes) == expected_slots * 3
+    assert not votes.duplicated(["rater", "item", "question"]).any()
+    log = store.submissions(study.name)
+    assert (log["outcome"] == "recorded").sum() == expected_slots
+    assert all(RatingSession(study, store, r).next() is None for r in study.raters)
+
+
+def test_store_refuses_a_corrupt_database(tmp_path: Path) -> None:
+    path = tmp_path / "votes.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(TTMBenchError, match="corrupt"):
+        VotesStore(sqlite_url(path))
+
+
+def test_store_rejects_unknown_choices_and_bad_urls(tmp_path: Path) -> None:
+    store = VotesStore(sqlite_url(tmp_path / "v.sqlite"))
+    with pytest.raises(TTMBenchError, match="invalid choice"):
+        store.submit("s", "r", "i", [Answer("q", "left")], shown={}, a_on_left=True,
+                     watch_seconds=None)
+    with pytest.raises(TTMBenchError, match="SQLAlchemy URL"):
+        VotesStore("nonsense://x")
+
+
+def test_sqlite_uses_wal_and_writers_lock_at_begin(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    store = VotesStore(sqlite_url(tmp_path / "v.sqlite"))
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute",
+                    lambda _c, _cur, statement, *_: statements.append(statement))
+    store.submit("s", "r", "i", [Answer("q", "a")], shown={"q": "left"}, a_on_left=True,
+                 watch_seconds=1.0)
+    store.votes("s")
+    begins = [s for s in statements if s.startswith("BEGIN")]
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN"]  # the write, then the read
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def _rate_in_process(study_root: str, raters: list[str]) -> int:
+    """One server process: its own engine, rating whole queues for `raters`."""
+    from ttm_bench.human.study import Study
+
+    study = Study.load(study_root, verify=False)
+    store = study.open_store()
+    recorded = 0
+    for rater in raters:
+        session = RatingSession(study, store, rater)
+        while (shown := session.next()) is not None:
+            recorded += session.submit(shown, _answers(session, "right"), watch_seconds=0.2)
+    return recorded
+
+
+def test_several_server_processes_share_one_database(tmp_path: Path) -> None:
+    """Two processes (as two app workers would be), each with its own engine, both driving
+    all 24 raters at once."""
+    import multiprocessing
+
+    study = make_study(tmp_path, n_samples=6, raters=24, raters_per_item=8)
+    groups = [study.raters, study.raters[::-1]]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        recorded = pool.starmap(_rate_in_process, [(str(study.root), g) for g in groups])
+    assert sum(recorded) == 6 * 8
+    votes = study.open_store().votes(study.name)
+    assert len(votes) == 6 * 8 * 3 and not votes.duplicated(["rater", "item", "question"]).any()
+    assert len(study.journal.entries()) >= 6 * 8
+
+
+def test_schema_compiles_for_postgresql() -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    from ttm_bench.human.store import metadata
+
+    ddl = [str(sa.schema.CreateTable(t).compile(dialect=postgresql.dialect()))
+           for t in metadata.sorted_tables]
+    assert any("CONSTRAINT uq_vote UNIQUE (study, rater, item, question)" in d for d in ddl)

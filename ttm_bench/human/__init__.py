@@ -1,0 +1,1 @@
+"""Pairwise human preference studies: spec, assignment, votes store, rating app, analysis."""

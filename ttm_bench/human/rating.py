@@ -1,0 +1,98 @@
+"""A rater's session: what to show next and how to record an answer — the app's whole logic.
+
+The Streamlit app and the tests drive the same `RatingSession`, so what the tests prove about
+concurrency, resume and duplicates holds for the app. State lives in the database only (each
+submission is first appended to the study's write-ahead journal): a refreshed page, a closed
+tab or a second tab resumes at the first item of the rater's queue without recorded answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ttm_bench.errors import TTMBenchError
+from ttm_bench.human.assignment import Slot
+from ttm_bench.human.journal import JournalEntry
+from ttm_bench.human.store import Answer, VotesStore
+from ttm_bench.human.study import Item, Study, VideoRef
+
+LEFT, RIGHT, TIE = "left", "right", "tie"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One item as displayed to one rater."""
+
+    slot: Slot
+    item: Item
+
+    @property
+    def left(self) -> VideoRef:
+        return self.item.video_a if self.slot.a_on_left else self.item.video_b
+
+    @property
+    def right(self) -> VideoRef:
+        return self.item.video_b if self.slot.a_on_left else self.item.video_a
+
+    def to_pair_choice(self, side: str) -> str:
+        """Map a displayed answer (left/right/tie) to the pair's "a"/"b"/"tie"."""
+        if side == TIE:
+            return "tie"
+        if side not in (LEFT, RIGHT):
+            raise TTMBenchError(f"invalid answer {side!r}; use left, right or tie")
+        return "a" if (side == LEFT) == self.slot.a_on_left else "b"
+
+
+class RatingSession:
+    """The queue of one rater in one study, backed by the votes store."""
+
+    def __init__(self, study: Study, store: VotesStore, rater: str):
+        if rater not in study.data["raters"]:
+            raise TTMBenchError(f"unknown rater {rater!r} in study {study.name!r}")
+        self.study, self.store, self.rater = study, store, rater
+        self.queue = store.queue(study.name, rater)
+
+    def options(self) -> tuple[str, ...]:
+        return (LEFT, RIGHT, TIE) if self.study.spec.allow_tie else (LEFT, RIGHT)
+
+    def progress(self) -> tuple[int, int]:
+        """(items answered, items in the queue)."""
+        done = self.store.rated_items(self.study.name, self.rater)
+        return sum(s.item in done for s in self.queue), len(self.queue)
+
+    def next(self) -> Shown | None:
+        """The first unanswered item of the queue, or None when the rater is done."""
+        done = self.store.rated_items(self.study.name, self.rater)
+        for slot in self.queue:
+            if slot.item not in done:
+                return Shown(slot, self.study.items[slot.item])
+        return None
+
+    def submit(self, shown: Shown, answers: Mapping[str, str], watch_seconds: float | None
+               ) -> bool:
+        """Record the answers (question id → left/right/tie) to `shown`.
+
+        Every question must be answered with an allowed option. Returns False, recording
+        nothing new, when this rater's answers to this item already exist.
+        """
+        if shown.slot.rater != self.rater:
+            raise TTMBenchError("this item belongs to another rater's queue")
+        expected = {q.id for q in self.study.questions}
+        if set(answers) != expected:
+            raise TTMBenchError(f"answer every question exactly once: expected {sorted(expected)}"
+                                f", got {sorted(answers)}")
+        allowed = self.options()
+        for question, side in answers.items():
+            if side not in allowed:
+                raise TTMBenchError(f"answer {side!r} to {question!r} is not one of "
+                                    f"{list(allowed)}")
+        entry = JournalEntry(self.study.name, self.rater, shown.item.id,
+                             {q: shown.to_pair_choice(side) for q, side in answers.items()},
+                             dict(answers), shown.slot.a_on_left, watch_seconds, time.time())
+        self.study.journal.append(entry)  # first, so a lost database loses no vote
+        return self.store.submit(entry.study, entry.rater, entry.item,
+                                 [Answer(q, c) for q, c in entry.answers.items()],
+                                 shown=entry.shown, a_on_left=entry.a_on_left,
+                                 watch_seconds=watch_seconds, submitted_at=entry.submitted_at)

@@ -1,0 +1,29 @@
+"""Launching the rating app: the `streamlit run` command line and its environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+#: The Streamlit script; run as a file by `streamlit run`, never imported.
+APP_PATH = Path(__file__).with_name("app.py")
+#: Environment variable naming the study directory the app serves.
+STUDY_ENV = "TTM_BENCH_STUDY"
+
+
+def streamlit_command(address: str, port: int) -> list[str]:
+    """`python -m streamlit run app.py ...` with the hardening options the app relies on:
+    no file watcher, no static file serving, XSRF protection, no usage statistics, minimal
+    toolbar (raters cannot rerun or change settings)."""
+    return [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+            "--server.address", address, "--server.port", str(port),
+            "--server.headless", "true", "--server.fileWatcherType", "none",
+            "--server.enableXsrfProtection", "true", "--server.enableStaticServing", "false",
+            "--server.runOnSave", "false", "--browser.gatherUsageStats", "false",
+            "--global.developmentMode", "false", "--client.toolbarMode", "minimal"]
+
+
+def app_environment(study_root: Path) -> dict[str, str]:
+    """The current environment plus the study directory for the app."""
+    return {**os.environ, STUDY_ENV: str(study_root)}
