@@ -133,3 +133,9 @@ class MaskedSelfOnlyModel(ReferenceTTMModel):
     """Ablation: trajectories, masked self-attention only."""
 
     name = "ttm-masked-self"
+
+
+class FlowTrajectoryModel(ReferenceTTMModel):
+    """Ablation: optical-flow trajectories instead of masks (unmasked extra layers)."""
+
+    name = "ttm-flow"

@@ -30,12 +30,13 @@ Backbone = Literal["unet", "dit"]
 class Variant:
     """One method of the family: TTM, the TI2V baseline, or an ablation.
 
-    trajectory: what stage 1 generates and stage 2 reads ("mask"), or None (no stage 1).
+    trajectory: what stage 1 generates and stage 2 reads ("mask", or "flow" for the optical-flow
+        ablation, see `flow.py`), or None (no stage 1).
     masked_self / masked_cross: whether stage 2's extra layers are masked.
     """
 
     name: str
-    trajectory: Literal["mask"] | None
+    trajectory: Literal["mask", "flow"] | None
     masked_self: bool
     masked_cross: bool
 
@@ -46,6 +47,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
     Variant("ttm-no-masked-attn", "mask", masked_self=False, masked_cross=False),
     Variant("ttm-masked-cross", "mask", masked_self=False, masked_cross=True),
     Variant("ttm-masked-self", "mask", masked_self=True, masked_cross=False),
+    Variant("ttm-flow", "flow", masked_self=False, masked_cross=False),
 )}
 
 

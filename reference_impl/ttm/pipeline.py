@@ -8,7 +8,9 @@ motion prompt is given). The latents are decoded to a colour-coded video, decode
 by nearest palette colour, and the cleaned labels are re-rendered and re-encoded to E(ŝ)
 (choice: stage 2 then sees the same kind of clean trajectory it was trained on) and give the
 object boxes of the masked attention. Stage 2 samples the video latents from E(x0), E(ŝ), c and
-c_local. TI2V skips stage 1; its unmasked object layers read c_local without boxes.
+c_local. TI2V skips stage 1; its unmasked object layers read c_local without boxes. The
+flow ablation passes the stage-1 latents to stage 2 as they are (flow has no palette to clean)
+and its unmasked layers need no boxes either.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ from ttm_bench.errors import TTMBenchError
 
 @dataclass(frozen=True)
 class TTMOutput:
-    """video: uint8 [T, H, W, 3]; trajectory: the stage-1 mask video as generated, uint8
-    [T, H, W, 3], and labels, its decoded label maps uint8 [T, H, W] (None for TI2V)."""
+    """video: uint8 [T, H, W, 3]; trajectory: the stage-1 video as generated, uint8
+    [T, H, W, 3] (None for TI2V), and labels, its decoded label maps uint8 [T, H, W] (mask
+    trajectories only)."""
 
     video: np.ndarray
     trajectory: np.ndarray | None
@@ -87,10 +90,11 @@ class TTMPipeline:
             latents = self._sample(c.motion, torch.cat([x0, s0], 1), motion_prompt or caption,
                                    None, None, guidance, steps, generator)
             trajectory = to_pixels(c.vae.decode(latents))
-            labels = decode_mask_video(trajectory, num_objects)
-            clean = c.vae.encode(to_model_space(render_mask_video(labels), device))
-            conditions = torch.cat([x0, clean], 1)
-            boxes, present = layout_from_labels(labels, num_objects, c.vae, device)
+            if c.variant.trajectory == "mask":
+                labels = decode_mask_video(trajectory, num_objects)
+                latents = c.vae.encode(to_model_space(render_mask_video(labels), device))
+                boxes, present = layout_from_labels(labels, num_objects, c.vae, device)
+            conditions = torch.cat([x0, latents], 1)
         layout = object_layout(c.text, local, boxes, present)
         null_layout = object_layout(c.text, null_local, boxes, present)
         latents = self._sample(c.video, conditions, caption, layout, null_layout, guidance, steps,

@@ -1,9 +1,10 @@
 """Train one stage of a TTM variant on a clip set, with `accelerate` (multi-GPU, resume).
 
 Stage `motion` learns ŝ = f(s_t, t, E(x0), E(s0), c_motion) on the colour-coded ground-truth
-masklets; stage `video` learns x̂ = g(x_t, t, E(x0), E(s), c, c_local) with boxes from the
-ground-truth masklets. Train stage 1 and stage 2 as two runs writing the same checkpoint
-(`--init` the second from the first). The VAE and text encoder stay frozen (choice: as in
+masklets (the flow ablation: on the clip's colour-coded optical flow, `flow.py`); stage
+`video` learns x̂ = g(x_t, t, E(x0), E(s), c, c_local) with boxes from the ground-truth
+masklets. Train stage 1 and stage 2 as two runs writing the same checkpoint (`--init` the
+second from the first). The VAE and text encoder stay frozen (choice: as in
 AnimateDiff); only the denoiser of the stage trains.
 
 Condition dropout (InstructPix2Pix, so that two-scale guidance works at inference): per sample,
@@ -51,6 +52,7 @@ from reference_impl.ttm.conditioning import (
 )
 from reference_impl.ttm.config import load_architecture, variant
 from reference_impl.ttm.denoiser import Stage
+from reference_impl.ttm.flow import flow_trajectory
 from reference_impl.ttm.masked_attention import ObjectLayout
 from reference_impl.ttm.pretrained import components_from_animatediff
 from reference_impl.ttm.trajectories import labels_from_masks, render_mask_video
@@ -97,7 +99,9 @@ def stage_batch(components: TTMComponents, stage: Stage, clips: Sequence[Trainin
     for clip, (drop_visual, drop_text) in zip(clips, drops, strict=True):
         labels = labels_from_masks(clip.masks)  # [T, H, W]
         x0 = encode_still(c.vae, clip.video[0], frames, device)
-        trajectory = c.vae.encode(to_model_space(render_mask_video(labels), device))
+        rendered = (render_mask_video(labels) if c.variant.trajectory != "flow"
+                    else flow_trajectory(clip.video))
+        trajectory = c.vae.encode(to_model_space(rendered, device))
         if stage == "motion":
             target = trajectory
             conditions = [x0, encode_still(c.vae, render_first_frame(clip.masks[0]), frames,
@@ -115,7 +119,7 @@ def stage_batch(components: TTMComponents, stage: Stage, clips: Sequence[Trainin
         layout = None
         if local is not None:
             objects = len(local)
-            if c.variant.trajectory is None:
+            if c.variant.trajectory != "mask":  # TI2V and flow: unmasked layers, no boxes
                 boxes = torch.zeros(1, frames, objects, 4, device=device)
                 present = torch.zeros(1, frames, objects, dtype=torch.bool, device=device)
             else:
