@@ -170,3 +170,11 @@ def test_zero_initialised_layers_are_the_identity_and_missing_membership_is_an_e
         layer.self_attention(x)
     with pytest.raises(ValueError, match="latent frames"):
         layer(x, layout, (FRAMES + 1, HEIGHT, WIDTH))
+
+
+def test_cross_attention_without_any_local_prompt_is_the_identity():
+    layer = MaskedCrossAttention(DIM, CONTEXT, HEADS, zero_init=False)
+    x = _tokens()
+    m = _layout([LEFT], [1]).membership(HEIGHT, WIDTH)
+    out = layer(x, torch.zeros(1, 0, CONTEXT), torch.zeros(1, 0, dtype=torch.long), m)
+    assert torch.equal(out, x)

@@ -1,3 +1,4 @@
+import tomllib
 from pathlib import Path
 
 import cv2
@@ -9,11 +10,11 @@ from reference_impl.ttm.adapter import TI2VModel, TTMModel, resample_video
 from reference_impl.ttm.checkpoint import MANIFEST, WEIGHTS, load_checkpoint, save_checkpoint
 from reference_impl.ttm.components import TTMComponents
 from reference_impl.ttm.conditioning import encode_still, object_layout, to_pixels
-from reference_impl.ttm.config import load_architecture, variant
+from reference_impl.ttm.config import VARIANTS, load_architecture, variant
 from reference_impl.ttm.pipeline import TTMPipeline
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.generation.model import GenerationRequest
-from ttm_bench.generation.registry import create_model
+from ttm_bench.generation.registry import create_model, resolve_model
 
 
 def _randomise(components: TTMComponents) -> TTMComponents:
@@ -126,11 +127,6 @@ def test_resample_video_picks_nearest_frames():
 
 
 def test_every_variant_is_declared_as_an_entry_point_with_its_own_name():
-    import tomllib
-
-    from reference_impl.ttm.config import VARIANTS
-    from ttm_bench.generation.registry import resolve_model
-
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     entry_points = pyproject["project"]["entry-points"]["ttm_bench.models"]
     for name in VARIANTS:

@@ -16,13 +16,16 @@ membership is (F, h/p, w/p).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference_impl.ttm.masked_attention import ObjectAttention, ObjectLayout
+from reference_impl.ttm.masked_attention import (
+    ObjectAttention,
+    ObjectLayerFactory,
+    ObjectLayout,
+)
 
 
 def timestep_embedding(timestep: torch.Tensor, dim: int) -> torch.Tensor:
@@ -91,7 +94,8 @@ class TTMDiT(nn.Module):
 
     def __init__(self, *, in_channels: int, out_channels: int, text_dim: int, dim: int,
                  depth: int, heads: int, patch_size: int, max_frames: int, max_height: int,
-                 max_width: int, object_layer: Any, object_blocks: int, mlp_ratio: float = 4.0):
+                 max_width: int, object_layer: ObjectLayerFactory, object_blocks: int,
+                 mlp_ratio: float = 4.0):
         super().__init__()
         if object_blocks > depth:
             raise ValueError(f"{object_blocks} object blocks requested, the DiT has {depth}")

@@ -26,6 +26,7 @@ the mask and the attention to chunk × N instead of N × N.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 Background = Literal["group", "all"]
+ObjectLayerFactory = Callable[[int], "ObjectAttention"]  # block width → its object layers
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,8 @@ class MaskedCrossAttention(_ResidualAttention):
 
     def forward(self, x: torch.Tensor, local_tokens: torch.Tensor, token_object: torch.Tensor,
                 membership: torch.Tensor | None = None) -> torch.Tensor:
+        if local_tokens.shape[1] == 0:
+            return x  # no local prompt tokens at all: nothing to attend to
         if self.masked:
             if membership is None:
                 raise ValueError("masked cross-attention needs the token membership")

@@ -21,7 +21,11 @@ import torch
 from diffusers import UNetMotionModel
 from torch import nn
 
-from reference_impl.ttm.masked_attention import ObjectAttention, ObjectLayout
+from reference_impl.ttm.masked_attention import (
+    ObjectAttention,
+    ObjectLayerFactory,
+    ObjectLayout,
+)
 
 
 def expand_input_channels(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
@@ -82,14 +86,15 @@ class TTMUNet(nn.Module):
 
     @classmethod
     def build(cls, unet_config: dict[str, Any], in_channels: int, out_channels: int,
-              object_layer: Any, object_blocks: int) -> TTMUNet:
+              object_layer: ObjectLayerFactory, object_blocks: int) -> TTMUNet:
         """A fresh U-Net. `object_layer(dim)` makes the object layers of a block of width dim."""
         unet = UNetMotionModel(**unet_config, in_channels=out_channels, out_channels=out_channels)
         unet.conv_in = expand_input_channels(unet.conv_in, in_channels)
         return cls(unet, cls._layers(unet, object_layer, object_blocks))
 
     @staticmethod
-    def _layers(unet: UNetMotionModel, object_layer: Any, count: int) -> list[ObjectAttention]:
+    def _layers(unet: UNetMotionModel, object_layer: ObjectLayerFactory, count: int,
+                ) -> list[ObjectAttention]:
         widths = [attn.config.in_channels for block in unet.down_blocks
                   for attn in getattr(block, "attentions", [])]
         return [object_layer(width) for width in widths[:count]]
