@@ -26,6 +26,7 @@ import numpy as np
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from reference_impl.ttm.conditioning import resize_masks
 from ttm_bench.atomic import atomic_path
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.masks import decode_rle
@@ -68,14 +69,9 @@ def fit_clip(clip: TrainingClip, frames: int, height: int, width: int) -> Traini
     if clip.video.shape[0] < frames:
         raise TTMBenchError(f"clip {clip.id} has {clip.video.shape[0]} frames, the model needs "
                             f"{frames}; drop it or use a longer clip")
-    size = (width, height)
-    video = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA)
+    video = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA)
                       for f in clip.video[:frames]])
-    masks = np.zeros((frames, clip.masks.shape[1], height, width), bool)
-    for t in range(frames):
-        for k in range(clip.masks.shape[1]):
-            masks[t, k] = cv2.resize(clip.masks[t, k].astype(np.uint8), size,
-                                     interpolation=cv2.INTER_NEAREST).astype(bool)
+    masks = resize_masks(clip.masks[:frames], height, width)
     return TrainingClip(clip.id, video, masks, clip.caption, clip.motion_prompt,
                         clip.local_prompts)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import torch
 
@@ -26,6 +27,16 @@ from reference_impl.ttm.trajectories import (
     latent_boxes,
     render_mask_video,
 )
+
+
+def resize_masks(masks: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Nearest-neighbour resize of bool [..., H, W] masks to bool [..., height, width]."""
+    flat = masks.reshape(-1, *masks.shape[-2:])
+    out = np.zeros((flat.shape[0], height, width), bool)
+    for i, mask in enumerate(flat):
+        out[i] = cv2.resize(mask.astype(np.uint8), (width, height),
+                            interpolation=cv2.INTER_NEAREST).astype(bool)
+    return out.reshape(*masks.shape[:-2], height, width)
 
 
 def to_model_space(video: np.ndarray, device: torch.device | str) -> torch.Tensor:

@@ -28,6 +28,7 @@ from reference_impl.ttm.conditioning import (
     layout_from_labels,
     object_layout,
     render_first_frame,
+    resize_masks,
     stack_layouts,
     to_model_space,
     to_pixels,
@@ -71,9 +72,7 @@ class TTMPipeline:
                     arch.guidance["text"] if text_guidance is None else text_guidance)
         size = (arch.width, arch.height)
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        masks = np.zeros((0, arch.height, arch.width), bool) if len(masks) == 0 else np.stack(
-            [cv2.resize(m.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) for m in masks]
-        ).astype(bool)
+        masks = resize_masks(masks, arch.height, arch.width)
         device, frames = c.device, c.vae.latent_frames(arch.frames)
         generator = torch.Generator(device="cpu").manual_seed(seed)
         x0 = encode_still(c.vae, image, frames, device)

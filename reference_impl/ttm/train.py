@@ -196,10 +196,10 @@ def train(config: TrainConfig, progress: bool = True) -> list[float]:
                                                  config.motion_adapter_dir)
     else:
         components = TTMComponents(arch, method)
-    components.to(accelerator.device).train()
+    components.to(accelerator.device).eval()  # frozen parts: no dropout (T5 has some)
     denoiser = components.motion if config.stage == "motion" else components.video
     components.requires_grad_(False)
-    denoiser.requires_grad_(True)
+    denoiser.requires_grad_(True).train()
     optimizer = torch.optim.AdamW(denoiser.parameters(), lr=lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
