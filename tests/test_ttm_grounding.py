@@ -139,11 +139,16 @@ def test_adapter_preprocesses_samples_without_objects(tiny_models, tmp_path):
         request = GenerationRequest(
             sample_id="p1", image=np.zeros((48, 64, 3), np.uint8), caption="A dog chases a ball.",
             num_frames=4, fps=8.0, height=48, width=64, seed=0)
-        masks, prompts, motion = model._objects(request)
-        assert masks.shape == (2, 48, 64) and motion == "A dog runs after a ball."
-        assert prompts == ("A dog running.", "A red ball rolling.")
+        objects = model.preprocessor.prepare("p1", request.image, request.caption,
+                                             request.masks, (), None)
+        assert objects.masks.shape == (2, 48, 64)
+        assert objects.motion_prompt == "A dog runs after a ball."
+        assert objects.local_prompts == ("A dog running.", "A red ball rolling.")
         assert model.generate(request).shape == (4, 48, 64, 3)
         assert len(chat.requests) == 1 and (tmp_path / "c" / "p1.json").is_file()  # cached
+        given = np.ones((1, 48, 64), bool)  # a sample with masks and prompts keeps them
+        kept = model.preprocessor.prepare("p2", request.image, "c", given, ("x",), "m")
+        assert kept.masks is given and kept.local_prompts == ("x",) and len(chat.requests) == 1
     finally:
         chat.close()
     with pytest.raises(TTMBenchError, match="set all three"):

@@ -22,9 +22,10 @@ import cv2
 import numpy as np
 
 from reference_impl.ttm.checkpoint import load_checkpoint
-from reference_impl.ttm.grounding import GroundingDinoDetector, Sam2Segmenter, initial_masks
+from reference_impl.ttm.grounding import GroundingDinoDetector, Sam2Segmenter
 from reference_impl.ttm.pipeline import TTMOutput, TTMPipeline
-from reference_impl.ttm.prompts import OpenAICompatibleBackend, derive_prompts
+from reference_impl.ttm.preprocess import Preprocessor
+from reference_impl.ttm.prompts import OpenAICompatibleBackend
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.generation.model import GenerationRequest, VideoModel
 from ttm_bench.video import write_video
@@ -59,24 +60,30 @@ class ReferenceTTMModel(VideoModel):
         self.config = dict(config)
         self.pipeline = TTMPipeline(load_checkpoint(str(config["checkpoint"]), self.name, device))
         self.last_output: TTMOutput | None = None
-        self.backend = (OpenAICompatibleBackend(config["llm_url"], config["llm_model"])
-                        if config["llm_url"] else None)
-        self.detector = self.segmenter = None
+        backend = (OpenAICompatibleBackend(config["llm_url"], config["llm_model"])
+                   if config["llm_url"] else None)
+        detector = segmenter = None
         if config["grounding_model"] or config["sam2_model"]:
-            if not (config["grounding_model"] and config["sam2_model"] and self.backend):
+            if not (config["grounding_model"] and config["sam2_model"] and backend):
                 raise TTMBenchError("grounding needs grounding_model, sam2_model and llm_url "
                                     "(the LLM names the objects); set all three")
-            self.detector = GroundingDinoDetector(config["grounding_model"], device,
-                                                  float(config["box_threshold"]))
-            self.segmenter = Sam2Segmenter(config["sam2_model"], device)
+            detector = GroundingDinoDetector(config["grounding_model"], device,
+                                             float(config["box_threshold"]))
+            segmenter = Sam2Segmenter(config["sam2_model"], device)
+        self.preprocessor = Preprocessor(backend, detector, segmenter,
+                                         config["prompt_cache"] or None)
 
     def generate(self, request: GenerationRequest) -> np.ndarray:
-        masks, prompts, motion = self._objects(request)
-        if len(prompts) != masks.shape[0]:
-            raise TTMBenchError(f"sample {request.sample_id}: {masks.shape[0]} masks but "
-                                f"{len(prompts)} local prompts; give one prompt per object")
+        objects = self.preprocessor.prepare(
+            request.sample_id, request.image, request.caption, request.masks,
+            request.local_prompts or request.object_labels, request.motion_prompt)
+        if len(objects.local_prompts) != objects.masks.shape[0]:
+            raise TTMBenchError(f"sample {request.sample_id}: {objects.masks.shape[0]} masks but "
+                                f"{len(objects.local_prompts)} local prompts; give one prompt "
+                                "per object")
         output = self.pipeline(
-            request.image, masks, request.caption, prompts, motion_prompt=motion,
+            request.image, objects.masks, request.caption, objects.local_prompts,
+            motion_prompt=objects.motion_prompt,
             seed=request.seed, steps=self.config["steps"],
             visual_guidance=self.config["visual_guidance"],
             text_guidance=self.config["text_guidance"],
@@ -86,23 +93,6 @@ class ReferenceTTMModel(VideoModel):
             write_video(Path(self.config["trajectory_dir"]) / f"{request.sample_id}.mp4",
                         output.trajectory, request.fps, lossless=True)
         return resample_video(output.video, request.num_frames, request.height, request.width)
-
-    def _objects(self, request: GenerationRequest,
-                 ) -> tuple[np.ndarray, tuple[str, ...], str | None]:
-        """(masks bool [L, H, W], local prompts, motion prompt), preprocessed when missing."""
-        masks, prompts = request.masks, request.local_prompts or request.object_labels
-        motion = request.motion_prompt
-        needs_objects = masks.shape[0] == 0 and self.detector is not None
-        if self.backend is None or not (needs_objects or motion is None):
-            return masks, prompts, motion
-        derived = derive_prompts(request.caption, self.backend, sample_id=request.sample_id,
-                                 cache_dir=self.config["prompt_cache"] or None)
-        motion = motion or derived.motion_prompt
-        if needs_objects:
-            labels = [o.label for o in derived.objects]
-            masks, kept = initial_masks(request.image, labels, self.detector, self.segmenter)
-            prompts = tuple(derived.objects[i].local_prompt for i in kept)
-        return masks, prompts, motion
 
 
 class TTMModel(ReferenceTTMModel):
