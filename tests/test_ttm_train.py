@@ -14,6 +14,8 @@ from reference_impl.ttm.clips import (
     clips_from_benchmark,
     write_clip,
 )
+from reference_impl.ttm.components import TTMComponents
+from reference_impl.ttm.config import load_architecture, variant
 from reference_impl.ttm.train import Dropout, TrainConfig, stage_batch, stage_loss, train
 from ttm_bench.data.masks import encode_rle
 from ttm_bench.errors import TTMBenchError
@@ -127,3 +129,19 @@ def test_sav_clips_take_the_annotated_frames(tmp_path):
     with pytest.raises(TTMBenchError, match="1 masklets but 2 local prompts"):
         clip_from_sav("sav", tmp_path / "sav.mp4", tmp_path / "sav_manual.json", "c", "m",
                       ["a", "b"])
+
+
+def test_clips_with_different_object_counts_share_a_batch():
+    one = moving_square_clip("one", 2, frames=4, size=32)
+    two_masks = np.concatenate([one.masks, np.roll(one.masks, 8, axis=2)], axis=1)
+    two = TrainingClip("two", one.video, two_masks, "two squares", "two objects slide",
+                       ("a square", "another square"))
+    torch.manual_seed(0)
+    components = TTMComponents(load_architecture("unet-tiny"), variant("ttm")).eval()
+    batch = stage_batch(components, "video", [one, two], [(False, False)] * 2)
+    layout = batch.layout
+    assert layout.boxes.shape == (2, 4, 2, 4)
+    assert layout.present[0, :, 0].all() and not layout.present[0, :, 1].any()
+    assert layout.present[1].all()
+    assert set(layout.local_token_object[0].tolist()) == {0, -1}  # no prompt for the pad
+    assert set(layout.local_token_object[1].tolist()) == {0, 1}

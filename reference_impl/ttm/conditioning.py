@@ -80,15 +80,21 @@ def render_first_frame(masks: np.ndarray) -> np.ndarray:
 
 
 def stack_layouts(layouts: Sequence[ObjectLayout]) -> ObjectLayout:
-    """Concatenate batch-1 layouts whose packed local prompts may differ in length."""
+    """Concatenate batch-1 layouts with different object counts and prompt lengths.
+
+    Missing objects are padded as absent everywhere (no tokens, no prompt), which changes
+    nothing for the real ones; missing prompt tokens as padding (object -1).
+    """
+    objects = max(lay.boxes.shape[2] for lay in layouts)
     length = max(lay.local_tokens.shape[1] for lay in layouts)
 
-    def pad(x: torch.Tensor, value: float) -> torch.Tensor:
-        extra = length - x.shape[1]
-        return torch.nn.functional.pad(x, (0, 0) * (x.ndim - 2) + (0, extra), value=value)
+    def pad(x: torch.Tensor, dim: int, size: int, value: float) -> torch.Tensor:
+        widths = [0, 0] * (x.ndim - 1 - dim) + [0, size - x.shape[dim]]
+        return torch.nn.functional.pad(x, widths, value=value)
 
     return ObjectLayout(
-        torch.cat([lay.boxes for lay in layouts]), torch.cat([lay.present for lay in layouts]),
-        torch.cat([pad(lay.local_tokens, 0.0) for lay in layouts]),
-        torch.cat([pad(lay.local_token_object, -1) for lay in layouts]),
+        torch.cat([pad(lay.boxes, 2, objects, 0.0) for lay in layouts]),
+        torch.cat([pad(lay.present, 2, objects, False) for lay in layouts]),
+        torch.cat([pad(lay.local_tokens, 1, length, 0.0) for lay in layouts]),
+        torch.cat([pad(lay.local_token_object, 1, length, -1) for lay in layouts]),
     )

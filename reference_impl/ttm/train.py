@@ -127,9 +127,6 @@ def stage_batch(components: TTMComponents, stage: Stage, clips: Sequence[Trainin
             layout = object_layout(c.text, [local], boxes, present)
         samples.append((target, cond, c.text([prompt]), layout))
     layouts = [s[3] for s in samples]
-    if any(lay is not None for lay in layouts) and len({lay.boxes.shape[2] for lay in layouts}) > 1:
-        raise TTMBenchError("clips in one batch must have the same number of objects; use "
-                            "batch size 1 or group clips by object count")
     return StageBatch(torch.cat([s[0] for s in samples]), torch.cat([s[1] for s in samples]),
                       torch.cat([s[2] for s in samples]),
                       None if layouts[0] is None else stack_layouts(layouts))
