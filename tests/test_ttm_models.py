@@ -1,13 +1,16 @@
+import dataclasses
+
 import pytest
 import torch
 
 from reference_impl.ttm.autoencoder import VideoAutoencoder
+from reference_impl.ttm.components import TTMComponents
 from reference_impl.ttm.config import load_architecture, parse_architecture, variant
 from reference_impl.ttm.denoiser import build_denoiser
 from reference_impl.ttm.masked_attention import ObjectLayout
 from reference_impl.ttm.text_encoder import PromptEncoder
 from reference_impl.ttm.unet import TTMUNet
-from ttm_bench.errors import UnknownNameError, ValidationError
+from ttm_bench.errors import TTMBenchError, UnknownNameError, ValidationError
 
 
 def _layout(batch: int, frames: int, text_dim: int) -> ObjectLayout:
@@ -98,19 +101,41 @@ def test_unet_object_layers_see_all_frames_at_their_block_resolution():
               torch.randn(1, 5, 32), None)
 
 
-def test_real_scale_configs_match_the_paper_without_instantiating():
-    unet = load_architecture("unet-512")
-    per_block = unet.denoiser["layers_per_block"]
-    spatial = sum(per_block for t in unet.denoiser["down_block_types"] if t.startswith("Cross"))
-    assert (unet.frames, unet.height, unet.denoiser["object_blocks"], spatial) == (16, 512, 6, 6)
-    assert unet.diffusion["kind"] == "ddim_v_zero_snr"
-    dit = load_architecture("dit-256")
-    assert (dit.height, dit.denoiser["depth"], dit.denoiser["object_blocks"]) == (256, 40, 10)
-    assert dit.diffusion["kind"] == "flow_matching"
-    d = dit.denoiser["dim"]
-    per_block = 4 * d * d + 2 * d * d + 2 * 4 * d * d + 6 * d * d  # attn, cross, mlp, adaLN
-    assert 3.5e9 < dit.denoiser["depth"] * per_block < 5e9  # ≈ 4B parameters
-    assert unet.training["learning_rate"] == dit.training["learning_rate"] == 2e-5
+def _real_scale(name: str) -> TTMComponents:
+    """The real config built on the meta device: structure and sizes, no memory, no weights
+    (the byte tokenizer stands in for the pretrained one, which is not downloadable here)."""
+    arch = load_architecture(name)
+    arch = dataclasses.replace(arch, text_encoder={**arch.text_encoder, "tokenizer": "byte"})
+    with torch.device("meta"):
+        return TTMComponents(arch, variant("ttm"))
+
+
+def _parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_real_scale_unet_matches_the_paper():
+    components = _real_scale("unet-512")
+    arch = components.arch
+    assert (arch.frames, arch.height, arch.width) == (16, 512, 512)
+    video = components.video
+    encoder_spatial = [a for b in video.unet.down_blocks for a in getattr(b, "attentions", [])]
+    assert len(video.wrapped) == 6 and video.wrapped == encoder_spatial  # K = 6
+    assert 1.2e9 < _parameters(video) < 1.5e9  # AnimateDiff scale (the paper: ~1.4B)
+    assert components.motion.unet.conv_in.in_channels == 12  # noisy + E(x0) + E(s0)
+    assert arch.diffusion["kind"] == "ddim_v_zero_snr"
+    assert arch.training["learning_rate"] == 2e-5 and arch.training["batch_size"] == 32
+
+
+def test_real_scale_dit_matches_the_paper():
+    components = _real_scale("dit-256")
+    arch = components.arch
+    blocks = components.video.blocks
+    assert (arch.height, len(blocks)) == (256, 40)
+    assert [b.objects is not None for b in blocks] == [True] * 10 + [False] * 30
+    assert 3.5e9 < _parameters(components.video) < 4.5e9  # the paper: 4B
+    assert arch.diffusion["kind"] == "flow_matching"
+    assert components.vae.temporal_ratio == 4 and components.vae.latent_frames(129) == 33
 
 
 def test_bad_configs_and_names_are_reported():
@@ -122,3 +147,9 @@ def test_bad_configs_and_names_are_reported():
         load_architecture("unet-tiny2")
     with pytest.raises(UnknownNameError, match="ttm-masked-self"):
         variant("ttm-masked-slef")
+
+
+def test_a_missing_pretrained_tokenizer_is_a_clear_error(tmp_path):
+    arch = load_architecture("unet-tiny")
+    with pytest.raises(TTMBenchError, match="not found locally"):
+        PromptEncoder(**{**arch.text_encoder, "tokenizer": str(tmp_path / "no-tokenizer")})

@@ -39,7 +39,11 @@ class PromptEncoder(nn.Module):
         else:
             from transformers import AutoTokenizer
 
-            self.tokenizer = AutoTokenizer.from_pretrained(tokenizer, local_files_only=True)
+            try:
+                self.tokenizer = AutoTokenizer.from_pretrained(tokenizer, local_files_only=True)
+            except (OSError, ValueError) as exc:
+                raise TTMBenchError(f"tokenizer {tokenizer!r} not found locally ({exc}); put it "
+                                    "in the Hugging Face cache or give its directory") from exc
         self.max_length = max_length
         self.dim = self.model.config.hidden_size
 
