@@ -178,3 +178,16 @@ def test_cross_attention_without_any_local_prompt_is_the_identity():
     m = _layout([LEFT], [1]).membership(HEIGHT, WIDTH)
     out = layer(x, torch.zeros(1, 0, CONTEXT), torch.zeros(1, 0, dtype=torch.long), m)
     assert torch.equal(out, x)
+
+
+def test_a_layout_without_objects_leaves_one_background_group():
+    torch.manual_seed(0)
+    masked = ObjectAttention(DIM, CONTEXT, HEADS, masked_self=True, masked_cross=True,
+                             zero_init=False)
+    plain_self = MaskedSelfAttention(DIM, HEADS, masked=False, zero_init=False)
+    plain_self.load_state_dict(masked.self_attention.state_dict())
+    layout = ObjectLayout(torch.zeros(1, FRAMES, 0, 4), torch.zeros(1, FRAMES, 0, dtype=torch.bool),
+                          torch.randn(1, 1, CONTEXT), torch.tensor([[-1]]))
+    x = _tokens()
+    # everything is background: self-attention is plain, cross-attention has nothing to read
+    assert torch.allclose(masked(x, layout, (FRAMES, HEIGHT, WIDTH)), plain_self(x), atol=1e-6)

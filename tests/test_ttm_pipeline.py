@@ -131,3 +131,13 @@ def test_every_variant_is_declared_as_an_entry_point_with_its_own_name():
     entry_points = pyproject["project"]["entry-points"]["ttm_bench.models"]
     for name in VARIANTS:
         assert resolve_model(entry_points[name]).name == name
+
+
+def test_samples_without_objects_run_with_an_all_background_trajectory(checkpoints):
+    model = create_model("reference_impl.ttm.adapter:TTMModel",
+                         {"checkpoint": str(checkpoints[("unet-tiny", "ttm")]), "steps": 1})
+    request = _request()
+    empty = GenerationRequest(**{**request.__dict__, "masks": np.zeros((0, 40, 40), bool),
+                                 "local_prompts": (), "object_labels": ()})
+    assert model.generate(empty).shape == (6, 24, 30, 3)
+    assert not model.last_output.labels.any()

@@ -104,6 +104,9 @@ def cross_attention_allowed(membership: torch.Tensor, token_object: torch.Tensor
     padding). Returns bool [B, N, S].
     """
     objects = membership.shape[-1]
+    if objects == 0:
+        return torch.zeros(*membership.shape[:2], token_object.shape[1], dtype=torch.bool,
+                           device=membership.device)
     owner = F.one_hot(token_object.clamp(min=0), objects).float()  # [B, S, L]
     owner = owner * (token_object >= 0)[..., None]
     return membership.float() @ owner.transpose(1, 2) > 0
