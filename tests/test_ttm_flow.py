@@ -6,7 +6,7 @@ from reference_impl.ttm.conditioning import to_model_space
 from reference_impl.ttm.config import load_architecture, variant
 from reference_impl.ttm.flow import flow_to_rgb, flow_trajectory, optical_flow_video
 from reference_impl.ttm.train import stage_batch
-from tests.test_ttm_train import moving_square_clip
+from tests.ttm_fixtures import moving_square_clip
 
 
 def _translating_texture(frames: int = 4, dx: int = 2) -> np.ndarray:

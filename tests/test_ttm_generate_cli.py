@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reference_impl.ttm.config import VARIANTS
-from tests.test_ttm_pipeline import write_tiny_checkpoint
+from tests.ttm_fixtures import write_tiny_checkpoint
 from ttm_bench.cli import main
 from ttm_bench.generation.registry import register_model, resolve_model
 from ttm_bench.video import read_video

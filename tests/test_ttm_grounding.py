@@ -13,8 +13,7 @@ from reference_impl.ttm.grounding import (
     initial_masks,
     label_token_spans,
 )
-from tests.test_ttm_pipeline import write_tiny_checkpoint
-from tests.test_ttm_prompts import _ChatServer
+from tests.ttm_fixtures import ChatServer, write_tiny_checkpoint
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.generation.model import GenerationRequest
 
@@ -128,7 +127,7 @@ def test_adapter_preprocesses_samples_without_objects(tiny_models, tmp_path):
     answer = {"motion_prompt": "A dog runs after a ball.",
               "objects": [{"label": "a dog", "local_prompt": "A dog running."},
                           {"label": "red ball", "local_prompt": "A red ball rolling."}]}
-    chat = _ChatServer([json.dumps(answer)])
+    chat = ChatServer([json.dumps(answer)])
     try:
         checkpoint = write_tiny_checkpoint(tmp_path, "unet-tiny", "ttm")
         model = TTMModel()

@@ -7,30 +7,14 @@ import pytest
 import torch
 
 from reference_impl.ttm.adapter import TI2VModel, TTMModel, resample_video
-from reference_impl.ttm.checkpoint import MANIFEST, WEIGHTS, load_checkpoint, save_checkpoint
-from reference_impl.ttm.components import TTMComponents
+from reference_impl.ttm.checkpoint import MANIFEST, WEIGHTS, load_checkpoint
 from reference_impl.ttm.conditioning import encode_still, object_layout, to_pixels
-from reference_impl.ttm.config import VARIANTS, load_architecture, variant
+from reference_impl.ttm.config import VARIANTS, load_architecture
 from reference_impl.ttm.pipeline import TTMPipeline
+from tests.ttm_fixtures import write_tiny_checkpoint
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.generation.model import GenerationRequest
 from ttm_bench.generation.registry import create_model, resolve_model
-
-
-def _randomise(components: TTMComponents) -> TTMComponents:
-    """Give zero-initialised layers weights so every condition matters."""
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for p in components.parameters():
-            if not p.any():
-                p.normal_(0, 0.05)
-    return components
-
-
-def write_tiny_checkpoint(root: Path, arch: str, variant_name: str) -> Path:
-    torch.manual_seed(0)
-    components = _randomise(TTMComponents(load_architecture(arch), variant(variant_name)))
-    return save_checkpoint(components, root / f"{arch}-{variant_name}")
 
 
 def _request(seed: int = 7) -> GenerationRequest:

@@ -1,6 +1,4 @@
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -12,42 +10,11 @@ from reference_impl.ttm.prompts import (
     derive_prompts,
     parse_prompt_set,
 )
+from tests.ttm_fixtures import ChatServer
 from ttm_bench.errors import TTMBenchError, ValidationError
 
 GOOD = {"motion_prompt": "A dog runs forward.",
         "objects": [{"label": "dog", "local_prompt": "A brown dog running."}]}
-
-
-class _ChatServer:
-    """A minimal OpenAI-compatible server on 127.0.0.1 replying with queued answers."""
-
-    def __init__(self, answers: list[str]):
-        self.answers, self.requests = list(answers), []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append((self.path, self.headers.get("Authorization"), body))
-                reply = {"choices": [{"message": {"role": "assistant",
-                                                  "content": outer.answers.pop(0)}}]}
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -55,7 +22,7 @@ def server():
     instances = []
 
     def start(answers):
-        instances.append(_ChatServer(answers))
+        instances.append(ChatServer(answers))
         return instances[-1]
 
     yield start

@@ -17,22 +17,10 @@ from reference_impl.ttm.clips import (
 from reference_impl.ttm.components import TTMComponents
 from reference_impl.ttm.config import load_architecture, variant
 from reference_impl.ttm.train import Dropout, TrainConfig, stage_batch, stage_loss, train
+from tests.ttm_fixtures import moving_square_clip
 from ttm_bench.data.masks import encode_rle
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.video import read_video, write_video
-
-
-def moving_square_clip(clip_id: str, dx: int, frames: int = 6, size: int = 40) -> TrainingClip:
-    """A white square moving dx px per frame over a vertical gradient, with its masklet."""
-    video = np.zeros((frames, size, size, 3), np.uint8)
-    video[:] = np.linspace(0, 120, size, dtype=np.uint8)[None, :, None, None]
-    masks = np.zeros((frames, 1, size, size), bool)
-    for t in range(frames):
-        x = 4 + dx * t
-        masks[t, 0, 12:26, x:x + 14] = True
-    video[masks[:, 0]] = 255
-    return TrainingClip(clip_id, video, masks, "a white square slides right",
-                        "an object slides right", ("a white square",))
 
 
 @pytest.fixture
