@@ -57,9 +57,13 @@ def linear_quadratic(steps: int, linear_fraction: float = 0.5,
 
 
 class Diffusion(ABC):
-    """Training targets and sampling for one diffusion process; timesteps are float in [0, 1000]."""
+    """Training targets and sampling for one diffusion process; timesteps are float in [0, 1000].
+
+    Subclasses hold a diffusers `scheduler` and say how to set its timesteps.
+    """
 
     steps: int
+    scheduler: DDIMScheduler | FlowMatchEulerDiscreteScheduler
 
     @abstractmethod
     def training_example(self, latents: torch.Tensor, noise: torch.Tensor,
@@ -68,9 +72,18 @@ class Diffusion(ABC):
         """(noisy latents, timestep float [B], regression target) for clean `latents`."""
 
     @abstractmethod
+    def set_timesteps(self, steps: int, device: torch.device) -> None:
+        """Prepare the scheduler for `steps` sampling steps."""
+
     def sample(self, predict: Predict, noise: torch.Tensor, steps: int | None = None,
                ) -> torch.Tensor:
         """Denoise from `noise` (float [B, C, F, h, w]) with `predict`; returns clean latents."""
+        self.set_timesteps(steps or self.steps, noise.device)
+        x = noise
+        for t in self.scheduler.timesteps:
+            timestep = torch.full((x.shape[0],), float(t), device=x.device)
+            x = self.scheduler.step(predict(x, timestep), t, x).prev_sample
+        return x
 
 
 class DDIMVPrediction(Diffusion):
@@ -93,13 +106,8 @@ class DDIMVPrediction(Diffusion):
         noisy = self.scheduler.add_noise(latents, noise, t)
         return noisy, t.float(), self.scheduler.get_velocity(latents, noise, t)
 
-    def sample(self, predict, noise, steps=None):
-        self.scheduler.set_timesteps(steps or self.steps, device=noise.device)
-        x = noise
-        for t in self.scheduler.timesteps:
-            timestep = torch.full((x.shape[0],), float(t), device=x.device)
-            x = self.scheduler.step(predict(x, timestep), t, x).prev_sample
-        return x
+    def set_timesteps(self, steps, device):
+        self.scheduler.set_timesteps(steps, device=device)
 
 
 class FlowMatching(Diffusion):
@@ -117,14 +125,9 @@ class FlowMatching(Diffusion):
         noisy = (1 - s) * latents + s * noise
         return noisy, sigma * 1000, noise - latents
 
-    def sample(self, predict, noise, steps=None):
-        sigmas = linear_quadratic(steps or self.steps, self.linear_fraction, self.threshold)
-        self.scheduler.set_timesteps(sigmas=sigmas.tolist(), device=noise.device)
-        x = noise
-        for t in self.scheduler.timesteps:
-            timestep = torch.full((x.shape[0],), float(t), device=x.device)
-            x = self.scheduler.step(predict(x, timestep), t, x).prev_sample
-        return x
+    def set_timesteps(self, steps, device):
+        sigmas = linear_quadratic(steps, self.linear_fraction, self.threshold)
+        self.scheduler.set_timesteps(sigmas=sigmas.tolist(), device=device)
 
 
 def build_diffusion(options: dict[str, Any]) -> Diffusion:
