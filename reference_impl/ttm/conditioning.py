@@ -67,6 +67,13 @@ def layout_from_labels(labels: np.ndarray, num_objects: int, vae: VideoAutoencod
     return (torch.from_numpy(boxes)[None].to(device), torch.from_numpy(present)[None].to(device))
 
 
+def absent_boxes(frames: int, objects: int, device: torch.device | str,
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boxes for layers that need none (unmasked): zeros [1, F, L, 4], all absent [1, F, L]."""
+    return (torch.zeros(1, frames, objects, 4, device=device),
+            torch.zeros(1, frames, objects, dtype=torch.bool, device=device))
+
+
 def object_layout(text: PromptEncoder, local_prompts: Sequence[Sequence[str]],
                   boxes: torch.Tensor, present: torch.Tensor) -> ObjectLayout:
     """An `ObjectLayout` for a batch: boxes [B, F, L, 4], present [B, F, L]."""

@@ -24,6 +24,7 @@ import torch
 
 from reference_impl.ttm.components import TTMComponents
 from reference_impl.ttm.conditioning import (
+    absent_boxes,
     encode_still,
     layout_from_labels,
     object_layout,
@@ -82,8 +83,7 @@ class TTMPipeline:
 
         trajectory = labels = None
         conditions = x0
-        boxes = torch.zeros(1, frames, num_objects, 4, device=device)
-        present = torch.zeros(1, frames, num_objects, dtype=torch.bool, device=device)
+        boxes, present = absent_boxes(frames, num_objects, device)
         if c.motion is not None:
             s0 = encode_still(c.vae, render_first_frame(masks), frames, device)
             latents = self._sample(c.motion, torch.cat([x0, s0], 1), motion_prompt or caption,

@@ -43,6 +43,7 @@ from reference_impl.ttm.checkpoint import load_checkpoint, save_checkpoint
 from reference_impl.ttm.clips import ClipDataset, TrainingClip
 from reference_impl.ttm.components import TTMComponents
 from reference_impl.ttm.conditioning import (
+    absent_boxes,
     encode_still,
     layout_from_labels,
     object_layout,
@@ -120,8 +121,7 @@ def stage_batch(components: TTMComponents, stage: Stage, clips: Sequence[Trainin
         if local is not None:
             objects = len(local)
             if c.variant.trajectory != "mask":  # TI2V and flow: unmasked layers, no boxes
-                boxes = torch.zeros(1, frames, objects, 4, device=device)
-                present = torch.zeros(1, frames, objects, dtype=torch.bool, device=device)
+                boxes, present = absent_boxes(frames, objects, device)
             else:
                 boxes, present = layout_from_labels(labels, objects, c.vae, device)
             layout = object_layout(c.text, [local], boxes, present)
