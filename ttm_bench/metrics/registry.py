@@ -15,6 +15,17 @@ from ttm_bench.metrics.base import Metric, MetricSpec
 
 METRICS: dict[str, MetricSpec] = {
     "ad_dis": MetricSpec("ttm_bench.metrics.motion:AverageDisplacement", {"backend": "dis"}),
+    "ad_raft": MetricSpec("ttm_bench.metrics.motion:AverageDisplacement", {"backend": "raft"}),
+    "ad_cotracker": MetricSpec("ttm_bench.metrics.motion:AverageDisplacement",
+                               {"backend": "cotracker"}),
+    "clipframe": MetricSpec("ttm_bench.metrics.clipframe:CLIPFrame", {"pairs": "all"}),
+    "clipframe_consecutive": MetricSpec("ttm_bench.metrics.clipframe:CLIPFrame",
+                                        {"pairs": "consecutive"}),
+    "fvd16": MetricSpec("ttm_bench.metrics.fvd:FrechetVideoDistance", {"num_frames": 16}),
+    "fvd128": MetricSpec("ttm_bench.metrics.fvd:FrechetVideoDistance", {"num_frames": 128}),
+    "viclip_t": MetricSpec("ttm_bench.metrics.viclip.metric:ViCLIPText"),
+    "viclip_v": MetricSpec("ttm_bench.metrics.viclip.metric:ViCLIPVideo"),
+    "viclip_v_static": MetricSpec("ttm_bench.metrics.viclip.metric:ViCLIPVideoStatic"),
 }
 
 ALIASES: dict[str, str] = {"ad": "ad_dis"}

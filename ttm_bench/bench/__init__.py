@@ -1,0 +1,1 @@
+"""Benchmark scripts (timings), run as modules; not part of the test suite."""

@@ -1,0 +1,166 @@
+"""CLIPFrame: temporal consistency as the mean cosine similarity of CLIP frame embeddings.
+
+Preset: open_clip ViT-L-14 with OpenAI's weights (`ViT-L-14.pt`, QuickGELU, float32 on every
+device), standard CLIP preprocessing of every frame (resize the shorter side to 224 with
+bicubic interpolation, centre crop 224×224, OpenAI mean/std), L2-normalised image embeddings.
+`clipframe` averages the cosine over all ordered off-diagonal frame pairs (i ≠ j, the
+LOVEU-TGVE convention); `clipframe_consecutive` over the pairs (t, t+1) only. Frames of
+consecutive videos share forward batches of `batch_size` frames (not part of the preset).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from ttm_bench.errors import TTMBenchError
+from ttm_bench.metrics.base import EvalItem, PerSampleMetric
+from ttm_bench.metrics.feature_cache import array_sha256
+from ttm_bench.metrics.model_metric import ModelMetric
+from ttm_bench.metrics.video_input import check_clip
+
+PAIRS = ("all", "consecutive")
+
+
+def mean_pairwise_cosine(embeddings: np.ndarray, pairs: str) -> float:
+    """embeddings: float [T, D], unit rows. Mean cosine over off-diagonal or (t, t+1) pairs."""
+    similarity = embeddings @ embeddings.T
+    if pairs == "consecutive":
+        return float(np.mean(np.diagonal(similarity, offset=1)))
+    count = len(embeddings)
+    return float((similarity.sum() - np.trace(similarity)) / (count * (count - 1)))
+
+
+def import_open_clip() -> Any:
+    try:
+        import open_clip
+    except ImportError as exc:
+        raise TTMBenchError("CLIPFrame needs open_clip: pip install 'ttm-bench[metrics]' "
+                            "(open-clip-torch)") from exc
+    return open_clip
+
+
+def clip_transform(image_size: int) -> Any:
+    """open_clip's evaluation transform for OpenAI CLIP: PIL image → float32 [3, S, S]."""
+    return import_open_clip().transform.image_transform(
+        image_size, is_train=False, resize_mode="shortest", interpolation="bicubic")
+
+
+class CLIPFrame(ModelMetric, PerSampleMetric):
+    """Mean cosine similarity between CLIP embeddings of a video's frames."""
+
+    name = "clipframe"
+    label = "CLIPFrame"
+    higher_is_better = True
+    checkpoint_name = "clip_vit_l14_openai"
+    default_params: ClassVar[dict[str, Any]] = {"model": "ViT-L-14", "pretrained": "openai",
+                                                "image_size": 224, "pairs": "all",
+                                                "precision": "fp32"}
+    feature_params = ("model", "pretrained", "image_size", "precision")
+
+    def __init__(self, *, batch_size: int = 32, **params: Any) -> None:
+        self.batch_size = batch_size
+        super().__init__(**params)
+        if self.params["pairs"] not in PAIRS:
+            raise TTMBenchError(f"clipframe pairs={self.params['pairs']!r}; use one of {PAIRS}")
+
+    def setup(self, device: str) -> None:
+        self._transform = clip_transform(self.params["image_size"])
+        super().setup(device)
+
+    def load_model(self, path: Path, device: str) -> Any:
+        open_clip = import_open_clip()
+        try:
+            with warnings.catch_warnings():  # OpenAI's file is TorchScript, which torch deprecates
+                warnings.simplefilter("ignore", FutureWarning)
+                return open_clip.load_openai_model(str(path), precision="fp32",
+                                                   device=device).eval()
+        except RuntimeError as exc:
+            raise TTMBenchError(f"{path} is not an OpenAI CLIP checkpoint ({exc}); delete it "
+                                f"and run `ttm-bench weights fetch {self.checkpoint_name}`"
+                                ) from exc
+
+    def check_model(self, model: Any) -> None:
+        size = getattr(model.visual, "image_size", None)
+        expected = self.params["image_size"]
+        if size is not None and tuple(np.atleast_1d(size)) not in {(expected,),
+                                                                   (expected, expected)}:
+            raise TTMBenchError(f"metric {self.name!r}: the CLIP model takes {size} px images, "
+                                f"the preset asks for image_size={expected}")
+
+    def reset(self) -> None:
+        super().reset()
+        #: videos waiting for a batch: (sample id, content sha256, pixels float32 [T, 3, S, S])
+        self._pending: list[tuple[str, str, torch.Tensor]] = []
+
+    def preprocess(self, video: np.ndarray) -> torch.Tensor:
+        """uint8 [T, H, W, 3] → float32 [T, 3, S, S], CLIP-normalised."""
+        from PIL import Image
+
+        return torch.stack([self._transform(Image.fromarray(frame)) for frame in video])
+
+    def embed(self, pixels: torch.Tensor) -> np.ndarray:
+        """float32 [N, 3, S, S] → float64 [N, D] unit-norm embeddings, `batch_size` at a time."""
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(pixels), self.batch_size):
+                batch = pixels[start:start + self.batch_size].to(self.device)
+                chunks.append(self.model.encode_image(batch).double().cpu())
+        return torch.nn.functional.normalize(torch.cat(chunks), dim=-1).numpy()
+
+    def score(self, item: EvalItem) -> float:
+        """One video's value, embedded alone (`update` batches frames across videos)."""
+        check_clip(item.video, f"video {item.sample_id!r}", 2)
+        embeddings = self.features(item.video_sha256 or array_sha256(item.video),
+                                   lambda: self.embed(self.preprocess(item.video)))
+        return mean_pairwise_cosine(embeddings, self.params["pairs"])
+
+    def update(self, item: EvalItem) -> None:
+        """Queue the video's frames; embed once `batch_size` frames wait (cached videos: now)."""
+        check_clip(item.video, f"video {item.sample_id!r}", 2)
+        content = item.video_sha256 or array_sha256(item.video)
+        cached = self.feature_cache.get(content, self.feature_hash)
+        if cached is not None:
+            self._record(item.sample_id, cached)
+            return
+        self._pending.append((item.sample_id, content, self.preprocess(item.video)))
+        if sum(len(pixels) for *_, pixels in self._pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Embed every queued frame in shared batches, then score and cache each video."""
+        if not self._pending:
+            return
+        embeddings = self.embed(torch.cat([pixels for *_, pixels in self._pending]))
+        start = 0
+        for sample_id, content, pixels in self._pending:
+            own = embeddings[start:start + len(pixels)]
+            start += len(pixels)
+            self.feature_cache.put(content, self.feature_hash, own)
+            self._record(sample_id, own)
+        self._pending = []
+
+    def _record(self, sample_id: str, embeddings: np.ndarray) -> None:
+        value = mean_pairwise_cosine(embeddings, self.params["pairs"])
+        if not np.isfinite(value):
+            raise TTMBenchError(f"metric {self.name!r} gave {value} for sample {sample_id!r}; "
+                                "check that the video decodes")
+        self._values[sample_id] = value
+
+    @property
+    def sample_ids(self) -> list[str]:
+        self.flush()
+        return super().sample_ids
+
+    def per_sample(self) -> dict[str, float]:
+        self.flush()
+        return super().per_sample()
+
+    def compute_on(self, sample_ids: Sequence[str]) -> float:
+        self.flush()
+        return super().compute_on(sample_ids)
