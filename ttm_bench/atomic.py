@@ -8,10 +8,11 @@ temporaries (`.*.tmp-*`) are safe to delete and are cleaned up by `remove_stale_
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,21 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def remove_stale_temporaries(directory: str | os.PathLike[str]) -> int:
-    """Delete temporaries left by killed writers in `directory`; return how many were removed."""
-    removed = 0
+def remove_stale_temporaries(directory: str | os.PathLike[str],
+                              stems: Iterable[str] | None = None) -> int:
+    """Delete temporaries left by killed writers in `directory`; return how many were removed.
+
+    stems: only the temporaries of these final file stems (e.g. the sample ids a shard owns,
+    since other shards may be writing into the same directory); all when None.
+    """
     root = Path(directory)
     if not root.is_dir():
         return 0
-    for p in root.glob(f".*{TEMP_MARKER}*"):
-        p.unlink(missing_ok=True)
-        removed += 1
+    patterns = ([f".*{TEMP_MARKER}*"] if stems is None
+                else [f".{glob.escape(stem)}{TEMP_MARKER}*" for stem in stems])
+    removed = 0
+    for pattern in patterns:
+        for p in root.glob(pattern):
+            p.unlink(missing_ok=True)
+            removed += 1
     return removed

@@ -7,6 +7,8 @@ that is wrong and how to fix it.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 
@@ -51,3 +53,28 @@ class UnknownNameError(TTMBenchError):
         super().__init__(
             f"unknown {kind} {name!r}.{hint} Known {kind}s: {', '.join(sorted(known)) or 'none'}."
         )
+
+
+class MissingDependencyError(TTMBenchError):
+    """An optional package (an extra) that the chosen feature needs is not installed."""
+
+
+TORCH_FIRST = "pip install torch==2.14.1 torchvision==0.29.1"
+
+
+@contextlib.contextmanager
+def optional_dependency(feature: str, extra: str) -> Iterator[None]:
+    """Turn a missing third-party module inside the block into `MissingDependencyError`.
+
+    A missing module of ttm_bench itself is a bug and is re-raised unchanged.
+    """
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if not exc.name or exc.name.split(".")[0] == "ttm_bench":
+            raise
+        raise MissingDependencyError(
+            f"{feature} needs the Python package {exc.name!r}, which is not installed; install "
+            f"torch first, then the {extra!r} extra: {TORCH_FIRST} && "
+            f"pip install 'ttm-bench[{extra}]'"
+        ) from exc

@@ -26,7 +26,7 @@ from ttm_bench import __version__
 from ttm_bench.atomic import atomic_path, write_json
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.sample import ALL_SPLIT
-from ttm_bench.errors import TTMBenchError
+from ttm_bench.errors import TTMBenchError, optional_dependency
 from ttm_bench.generation.run import RunDir
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.registry import canonical_name, create_metric, list_metrics
@@ -123,15 +123,16 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None,
            and all(s.video for s in inputs.benchmark.samples)}
     metrics, skipped = [], {}
     for name in chosen:
-        metric = create_metric(name)
-        missing = sorted(r for r in metric.requires if not has[r])
         source = "a folder of videos" if inputs.benchmark is None else "this benchmark"
         try:
+            metric = create_metric(name)
+            missing = sorted(r for r in metric.requires if not has[r])
             if missing:
                 raise TTMBenchError(f"metric {name!r} needs {', '.join(missing)}, which {source} "
                                     "does not provide; evaluate a run with --bench DIR")
-            metric.setup(device)
-        except TTMBenchError as exc:  # includes MissingWeightsError
+            with optional_dependency(f"metric {name!r}", "metrics"):
+                metric.setup(device)
+        except TTMBenchError as exc:  # missing weights, extras or inputs
             if explicit:
                 raise
             skipped[name] = str(exc)
@@ -163,37 +164,24 @@ def evaluate(
     n_boot: int = 1000,
     seed: int = 0,
     progress: bool = True,
+    executor: Any = None,
 ) -> dict[str, Any]:
-    """Run every metric over the inputs and write the results directory; return results.json."""
-    from ttm_bench.video import decoder_backend, read_video
+    """Run every metric over the inputs and write the results directory; return results.json.
+
+    `executor` (e.g. `evaluation_ray.RayFeatureExecutor`) extracts features elsewhere and merges
+    them into `metrics`; by default this process decodes and updates every metric itself.
+    """
+    from ttm_bench.video import decoder_backend
 
     out = Path(out)
     _check_out_dir(out, inputs)
     metrics, skipped = select_metrics(inputs, metric_names, device)
-    needs = set().union(*(m.requires for m in metrics))
     bench = inputs.benchmark
-    invalid: dict[str, str] = {}
-    for entry in tqdm(inputs.videos, desc=f"evaluate {inputs.name}", unit="video",
-                      disable=not progress):
-        video = read_video(entry.path)
-        problem = _check_video(video, entry, bench)
-        if problem:
-            invalid[entry.sample_id] = problem
-            continue
-        sample = bench.sample(entry.sample_id) if bench else None
-        item = EvalItem(
-            sample_id=entry.sample_id,
-            split=entry.split,
-            video=video,
-            fps=bench.info.fps if bench else 0.0,
-            caption=sample.caption if sample else None,
-            image=bench.image(sample) if sample and "image" in needs else None,
-            reference=bench.video(sample) if sample and "reference" in needs else None,
-            video_sha256=_file_sha256(entry.path),
-        )
-        for metric in metrics:
-            metric.update(item)
-
+    if executor is None:
+        invalid = extract_features(inputs.videos, metrics, bench, progress=progress,
+                                   desc=f"evaluate {inputs.name}")
+    else:
+        invalid = executor.extract(inputs, metrics, device, progress=progress)
     evaluated = {v.sample_id for v in inputs.videos} - set(invalid)
     per_sample_rows, aggregate_rows = [], []
     split_of = {v.sample_id: v.split for v in inputs.videos}
@@ -233,6 +221,37 @@ def evaluate(
     }
     _write_results(out, per_sample_rows, aggregate_rows, results)
     return results
+
+
+def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
+                     bench: Benchmark | None, *, progress: bool = True,
+                     desc: str = "evaluate") -> dict[str, str]:
+    """Decode each video once and update every metric with it; returns sample id → why a
+    video was not evaluated (wrong format)."""
+    from ttm_bench.video import read_video
+
+    needs = set().union(*(m.requires for m in metrics))
+    invalid: dict[str, str] = {}
+    for entry in tqdm(entries, desc=desc, unit="video", disable=not progress):
+        video = read_video(entry.path)
+        problem = _check_video(video, entry, bench)
+        if problem:
+            invalid[entry.sample_id] = problem
+            continue
+        sample = bench.sample(entry.sample_id) if bench else None
+        item = EvalItem(
+            sample_id=entry.sample_id,
+            split=entry.split,
+            video=video,
+            fps=bench.info.fps if bench else 0.0,
+            caption=sample.caption if sample else None,
+            image=bench.image(sample) if sample and "image" in needs else None,
+            reference=bench.video(sample) if sample and "reference" in needs else None,
+            video_sha256=_file_sha256(entry.path),
+        )
+        for metric in metrics:
+            metric.update(item)
+    return invalid
 
 
 def _aggregate(metric: Metric, ids: list[str], n_boot: int,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
+from ttm_bench.commands.executor_options import add_executor_arguments, ray_options
 from ttm_bench.errors import TTMBenchError
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     from ttm_bench.evaluation import evaluate, inputs_from_folder, inputs_from_run
 
+    executor = build_executor(args)
     if args.videos:
         if args.run or args.bench:
             raise TTMBenchError("give either --videos DIR --name NAME, or --bench DIR --run RUN")
@@ -23,10 +26,21 @@ def _evaluate(args: argparse.Namespace) -> int:
         inputs = inputs_from_run(args.run, args.bench, args.name)
     metrics = [m for m in args.metrics.split(",") if m] if args.metrics else None
     results = evaluate(inputs, args.out, metrics, device=args.device, n_boot=args.n_boot,
-                       seed=args.seed, progress=not args.quiet)
+                       seed=args.seed, progress=not args.quiet, executor=executor)
     print(summarise(results))
     print(f"results written to {args.out}")
     return 0
+
+
+def build_executor(args: argparse.Namespace) -> Any:
+    """None (evaluate in this process) or a `RayFeatureExecutor` from the --executor options."""
+    options = ray_options(args)
+    if options is None:
+        return None
+    from ttm_bench.evaluation_ray import RayFeatureExecutor
+
+    return RayFeatureExecutor(options["address"], num_workers=options["num_workers"],
+                              chunk_timeout_s=options["timeout"])
 
 
 def summarise(results: dict) -> str:
@@ -38,8 +52,11 @@ def summarise(results: dict) -> str:
         incomplete = "" if row["n"] == row["n_expected"] else " INCOMPLETE"
         lines.append(f"{row['split']:>8s} {row['metric']:>12s} = {value}{ci} "
                      f"(n={row['n']}/{row['n_expected']}, preset {row['preset_hash']}){incomplete}")
+    by_reason: dict[str, list[str]] = {}
     for name, reason in results["skipped_metrics"].items():
-        lines.append(f"skipped {name}: {reason}")
+        by_reason.setdefault(reason, []).append(name)
+    for reason, names in by_reason.items():
+        lines.append(f"skipped {', '.join(names)}: {reason}")
     for sid, reason in results["invalid_samples"].items():
         lines.append(f"invalid {sid}: {reason}")
     return "\n".join(lines)
@@ -70,6 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_executor_arguments(p, per_item="chunk of videos")
     p.set_defaults(func=_evaluate)
     p = subparsers.add_parser("metrics", help="list metrics with their preset hashes")
     p.set_defaults(func=_metrics)

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from ttm_bench.commands.executor_options import add_executor_arguments, ray_options
 from ttm_bench.errors import TTMBenchError
 
 
@@ -22,6 +23,17 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def build_executor(args: argparse.Namespace) -> Any:
+    """None (the runner's local executor) or a `RayExecutor` from the --executor options."""
+    options = ray_options(args)
+    if options is None:
+        return None
+    from ttm_bench.generation.ray_executor import RayExecutor
+
+    return RayExecutor(options["address"], num_workers=options["num_workers"],
+                       sample_timeout_s=options["timeout"], progress=not args.quiet)
+
+
 def _generate(args: argparse.Namespace) -> int:
     from ttm_bench.generation.runner import generate_run, parse_shard
 
@@ -29,6 +41,7 @@ def _generate(args: argparse.Namespace) -> int:
         args.bench, args.model, args.out,
         overrides=parse_overrides(args.set), shard=parse_shard(args.shard),
         repetition=args.repetition, device=args.device, progress=not args.quiet,
+        executor=build_executor(args),
     )
     print(summary.describe())
     return 1 if summary.failed else 0
@@ -54,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--repetition", type=int, default=0, help="seed repetition index")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_executor_arguments(p, per_item="sample")
     p.set_defaults(func=_generate)
     p = subparsers.add_parser("models", help="list registered models")
     p.set_defaults(func=_models)

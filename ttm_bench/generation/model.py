@@ -3,17 +3,24 @@
 A model is constructed without arguments, `load`ed once with its config and device, then asked to
 `generate` one video per `GenerationRequest`. Models know nothing of benchmarks or runs: the
 runner builds requests and writes outputs.
+
+A model that generates at its own native frame count, fps or size returns a `GeneratedVideo`;
+the runner maps it onto the request with the one normalisation policy
+(`ttm_bench.generation.normalize`) and records that mapping in the sidecar. A model may raise
+`GenerationFailure` to attach what it knows about a failure (a command, its stderr) to the sidecar.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+from ttm_bench.errors import TTMBenchError
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class VideoModel(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "0"
     default_config: ClassVar[Mapping[str, Any]] = {}
+    batch_size: int = 1  # requests an executor sends to one `generate_batch` call
 
     def load(self, config: Mapping[str, Any], device: str) -> None:
         """Load weights and state. Missing weights raise `TTMBenchError` naming the fix.
@@ -66,5 +74,34 @@ class VideoModel(ABC):
         self.device = device
 
     @abstractmethod
-    def generate(self, request: GenerationRequest) -> np.ndarray:
-        """Return the video as uint8 [T, H, W, 3] with T, H, W as the request asks."""
+    def generate(self, request: GenerationRequest) -> np.ndarray | GeneratedVideo:
+        """Return the video as uint8 [T, H, W, 3] with T, H, W as the request asks, or a
+        `GeneratedVideo` at the model's native format (normalised by the runner)."""
+
+    def generate_batch(self, requests: Sequence[GenerationRequest]
+                       ) -> list[np.ndarray | GeneratedVideo | GenerationFailure]:
+        """One output per request, in order; a request that failed is a `GenerationFailure` in
+        its place. Models that serve a batch at once (an external tool loading its weights once
+        per invocation) override this and set `batch_size`; the default calls `generate`."""
+        return [self.generate(r) for r in requests]
+
+
+@dataclass(frozen=True)
+class GeneratedVideo:
+    """A model's output at its native format, before normalisation.
+
+    frames: uint8 [T', H', W', 3] as the model produced it; fps: its native frame rate.
+    record: what the model wants kept in the sidecar (e.g. the command that produced it).
+    """
+
+    frames: np.ndarray
+    fps: float
+    record: Mapping[str, Any] = field(default_factory=dict)
+
+
+class GenerationFailure(TTMBenchError):
+    """A sample that could not be generated; `record` goes into the failed sample's sidecar."""
+
+    def __init__(self, message: str, record: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.record = dict(record or {})

@@ -14,7 +14,7 @@ import resource
 import sys
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,10 +26,17 @@ from ttm_bench import __version__
 from ttm_bench.atomic import remove_stale_temporaries
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.generation.model import GenerationRequest, VideoModel
+from ttm_bench.generation.model import (
+    GeneratedVideo,
+    GenerationFailure,
+    GenerationRequest,
+    VideoModel,
+)
+from ttm_bench.generation.normalize import normalize_video
 from ttm_bench.generation.registry import create_model, merge_config, resolve_model
 from ttm_bench.generation.run import RunDir, RunInfo, SampleRecord
 from ttm_bench.generation.seeds import SEED_POLICY, derive_seed
+from ttm_bench.video.frames import check_video as check_frames
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -103,38 +110,87 @@ class GenerationJob:
             ground_truth=bench.root / sample.video if sample.video else None,
         )
 
-    def process(self, model: VideoModel, sample_id: str) -> SampleRecord:
-        """Generate, check and write one sample; failures become a failed sidecar, not raises."""
+    def process(self, model: VideoModel, sample_id: str,
+                extra: Mapping[str, Any] | None = None) -> SampleRecord:
+        """Generate, normalise, check and write one sample; failures become a failed sidecar,
+        not raises. `extra` is added to the sidecar (e.g. the executor's attempt number)."""
+        return self.process_batch(model, [sample_id], extra)[0]
+
+    def process_batch(self, model: VideoModel, sample_ids: Sequence[str],
+                      extra: Mapping[str, Any] | None = None) -> list[SampleRecord]:
+        """`process` for several samples with one `generate_batch` call (an external tool then
+        loads its weights once per batch); a single sample goes through `generate`."""
+        requests = [self.request(s) for s in sample_ids]
+        if len(requests) == 1:
+            return [self._finish(requests[0], *_timed(model.generate, requests[0]), extra)]
+        outputs, seconds = _timed(model.generate_batch, requests)
+        if isinstance(outputs, BaseException):  # the whole batch raised: each sample fails
+            outputs = [outputs] * len(requests)
+        return [self._finish(r, o, seconds / len(requests), extra)
+                for r, o in zip(requests, outputs, strict=True)]
+
+    def record_failure(self, sample_id: str, error: str,
+                       extra: Mapping[str, Any] | None = None) -> SampleRecord:
+        """Write and return a failed sidecar for a sample that could not be processed."""
+        return self._finish(self.request(sample_id), GenerationFailure(error), 0.0, extra)
+
+    def _finish(self, request: GenerationRequest, output: object, seconds: float,
+                extra: Mapping[str, Any] | None) -> SampleRecord:
+        """Normalise, check and write one output (or record its failure); write the sidecar."""
         from ttm_bench.video import write_video
 
-        request = self.request(sample_id)
         start = time.perf_counter()
+        sidecar: dict[str, Any] = dict(extra or {})
         error = None
         try:
-            video = model.generate(request)
+            if isinstance(output, BaseException):
+                raise output
+            if isinstance(output, GeneratedVideo):
+                sidecar.update(output.record)
+                output = GeneratedVideo(check_frames(output.frames), output.fps)
+            else:  # already at the benchmark's format: the policy must be the identity
+                check_video(output, request)
+                output = GeneratedVideo(output, request.fps)
+            video, normalization = normalize_video(output, request)
+            sidecar["normalization"] = normalization.to_dict()
             check_video(video, request)
-            write_video(self.run.video_path(sample_id), video, request.fps)
+            write_video(self.run.video_path(request.sample_id), video, request.fps)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # one sample's failure must not stop the run
+            if isinstance(exc, GenerationFailure):
+                sidecar.update(exc.record)
             tail = "".join(traceback.format_exception(exc)[-3:])
             error = f"{type(exc).__name__}: {exc}\n{tail}"
-            self.run.video_path(sample_id).unlink(missing_ok=True)
+            self.run.video_path(request.sample_id).unlink(missing_ok=True)
         record = SampleRecord(
-            sample_id=sample_id,
+            sample_id=request.sample_id,
             status="failed" if error else "ok",
             seed=request.seed,
             frames=request.num_frames,
             fps=request.fps,
             height=request.height,
             width=request.width,
-            seconds=round(time.perf_counter() - start, 4),
+            seconds=round(seconds + time.perf_counter() - start, 4),
             peak_rss_mb=round(_peak_rss_mb(), 1),
             peak_gpu_mb=_peak_gpu_mb(),
             error=error,
+            extra=sidecar,
         )
         self.run.write_record(record)
         return record
+
+
+def _timed(call: Callable[[Any], Any], argument: Any) -> tuple[Any, float]:
+    """(call(argument) or the exception it raised, seconds); interrupts still propagate."""
+    start = time.perf_counter()
+    try:
+        result = call(argument)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # recorded per sample by `_finish`
+        result = exc
+    return result, time.perf_counter() - start
 
 
 def check_video(video: object, request: GenerationRequest) -> None:
@@ -219,9 +275,9 @@ def generate_run(
     config = merge_config(cls, overrides or {})
     job = GenerationJob(Path(benchmark_root), Path(out), model, config, device, repetition)
     info = prepare_run(job)
-    remove_stale_temporaries(job.run.videos)
     ids = shard_samples([s.id for s in job.benchmark.samples], *shard)
     pending = [s for s in ids if not job.run.is_finished(s)]
+    remove_stale_temporaries(job.run.videos, pending)  # only this shard's: others may be writing
     summary = RunSummary(job.run_root, len(ids), len(ids) - len(pending), 0, {})
     if pending:
         executor = executor or LocalExecutor(progress=progress)

@@ -82,7 +82,7 @@ class Metric(ABC):
     """
 
     name: ClassVar[str]
-    label: ClassVar[str]
+    label: str = ""  # set from the registry entry by `create_metric`
     higher_is_better: ClassVar[bool | None]
     requires: ClassVar[frozenset[str]] = frozenset()
     default_params: ClassVar[Mapping[str, Any]] = {}
@@ -129,6 +129,16 @@ class Metric(ABC):
         """The metric over every accumulated sample."""
         return self.compute_on(self.sample_ids)
 
+    def state(self) -> Any:
+        """What `update` accumulated, as picklable data, to merge into a copy in another process
+        (distributed evaluation). Metrics that support it override this and `merge_state`."""
+        raise TTMBenchError(f"metric {self.name!r} cannot be evaluated distributed yet (it has "
+                            "no state()/merge_state()); evaluate it without --executor ray")
+
+    def merge_state(self, state: Any) -> None:
+        """Add the samples of another copy's `state()`, as if `update` had seen them here."""
+        raise TTMBenchError(f"metric {self.name!r} cannot merge distributed state")
+
 
 class PerSampleMetric(Metric):
     """A metric that scores each video alone and aggregates by the mean."""
@@ -156,6 +166,12 @@ class PerSampleMetric(Metric):
     def per_sample(self) -> dict[str, float]:
         return dict(self._values)
 
+    def state(self) -> dict[str, float]:
+        return dict(self._values)
+
+    def merge_state(self, state: dict[str, float]) -> None:
+        self._values.update(state)
+
     def compute_on(self, sample_ids: Sequence[str]) -> float:
         if len(sample_ids) == 0:
             return float("nan")
@@ -164,7 +180,9 @@ class PerSampleMetric(Metric):
 
 @dataclass
 class MetricSpec:
-    """A registry entry: the metric's class target and default preset parameters overrides."""
+    """A registry entry: the class target, the preset parameters it overrides, and the label
+    reports show (data, so reports can name a metric without importing its class)."""
 
     target: str
+    label: str
     params: dict[str, Any] = field(default_factory=dict)

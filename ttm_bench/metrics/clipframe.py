@@ -55,7 +55,6 @@ class CLIPFrame(ModelMetric, PerSampleMetric):
     """Mean cosine similarity between CLIP embeddings of a video's frames."""
 
     name = "clipframe"
-    label = "CLIPFrame"
     higher_is_better = True
     checkpoint_name = "clip_vit_l14_openai"
     default_params: ClassVar[dict[str, Any]] = {"model": "ViT-L-14", "pretrained": "openai",

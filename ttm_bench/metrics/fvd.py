@@ -79,7 +79,6 @@ class FrechetVideoDistance(ModelMetric):
     """Set-level FVD of the generated videos against their ground-truth clips."""
 
     name = "fvd"
-    label = "FVD"
     higher_is_better = False
     requires = frozenset({"reference"})
     checkpoint_name = "i3d_kinetics400"

@@ -65,7 +65,6 @@ class AverageDisplacement(PerSampleMetric):
     """Mean displacement between consecutive frames (pixels per frame at the evaluation size)."""
 
     name = "ad"
-    label = "AD"
     higher_is_better = None
     default_params: ClassVar[Mapping[str, Any]] = {
         "backend": "dis",

@@ -10,34 +10,44 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ttm_bench.errors import TTMBenchError, UnknownNameError
+from ttm_bench.errors import TTMBenchError, UnknownNameError, optional_dependency
 from ttm_bench.metrics.base import Metric, MetricSpec
 
+_FVD = "ttm_bench.metrics.fvd:FrechetVideoDistance"
+_CLIPFRAME = "ttm_bench.metrics.clipframe:CLIPFrame"
+_VICLIP = "ttm_bench.metrics.viclip.metric"
+_AD = "ttm_bench.metrics.motion:AverageDisplacement"
+
+#: In the paper's column order (Table 1): FVD, CLIPFrame, ViCLIP-T, ViCLIP-V, AD.
 METRICS: dict[str, MetricSpec] = {
-    "ad_dis": MetricSpec("ttm_bench.metrics.motion:AverageDisplacement", {"backend": "dis"}),
-    "ad_raft": MetricSpec("ttm_bench.metrics.motion:AverageDisplacement", {"backend": "raft"}),
-    "ad_cotracker": MetricSpec("ttm_bench.metrics.motion:AverageDisplacement",
-                               {"backend": "cotracker"}),
-    "clipframe": MetricSpec("ttm_bench.metrics.clipframe:CLIPFrame", {"pairs": "all"}),
-    "clipframe_consecutive": MetricSpec("ttm_bench.metrics.clipframe:CLIPFrame",
+    "fvd16": MetricSpec(_FVD, "FVD16", {"num_frames": 16}),
+    "fvd128": MetricSpec(_FVD, "FVD128", {"num_frames": 128}),
+    "clipframe": MetricSpec(_CLIPFRAME, "CLIPFrame", {"pairs": "all"}),
+    "clipframe_consecutive": MetricSpec(_CLIPFRAME, "CLIPFrame (consec.)",
                                         {"pairs": "consecutive"}),
-    "fvd16": MetricSpec("ttm_bench.metrics.fvd:FrechetVideoDistance", {"num_frames": 16}),
-    "fvd128": MetricSpec("ttm_bench.metrics.fvd:FrechetVideoDistance", {"num_frames": 128}),
-    "viclip_t": MetricSpec("ttm_bench.metrics.viclip.metric:ViCLIPText"),
-    "viclip_v": MetricSpec("ttm_bench.metrics.viclip.metric:ViCLIPVideo"),
-    "viclip_v_static": MetricSpec("ttm_bench.metrics.viclip.metric:ViCLIPVideoStatic"),
+    "viclip_t": MetricSpec(f"{_VICLIP}:ViCLIPText", "ViCLIP-T"),
+    "viclip_v": MetricSpec(f"{_VICLIP}:ViCLIPVideo", "ViCLIP-V"),
+    "viclip_v_static": MetricSpec(f"{_VICLIP}:ViCLIPVideoStatic", "ViCLIP-V (static)"),
+    "ad_dis": MetricSpec(_AD, "AD", {"backend": "dis"}),
+    "ad_raft": MetricSpec(_AD, "AD (RAFT)", {"backend": "raft"}),
+    "ad_cotracker": MetricSpec(_AD, "AD (CoTracker)", {"backend": "cotracker"}),
 }
+
+#: The paper's Table 1 columns. Reports show these even when not computed (with the reason),
+#: and other metrics only when some run has them.
+PAPER_METRICS = ("fvd16", "clipframe", "viclip_t", "viclip_v", "ad_dis")
 
 ALIASES: dict[str, str] = {"ad": "ad_dis"}
 
 
-def register_metric(name: str, target: str, **params: Any) -> None:
+def register_metric(name: str, target: str, label: str, **params: Any) -> None:
     """Add a metric name (e.g. a new preset of an existing class)."""
-    METRICS[name] = MetricSpec(target, dict(params))
+    METRICS[name] = MetricSpec(target, label, dict(params))
 
 
 def list_metrics() -> list[str]:
-    return sorted(METRICS)
+    """Registered metric names, in registration (paper column) order."""
+    return list(METRICS)
 
 
 def canonical_name(name: str) -> str:
@@ -51,7 +61,9 @@ def canonical_name(name: str) -> str:
 def metric_class(name: str) -> type[Metric]:
     target = METRICS[canonical_name(name)].target
     module_name, _, attr = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), attr)
+    with optional_dependency(f"metric {name!r}", "metrics"):
+        module = importlib.import_module(module_name)
+    cls = getattr(module, attr)
     if not (isinstance(cls, type) and issubclass(cls, Metric)):
         raise TTMBenchError(f"metric target {target!r} is not a Metric subclass")
     return cls
@@ -63,4 +75,5 @@ def create_metric(name: str, **params: Any) -> Metric:
     cls = metric_class(canonical)
     metric = cls(**{**METRICS[canonical].params, **params})
     metric.preset = type(metric.preset)(canonical, metric.preset.params, metric.preset.version)
+    metric.label = METRICS[canonical].label
     return metric

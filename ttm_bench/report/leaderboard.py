@@ -186,6 +186,13 @@ def _metric_order(results: Sequence[Results]) -> list[str]:
                                                          if m not in registry.METRICS]
 
 
+def _default_metrics(results: Sequence[Results], known: list[str]) -> list[str]:
+    """The paper's metrics (shown even when skipped, with the reason) and every metric that
+    some run computed."""
+    computed = {m for r in results for m in r.presets}
+    return [m for m in known if m in computed or m in registry.PAPER_METRICS]
+
+
 def _default_splits(available: list[str]) -> list[str]:
     named = [s for s in available if s != ALL_SPLIT]
     if len(named) >= 2:
@@ -197,7 +204,8 @@ def _metric_info(results: Sequence[Results], metric: str) -> tuple[str, bool | N
     for r in results:
         if metric in r.metrics:
             return r.metrics[metric].label, r.metrics[metric].higher_is_better
-    return metric, None
+    spec = registry.METRICS.get(metric)
+    return (spec.label if spec else metric), None
 
 
 def _format(row: AggregateRow) -> tuple[str, str | None]:
@@ -272,8 +280,8 @@ def build_leaderboard(
     """Lay out `results` (one per run, same benchmark) as a leaderboard.
 
     splits/metrics: which column groups and metrics (names or registry aliases) to show, in
-    order; by default every metric any run has (evaluated or skipped; registered metrics in
-    registry order first) and the splits described in the module docstring.
+    order; by default the paper's metrics and every metric some run computed (registry
+    order first) and the splits described in the module docstring.
     """
     if not results:
         raise TTMBenchError("no results given; pass at least one results directory")
@@ -282,7 +290,8 @@ def build_leaderboard(
     known_metrics = _metric_order(results)
     if metrics is not None:  # accept aliases such as `ad` for `ad_dis`
         metrics = [m if m in known_metrics else registry.ALIASES.get(m, m) for m in metrics]
-    chosen_metrics = _choose(metrics, known_metrics, "metric")
+    chosen_metrics = (_default_metrics(results, known_metrics) if metrics is None
+                      else _choose(metrics, known_metrics, "metric"))
     _check_presets(results, chosen_metrics)
     available_splits = list(dict.fromkeys(s for r in results for s in r.splits))
     chosen_splits = (_default_splits(available_splits) if splits is None

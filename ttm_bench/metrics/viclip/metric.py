@@ -27,7 +27,6 @@ from ttm_bench.metrics.video_input import check_clip
 class ViCLIPMetric(ModelMetric, PerSampleMetric):
     """Shared loading and video embedding; subclasses define `score`."""
 
-    label = "ViCLIP"
     higher_is_better = True
     checkpoint_name = "viclip_l14"
     default_params: ClassVar[dict] = {"num_frames": 8, "size": 224, "context_length": 32,
@@ -64,7 +63,6 @@ class ViCLIPText(ViCLIPMetric):
     """cosine(text embedding of the caption, video embedding)."""
 
     name = "viclip_t"
-    label = "ViCLIP-T"
     requires = frozenset({"caption"})
 
     def reset(self) -> None:
@@ -95,7 +93,6 @@ class ViCLIPVideo(ViCLIPMetric):
     """cosine(generated video embedding, ground-truth clip embedding)."""
 
     name = "viclip_v"
-    label = "ViCLIP-V"
     requires = frozenset({"reference"})
 
     def reference_video(self, item: EvalItem) -> np.ndarray:
@@ -115,7 +112,6 @@ class ViCLIPVideoStatic(ViCLIPVideo):
     """cosine(generated video embedding, embedding of the input image repeated)."""
 
     name = "viclip_v_static"
-    label = "ViCLIP-V (static)"
     requires = frozenset({"image"})
 
     def reference_video(self, item: EvalItem) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Driver scripts run inside upstream environments by `baselines.external` presets."""

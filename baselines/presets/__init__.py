@@ -1,0 +1,1 @@
+"""Per-baseline presets for `baselines.external` (YAML data, one file per model)."""
