@@ -1,0 +1,193 @@
+import math
+
+import pytest
+import torch
+
+from reference_impl.ttm.masked_attention import (
+    MaskedCrossAttention,
+    MaskedSelfAttention,
+    ObjectAttention,
+    ObjectLayout,
+    box_membership,
+    cross_attention_allowed,
+    masked_attention,
+    self_attention_allowed,
+)
+
+DIM, HEADS, CONTEXT = 16, 2, 12
+FRAMES, HEIGHT, WIDTH = 2, 4, 6
+LEFT, RIGHT = (0.0, 0.0, 0.5, 1.0), (2 / 3, 0.0, 1.0, 1.0)  # right box leaves a background column
+
+
+def _layout(boxes: list[tuple[float, ...]], prompt_lengths: list[int], pad: int = 0,
+            seed: int = 0) -> ObjectLayout:
+    g = torch.Generator().manual_seed(seed)
+    objects = len(boxes)
+    box = torch.tensor(boxes, dtype=torch.float32).expand(1, FRAMES, objects, 4)
+    owner = [i for i, n in enumerate(prompt_lengths) for _ in range(n)] + [-1] * pad
+    return ObjectLayout(
+        boxes=box.clone(),
+        present=torch.ones(1, FRAMES, objects, dtype=torch.bool),
+        local_tokens=torch.randn(1, len(owner), CONTEXT, generator=g),
+        local_token_object=torch.tensor([owner]),
+    )
+
+
+def _tokens(seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(1, FRAMES * HEIGHT * WIDTH, DIM, generator=g)
+
+
+def _columns(membership: torch.Tensor) -> torch.Tensor:
+    """Column index of every token of the FRAMES × HEIGHT × WIDTH grid."""
+    return torch.arange(membership.shape[1]) % WIDTH
+
+
+def test_box_membership_marks_cells_overlapping_the_box():
+    layout = _layout([LEFT, RIGHT], [1, 1])
+    m = layout.membership(HEIGHT, WIDTH)[0]
+    cols = _columns(m[None])
+    assert torch.equal(m[:, 0], cols < 3)
+    assert torch.equal(m[:, 1], cols >= 4)
+
+
+def test_box_membership_gives_tiny_objects_a_token_and_absent_objects_none():
+    boxes = torch.tensor([[[[0.51, 0.51, 0.52, 0.52], [0.0, 0.0, 1.0, 1.0]]]])  # [1, 1, 2, 4]
+    present = torch.tensor([[[True, False]]])
+    m = box_membership(boxes, present, 4, 4)[0]
+    assert m[:, 0].sum() == 1 and m[2 * 4 + 2, 0]  # the cell holding (0.515, 0.515)
+    assert not m[:, 1].any()
+
+
+def test_allowed_masks_follow_shared_objects_and_background_policy():
+    m = torch.tensor([[[True, False], [True, True], [False, True], [False, False]]])
+    group = self_attention_allowed(m, m, "group")[0]
+    expected = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1]]).bool()
+    assert torch.equal(group, expected)
+    everything = self_attention_allowed(m, m, "all")[0]
+    assert torch.equal(everything[:3, :3], expected[:3, :3]) and everything[3].all()
+    assert not everything[:3, 3].any()
+    cross = cross_attention_allowed(m, torch.tensor([[0, 0, 1, -1]]))[0]
+    assert torch.equal(cross, torch.tensor([[1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 1, 0],
+                                            [0, 0, 0, 0]]).bool())
+
+
+def test_masked_attention_equals_the_log_mask_formula_and_zeroes_empty_rows():
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 3, 5, 4, generator=g) for _ in range(3))
+    allowed = torch.rand(2, 5, 5, generator=g) > 0.5
+    allowed[0, 2] = False
+    scores = q @ k.transpose(-1, -2) / math.sqrt(4) + torch.log(allowed.float())[:, None]
+    expected = torch.nan_to_num(torch.softmax(scores, -1)) @ v
+    out = masked_attention(q, k, v, allowed)
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert torch.all(out[0, :, 2] == 0)
+
+
+@pytest.mark.parametrize("background", ["group", "all"])
+def test_masked_self_attention_isolates_objects(background):
+    torch.manual_seed(0)
+    layer = MaskedSelfAttention(DIM, HEADS, background=background, zero_init=False)
+    m = _layout([LEFT, RIGHT], [1, 1]).membership(HEIGHT, WIDTH)
+    x = _tokens()
+    in_b = m[0, :, 1]
+    perturbed = x.clone()
+    perturbed[0, in_b] += 5 * torch.randn(int(in_b.sum()), DIM)
+    before, after = layer(x, m), layer(perturbed, m)
+    in_a = m[0, :, 0]
+    assert torch.allclose(before[0, in_a], after[0, in_a], atol=1e-6)
+    assert not torch.allclose(before[0, in_b], after[0, in_b], atol=1e-3)
+    if background == "group":  # background tokens do not see objects either
+        bg = ~m[0].any(-1)
+        assert torch.allclose(before[0, bg], after[0, bg], atol=1e-6)
+
+
+def test_masked_cross_attention_isolates_local_prompts():
+    torch.manual_seed(0)
+    layer = MaskedCrossAttention(DIM, CONTEXT, HEADS, zero_init=False)
+    layout = _layout([LEFT, RIGHT], [3, 2], pad=2)
+    m = layout.membership(HEIGHT, WIDTH)
+    x = _tokens()
+    changed = layout.local_tokens.clone()
+    changed[0, 3:5] += 5.0  # c_local(B)
+    changed[0, 5:] -= 7.0  # padding
+    before = layer(x, layout.local_tokens, layout.local_token_object, m)
+    after = layer(x, changed, layout.local_token_object, m)
+    in_a, in_b = m[0, :, 0], m[0, :, 1]
+    assert torch.allclose(before[0, in_a], after[0, in_a], atol=1e-6)
+    assert not torch.allclose(before[0, in_b], after[0, in_b], atol=1e-3)
+
+
+def test_background_tokens_pass_cross_attention_unchanged_without_nan():
+    torch.manual_seed(0)
+    layer = MaskedCrossAttention(DIM, CONTEXT, HEADS, zero_init=False)
+    layout = _layout([LEFT, RIGHT], [2, 2])
+    m = layout.membership(HEIGHT, WIDTH)
+    x = _tokens().requires_grad_()
+    out = layer(x, layout.local_tokens, layout.local_token_object, m)
+    out.sum().backward()
+    bg = ~m[0].any(-1)
+    assert bg.any()
+    assert torch.isfinite(out).all() and torch.isfinite(x.grad).all()
+    assert torch.equal(out[0, bg], x[0, bg])
+
+
+def test_one_object_covering_everything_equals_plain_attention():
+    torch.manual_seed(0)
+    masked = ObjectAttention(DIM, CONTEXT, HEADS, masked_self=True, masked_cross=True,
+                             zero_init=False)
+    plain = ObjectAttention(DIM, CONTEXT, HEADS, masked_self=False, masked_cross=False,
+                            zero_init=False)
+    plain.load_state_dict(masked.state_dict())
+    layout = _layout([(0.0, 0.0, 1.0, 1.0)], [4])
+    x = _tokens()
+    grid = (FRAMES, HEIGHT, WIDTH)
+    assert torch.allclose(masked(x, layout, grid), plain(x, layout, grid), atol=1e-6)
+    # and plain attention is the textbook formula
+    layer = plain.self_attention
+    h = layer.norm(x)
+    q, k, v = layer._split(layer.to_q(h)), layer._split(layer.to_k(h)), layer._split(layer.to_v(h))
+    reference = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(DIM // HEADS), -1) @ v
+    assert torch.allclose(layer(x), x + layer.to_out(layer._merge(reference)), atol=1e-5)
+
+
+def test_query_chunks_change_nothing():
+    torch.manual_seed(0)
+    whole = MaskedSelfAttention(DIM, HEADS, zero_init=False)
+    chunked = MaskedSelfAttention(DIM, HEADS, query_chunk=7, zero_init=False)
+    chunked.load_state_dict(whole.state_dict())
+    m = _layout([LEFT, RIGHT], [1, 1]).membership(HEIGHT, WIDTH)
+    x = _tokens()
+    assert torch.allclose(whole(x, m), chunked(x, m), atol=1e-6)
+
+
+def test_zero_initialised_layers_are_the_identity_and_missing_membership_is_an_error():
+    layer = ObjectAttention(DIM, CONTEXT, HEADS, masked_self=True, masked_cross=True)
+    layout = _layout([LEFT], [2])
+    x = _tokens()
+    assert torch.equal(layer(x, layout, (FRAMES, HEIGHT, WIDTH)), x)
+    with pytest.raises(ValueError, match="membership"):
+        layer.self_attention(x)
+    with pytest.raises(ValueError, match="latent frames"):
+        layer(x, layout, (FRAMES + 1, HEIGHT, WIDTH))
+
+
+def test_cross_attention_without_any_local_prompt_is_the_identity():
+    layer = MaskedCrossAttention(DIM, CONTEXT, HEADS, zero_init=False)
+    x = _tokens()
+    m = _layout([LEFT], [1]).membership(HEIGHT, WIDTH)
+    out = layer(x, torch.zeros(1, 0, CONTEXT), torch.zeros(1, 0, dtype=torch.long), m)
+    assert torch.equal(out, x)
+
+
+def test_a_layout_without_objects_leaves_one_background_group():
+    torch.manual_seed(0)
+    masked = ObjectAttention(DIM, CONTEXT, HEADS, masked_self=True, masked_cross=True,
+                             zero_init=False)
+    plain_self = MaskedSelfAttention(DIM, HEADS, masked=False, zero_init=False)
+    plain_self.load_state_dict(masked.self_attention.state_dict())
+    layout = ObjectLayout(torch.zeros(1, FRAMES, 0, 4), torch.zeros(1, FRAMES, 0, dtype=torch.bool),
+                          torch.randn(1, 1, CONTEXT), torch.tensor([[-1]]))
+    x = _tokens()
+    # everything is background: self-attention is plain, cross-attention has nothing to read
+    assert torch.allclose(masked(x, layout, (FRAMES, HEIGHT, WIDTH)), plain_self(x), atol=1e-6)
