@@ -50,9 +50,11 @@ def _generate(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from ttm_bench.generation.registry import list_models, resolve_model
 
-    for name in list_models():
+    names = list_models()
+    width = max(map(len, names), default=0)
+    for name in names:
         cls = resolve_model(name)
-        print(f"{name:16s} v{cls.version}  config: {dict(cls.default_config)}")
+        print(f"{name:{width}s}  v{cls.version}  config: {dict(cls.default_config)}")
     return 0
 
 
