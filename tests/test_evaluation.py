@@ -154,3 +154,20 @@ def test_unknown_metric(small_bench: Benchmark, small_run: Path, tmp_path: Path)
     code = main(["evaluate", "--bench", str(small_bench.root), "--run", str(small_run),
                  "--metrics", "nope", "--out", str(tmp_path / "r")])
     assert code == 2
+
+
+def test_metric_options_reach_the_metric_and_its_preset(small_run: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    videos = str(small_run / "videos")
+    args = ["evaluate", "--videos", videos, "--name", "m", "--metrics", "ad", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b"),
+                 "--metric-option", "ad.eval_short_side=128"]) == 0
+    a, b = (json.loads((tmp_path / d / "results.json").read_text())["presets"]["ad_dis"]
+            for d in "ab")
+    assert (a["params"]["eval_short_side"], b["params"]["eval_short_side"]) == (256, 128)
+    assert a["hash"] != b["hash"]  # a changed convention is a different preset
+    assert main([*args, "--out", str(tmp_path / "c"), "--metric-option", "eval=1"]) == 2
+    assert "expected METRIC.KEY=VALUE" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "d"), "--metric-option", "ad.bogus=1"]) == 2
+    assert "no parameter(s) ['bogus']" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,14 +109,20 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None,
-                   device: str) -> tuple[list[Metric], dict[str, str]]:
+def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device: str,
+                   options: Mapping[str, Mapping[str, Any]] | None = None,
+                   ) -> tuple[list[Metric], dict[str, str]]:
     """Build and set up metrics. Returns (metrics, skipped name → reason).
+
+    options: metric name (or alias) → keyword arguments for its constructor, e.g.
+    `{"fvd16": {"checkpoint": "/weights/i3d.pt"}}`; preset parameters among them change the
+    preset (and its hash), others (checkpoint, batch_size) do not.
 
     Explicitly requested metrics that cannot run raise; from the default set (every registered
     metric) they are skipped with the reason recorded, for the leaderboard's footnotes.
     """
     explicit = names is not None
+    kwargs = {canonical_name(k): dict(v) for k, v in (options or {}).items()}
     chosen = list(dict.fromkeys(canonical_name(n) for n in names)) if names else list_metrics()
     has = {"caption": inputs.benchmark is not None, "image": inputs.benchmark is not None,
            "reference": inputs.benchmark is not None
@@ -125,7 +131,7 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None,
     for name in chosen:
         source = "a folder of videos" if inputs.benchmark is None else "this benchmark"
         try:
-            metric = create_metric(name)
+            metric = create_metric(name, **kwargs.get(name, {}))
             missing = sorted(r for r in metric.requires if not has[r])
             if missing:
                 raise TTMBenchError(f"metric {name!r} needs {', '.join(missing)}, which {source} "
@@ -160,6 +166,7 @@ def evaluate(
     out: str | Path,
     metric_names: Sequence[str] | None = None,
     *,
+    metric_options: Mapping[str, Mapping[str, Any]] | None = None,
     device: str = "cpu",
     n_boot: int = 1000,
     seed: int = 0,
@@ -175,7 +182,7 @@ def evaluate(
 
     out = Path(out)
     _check_out_dir(out, inputs)
-    metrics, skipped = select_metrics(inputs, metric_names, device)
+    metrics, skipped = select_metrics(inputs, metric_names, device, metric_options)
     bench = inputs.benchmark
     if executor is None:
         invalid = extract_features(inputs.videos, metrics, bench, progress=progress,

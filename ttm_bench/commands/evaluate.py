@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ttm_bench.commands.executor_options import add_executor_arguments, ray_options
+from ttm_bench.commands.key_values import parse_overrides
 from ttm_bench.errors import TTMBenchError
 
 
@@ -25,8 +26,16 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise TTMBenchError("give --bench DIR and --run RUN (or --videos DIR --name NAME)")
         inputs = inputs_from_run(args.run, args.bench, args.name)
     metrics = [m for m in args.metrics.split(",") if m] if args.metrics else None
-    results = evaluate(inputs, args.out, metrics, device=args.device, n_boot=args.n_boot,
-                       seed=args.seed, progress=not args.quiet, executor=executor)
+    options: dict[str, dict[str, Any]] = {}
+    for key, value in parse_overrides(args.metric_option, "--metric-option").items():
+        metric, dot, option = key.partition(".")
+        if not dot or not metric or not option:
+            raise TTMBenchError(f"--metric-option {key}={value}: expected METRIC.KEY=VALUE, "
+                                "e.g. fvd16.checkpoint=/weights/i3d_torchscript.pt")
+        options.setdefault(metric, {})[option] = value
+    results = evaluate(inputs, args.out, metrics, metric_options=options, device=args.device,
+                       n_boot=args.n_boot, seed=args.seed, progress=not args.quiet,
+                       executor=executor)
     print(summarise(results))
     print(f"results written to {args.out}")
     return 0
@@ -83,6 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="run name in the results (default: run directory name)")
     p.add_argument("--metrics", help="comma-separated metric names (default: all that can run)")
     p.add_argument("--out", required=True, type=Path, help="results directory")
+    p.add_argument("--metric-option", action="append", default=[], metavar="METRIC.KEY=VALUE",
+                   help="a metric's keyword, e.g. fvd16.checkpoint=PATH or "
+                        "clipframe.batch_size=64 (repeatable)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")

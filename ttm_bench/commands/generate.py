@@ -6,21 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ttm_bench.commands.executor_options import add_executor_arguments, ray_options
-from ttm_bench.errors import TTMBenchError
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """Parse `key=value` pairs; values are read as YAML scalars (numbers, booleans, strings)."""
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise TTMBenchError(f"--set {item!r}: expected key=value")
-        overrides[key] = yaml.safe_load(value) if value else ""
-    return overrides
+from ttm_bench.commands.key_values import parse_overrides
 
 
 def build_executor(args: argparse.Namespace) -> Any:
