@@ -75,7 +75,7 @@ def test_http_backend_errors_name_the_server(server):
     with pytest.raises(ValidationError, match="motion_prompt"):
         derive_prompts("A dog runs.", backend, sample_id="s2")
     assert len(chat.requests) == 2
-    with pytest.raises(TTMBenchError, match="unreachable"):
+    with pytest.raises(TTMBenchError, match="cannot reach the LLM server"):
         OpenAICompatibleBackend("http://127.0.0.1:9/v1", "m", timeout=2).complete([])
 
 

@@ -12,7 +12,6 @@ through `n < n_expected`, never silently averaged over fewer samples.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.sample import ALL_SPLIT
 from ttm_bench.errors import TTMBenchError, optional_dependency
 from ttm_bench.generation.run import RunDir
+from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.registry import canonical_name, create_metric, list_metrics
 from ttm_bench.metrics.stats import bootstrap_ci, bootstrap_mean_ci
@@ -99,14 +99,6 @@ def _expected_by_split(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]
     for sid, split in pairs:
         expected.setdefault(split, []).append(sid)
     return expected
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device: str,
@@ -254,7 +246,7 @@ def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
             caption=sample.caption if sample else None,
             image=bench.image(sample) if sample and "image" in needs else None,
             reference=bench.video(sample) if sample and "reference" in needs else None,
-            video_sha256=_file_sha256(entry.path),
+            video_sha256=file_sha256(entry.path),
         )
         for metric in metrics:
             metric.update(item)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import http.client
 import os
 import urllib.error
@@ -32,6 +31,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ttm_bench.errors import TTMBenchError, UnknownNameError
+from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics.base import MissingWeightsError
 
 CACHE_ENV = "TTM_BENCH_CACHE"
@@ -153,14 +153,6 @@ def search_paths(ckpt: Checkpoint) -> list[Path]:
         paths.append(Path(os.environ[WEIGHTS_DIR_ENV]) / ckpt.filename)
     paths.append(weights_cache_dir() / ckpt.filename)
     return paths
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _stamp_path(path: Path) -> Path:

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
-import urllib.request
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ttm_bench.atomic import write_json
+from ttm_bench.chat_completions import chat_completion
 from ttm_bench.data.masks import PALETTE
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 
@@ -157,26 +156,9 @@ class OpenAICompatibleBackend(PromptBackend):
         return f"openai:{self.base_url}:{self.model}"
 
     def complete(self, messages: list[dict[str, str]]) -> str:
-        body = json.dumps({"model": self.model, "messages": messages, "temperature": 0.0})
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        url = f"{self.base_url}/chat/completions"
-        request = urllib.request.Request(url, body.encode(), headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                reply = json.loads(response.read())
-        except (urllib.error.URLError, TimeoutError) as exc:
-            raise TTMBenchError(f"LLM server {url} unreachable ({exc}); start it or fix "
-                                "--llm-url") from exc
-        except json.JSONDecodeError as exc:
-            raise TTMBenchError(f"LLM server {url} answered non-JSON; is it OpenAI-"
-                                "compatible?") from exc
-        try:
-            return str(reply["choices"][0]["message"]["content"])
-        except (KeyError, IndexError, TypeError) as exc:
-            raise TTMBenchError(f"LLM server {url} answered without choices[0].message."
-                                "content; is it OpenAI-compatible?") from exc
+        return chat_completion(
+            self.base_url, {"model": self.model, "messages": messages, "temperature": 0.0},
+            api_key=self.api_key, timeout=self.timeout, service="LLM", url_option="--llm-url")
 
 
 class TransformersBackend(PromptBackend):

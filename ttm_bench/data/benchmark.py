@@ -20,6 +20,7 @@ from PIL import Image
 from ttm_bench.atomic import write_json, write_text
 from ttm_bench.data.sample import BenchmarkInfo, Sample, parse_benchmark_info, parse_sample
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
+from ttm_bench.hashing import update_from_file
 
 INFO_FILE = "benchmark.json"
 MANIFEST_FILE = "manifest.jsonl"
@@ -91,9 +92,7 @@ def content_sha256(root: str | Path) -> str:
     digest = hashlib.sha256()
     for rel in content_files(root):
         digest.update(b"\0" + rel.encode() + b"\0")
-        with open(root / rel, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+        update_from_file(digest, root / rel)
     return digest.hexdigest()
 
 

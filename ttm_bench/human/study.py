@@ -14,7 +14,6 @@ the file still has the sha256 recorded at creation.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.sample import Sample
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.generation.run import RUN_FILE, RunDir
+from ttm_bench.hashing import file_sha256
 from ttm_bench.human.assignment import Slot, assign, checks_per_rater
 from ttm_bench.human.attention import write_broken_copy
 from ttm_bench.human.journal import Journal
@@ -87,14 +87,6 @@ class Item:
     def from_dict(cls, d: dict[str, Any]) -> Item:
         return cls(d["id"], d["sample"], (d["pair"][0], d["pair"][1]), VideoRef(*d["video_a"]),
                    VideoRef(*d["video_b"]), d.get("expected"))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class Study:

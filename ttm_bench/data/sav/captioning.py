@@ -18,8 +18,6 @@ import io
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from ttm_bench.chat_completions import chat_completion
 from ttm_bench.data.sav.selection import CATEGORIES
 from ttm_bench.errors import TTMBenchError
 
@@ -143,30 +142,9 @@ class OpenAICompatibleVLM:
                 {"type": "text", "text": prompt},
             ]}],
         }
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        url = f"{self.base_url}/chat/completions"
-        request = urllib.request.Request(url, data=json.dumps(body).encode("utf-8"),
-                                         headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                reply = json.loads(response.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode("utf-8", "replace")[:300]
-            raise TTMBenchError(f"VLM server {url} answered HTTP {exc.code}: {detail}; check "
-                                f"--vlm-model {self.model!r} and the server's log") from exc
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            raise TTMBenchError(f"cannot reach the VLM server at {url} ({exc}); start an "
-                                "OpenAI-compatible server there or pass --vlm-url") from exc
-        except json.JSONDecodeError as exc:
-            raise TTMBenchError(f"VLM server {url} did not answer JSON; is it an "
-                                "OpenAI-compatible chat-completions endpoint?") from exc
-        try:
-            return str(reply["choices"][0]["message"]["content"])
-        except (KeyError, IndexError, TypeError) as exc:
-            raise TTMBenchError(f"VLM server {url} answered without choices[0].message.content:"
-                                f" {str(reply)[:300]}") from exc
+        return chat_completion(self.base_url, body, api_key=self.api_key,
+                               timeout=self.timeout_s, service="VLM", url_option="--vlm-url",
+                               model_option="--vlm-model")
 
 
 class TransformersVLM:
