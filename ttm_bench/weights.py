@@ -197,7 +197,7 @@ def check_file(ckpt: Checkpoint, path: Path) -> str | None:
 def _fix_hint(ckpt: Checkpoint) -> str:
     return (f"run `ttm-bench weights fetch {ckpt.name}`, or download {ckpt.urls[0]} to "
             f"{weights_cache_dir() / ckpt.filename} (or into ${WEIGHTS_DIR_ENV}), or pass the "
-            f"metric parameter checkpoint=PATH")
+            "file's path (`ttm-bench evaluate --metric-option METRIC.checkpoint=PATH`)")
 
 
 def locate(name: str, checkpoint: str | os.PathLike[str] | None = None) -> Path:
