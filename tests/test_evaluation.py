@@ -106,14 +106,17 @@ def test_incomplete_and_invalid_runs_are_flagged(small_bench: Benchmark, small_r
     ids = [s.id for s in small_bench.samples]
     (run / "videos" / f"{ids[0]}.mp4").unlink()
     write_video(run / "videos" / f"{ids[3]}.mp4", np.zeros((5, 64, 64, 3), np.uint8), fps=8)
+    truncated = run / "videos" / f"{ids[1]}.mp4"
+    truncated.write_bytes(truncated.read_bytes()[:300])
     results = evaluate(inputs_from_run(run, small_bench.root), tmp_path / "res", ["ad"],
                        progress=False)
     assert results["complete"] is False
-    assert results["missing_samples"] == [ids[0], ids[3]]
+    assert results["missing_samples"] == [ids[0], ids[1], ids[3]]
     assert "[5, 64, 64, 3]" in results["invalid_samples"][ids[3]]
+    assert str(truncated) in results["invalid_samples"][ids[1]]
     rows = {r["split"]: r for r in results["aggregate"]}
-    assert (rows["all"]["n"], rows["all"]["n_expected"]) == (2, 4)
-    assert (rows["single"]["n"], rows["multi"]["n"]) == (1, 1)
+    assert (rows["all"]["n"], rows["all"]["n_expected"]) == (1, 4)
+    assert (rows["single"]["n"], rows["multi"]["n"]) == (0, 1)
 
 
 def test_run_from_another_benchmark_is_refused(small_run: Path, default_bench: Benchmark,

@@ -226,13 +226,17 @@ def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
                      bench: Benchmark | None, *, progress: bool = True,
                      desc: str = "evaluate") -> dict[str, str]:
     """Decode each video once and update every metric with it; returns sample id → why a
-    video was not evaluated (wrong format)."""
-    from ttm_bench.video import read_video
+    video was not evaluated (unreadable, or not the benchmark's format)."""
+    from ttm_bench.video import VideoDecodeError, read_video
 
     needs = set().union(*(m.requires for m in metrics))
     invalid: dict[str, str] = {}
     for entry in tqdm(entries, desc=desc, unit="video", disable=not progress):
-        video = read_video(entry.path)
+        try:
+            video = read_video(entry.path)
+        except VideoDecodeError as exc:  # one unreadable file: flagged, the rest evaluated
+            invalid[entry.sample_id] = str(exc)
+            continue
         problem = _check_video(video, entry, bench)
         if problem:
             invalid[entry.sample_id] = problem

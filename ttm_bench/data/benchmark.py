@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -137,11 +138,15 @@ class Benchmark:
     def __len__(self) -> int:
         return len(self.samples)
 
+    @cached_property
+    def _by_id(self) -> dict[str, Sample]:
+        return {s.id: s for s in self.samples}
+
     def sample(self, sample_id: str) -> Sample:
-        for s in self.samples:
-            if s.id == sample_id:
-                return s
-        raise TTMBenchError(f"benchmark {self.info.tag} has no sample {sample_id!r}")
+        try:
+            return self._by_id[sample_id]
+        except KeyError:
+            raise TTMBenchError(f"benchmark {self.info.tag} has no sample {sample_id!r}") from None
 
     def split_of(self) -> dict[str, str]:
         """sample id → split."""
