@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.human_study_fixtures import make_study
-from ttm_bench.errors import TTMBenchError
+from ttm_bench.errors import TTMBenchError, ValidationError
 from ttm_bench.human.assignment import Slot
 from ttm_bench.human.rating import RatingSession
 from ttm_bench.human.store import Answer, VotesStore, sqlite_url
@@ -202,6 +202,11 @@ def test_overlong_values_are_refused_on_every_backend(tmp_path: Path,
                      watch_seconds=None, source="x" * 40)
     with pytest.raises(TTMBenchError, match=r"assignments.item .* more than the 300"):
         store.ensure_assignments(study.name, [Slot("new", 0, "i" * 301, True)])
+    rows = [{"study": study.name, "rater": "r001", "item": next(iter(study.items)),
+             "question": q.id, "choice": "a", "source": "x" * 40} for q in study.questions]
+    pd.DataFrame(rows).to_csv(tmp_path / "long.csv", index=False)
+    with pytest.raises(ValidationError, match=r"source 'x+' is longer than 32"):
+        import_votes(study, store, tmp_path / "long.csv")  # the whole file is checked first
     assert store.votes(study.name).empty and store.submissions(study.name).empty
     assert store.queue(study.name, "new") == []
 

@@ -155,8 +155,9 @@ class VotesStore:
             _configure_sqlite(self.engine)
         try:
             self._check_integrity()
-            with self._writing(serialised=True) as conn:
-                metadata.create_all(conn)
+            if set(metadata.tables) - set(sa.inspect(self.engine).get_table_names()):
+                with self._writing(serialised=True) as conn:  # racing creators take turns
+                    metadata.create_all(conn)
         except exc.OperationalError as e:  # unreachable server, bad credentials, lock timeout
             raise TTMBenchError(f"cannot open votes database {self.display_url}: {e.orig}; "
                                 "check the URL and that its server (or file) is reachable") from e
