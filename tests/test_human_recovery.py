@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from tests.human_study_fixtures import make_study
 from ttm_bench.human.rating import RatingSession
 from ttm_bench.human.recovery import recover
-from ttm_bench.human.store import CorruptDatabaseError
+from ttm_bench.human.store import CorruptDatabaseError, votes
 from ttm_bench.human.study import Study
 
 COMPARED = ["rater", "item", "question", "choice", "a_on_left", "submitted_at"]
@@ -61,6 +62,24 @@ def test_a_corrupt_database_is_rebuilt_without_losing_a_vote(tmp_path: Path) -> 
     store = study.open_store()  # the queues came back too, so raters resume where they were
     session = RatingSession(study, store, study.raters[0])
     assert session.progress() == (2, len(session.queue))
+
+
+def test_lost_rows_are_replayed_into_a_healthy_database(tmp_path: Path,
+                                                        votes_database: str | None) -> None:
+    """A database restored from an old backup (here: its votes deleted) gets them back from
+    the journal, on SQLite and PostgreSQL alike, and nothing is moved aside."""
+    study = make_study(tmp_path, database=votes_database)
+    _rate_some(study)
+    before = _votes(study)
+    store = study.open_store()
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(votes).where(votes.c.study == study.name))
+    store.close()
+    result = recover(study)
+    assert result.moved_aside is None
+    assert (result.recorded, result.already_present) == (2 * len(study.raters), 1)
+    assert _votes(study).equals(before)
+    assert recover(study).recorded == 0
 
 
 def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:

@@ -1,24 +1,36 @@
-"""The votes store and rating sessions: duplicates, resume, concurrency, corruption."""
+"""The votes store and rating sessions: duplicates, resume, concurrency, corruption.
+
+Tests taking `votes_database` run on both backends: SQLite in the study directory and a fresh
+database on a throwaway PostgreSQL server (skipped where none can run, see
+tests/postgres_server.py).
+"""
 
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from tests.human_study_fixtures import make_study
-from ttm_bench.errors import TTMBenchError
+from ttm_bench.errors import TTMBenchError, ValidationError
+from ttm_bench.human.assignment import Slot
 from ttm_bench.human.rating import RatingSession
 from ttm_bench.human.store import Answer, VotesStore, sqlite_url
+from ttm_bench.human.store import votes as votes_table
+from ttm_bench.human.votes_csv import export_votes, import_votes
 
 
 def _answers(session: RatingSession, side: str) -> dict[str, str]:
     return {q.id: side for q in session.study.questions}
 
 
-def test_answers_map_displayed_sides_to_the_pair(tmp_path: Path) -> None:
-    study = make_study(tmp_path)
+def test_answers_map_displayed_sides_to_the_pair(tmp_path: Path,
+                                                 votes_database: str | None) -> None:
+    study = make_study(tmp_path, database=votes_database)
     store = study.open_store()
     session = RatingSession(study, store, "r001")
     shown = session.next()
@@ -31,8 +43,9 @@ def test_answers_map_displayed_sides_to_the_pair(tmp_path: Path) -> None:
     assert list(log["outcome"]) == ["recorded"] and log["watch_seconds"][0] == 3.5
 
 
-def test_resubmission_is_logged_but_not_counted(tmp_path: Path) -> None:
-    study = make_study(tmp_path)
+def test_resubmission_is_logged_but_not_counted(tmp_path: Path,
+                                                votes_database: str | None) -> None:
+    study = make_study(tmp_path, database=votes_database)
     store = study.open_store()
     first = RatingSession(study, store, "r001")
     second_tab = RatingSession(study, store, "r001")
@@ -47,8 +60,9 @@ def test_resubmission_is_logged_but_not_counted(tmp_path: Path) -> None:
     assert first.next() != shown and first.progress()[0] == 1
 
 
-def test_incomplete_or_invalid_answers_are_refused(tmp_path: Path) -> None:
-    study = make_study(tmp_path)
+def test_incomplete_or_invalid_answers_are_refused(tmp_path: Path,
+                                                   votes_database: str | None) -> None:
+    study = make_study(tmp_path, database=votes_database)
     store = study.open_store()
     session = RatingSession(study, store, "r001")
     shown = session.next()
@@ -64,8 +78,9 @@ def test_incomplete_or_invalid_answers_are_refused(tmp_path: Path) -> None:
     assert store.votes(study.name).empty
 
 
-def test_a_rater_resumes_where_they_stopped(tmp_path: Path) -> None:
-    study = make_study(tmp_path)
+def test_a_rater_resumes_where_they_stopped(tmp_path: Path,
+                                            votes_database: str | None) -> None:
+    study = make_study(tmp_path, database=votes_database)
     session = RatingSession(study, study.open_store(), "r002")
     queue = [s.item for s in session.queue]
     session.submit(session.next(), _answers(session, "right"), 1.0)
@@ -75,12 +90,15 @@ def test_a_rater_resumes_where_they_stopped(tmp_path: Path) -> None:
     assert resumed.next().item.id == queue[1]
 
 
-def test_many_concurrent_raters_lose_and_double_count_nothing(tmp_path: Path) -> None:
+def test_many_concurrent_raters_lose_and_double_count_nothing(tmp_path: Path,
+                                                             votes_database: str | None) -> None:
     """24 raters, each with two tabs submitting every item at once, through `RatingSession`."""
-    study = make_study(tmp_path, n_samples=8, raters=24, raters_per_item=12)
+    study = make_study(tmp_path, n_samples=8, raters=24, raters_per_item=12,
+                       database=votes_database)
     store = study.open_store()
     barrier = threading.Barrier(48)
     errors: list[BaseException] = []
+    attempts: list[bool] = []  # list.append is atomic
 
     def rate(rater: str) -> None:
         try:
@@ -88,7 +106,7 @@ def test_many_concurrent_raters_lose_and_double_count_nothing(tmp_path: Path) ->
             barrier.wait()
             # both tabs of a rater walk the same queue, racing each other on every item
             while (shown := session.next()) is not None:
-                session.submit(shown, _answers(session, "left"), watch_seconds=0.1)
+                attempts.append(session.submit(shown, _answers(session, "left"), 0.1))
         except BaseException as exc:  # reported below; a thread must not swallow failures
             errors.append(exc)
 
@@ -102,9 +120,95 @@ def test_many_concurrent_raters_lose_and_double_count_nothing(tmp_path: Path) ->
     votes = store.votes(study.name)
     assert len(votes) == expected_slots * 3
     assert not votes.duplicated(["rater", "item", "question"]).any()
-    log = store.submissions(study.name)
-    assert (log["outcome"] == "recorded").sum() == expected_slots
+    log = store.submissions(study.name)  # every attempt, in the order the database took them
+    assert len(log) == len(attempts) and log["id"].is_monotonic_increasing
+    assert (log["outcome"] == "recorded").sum() == sum(attempts) == expected_slots
     assert all(RatingSession(study, store, r).next() is None for r in study.raters)
+
+
+def test_the_database_itself_keeps_one_vote_per_question(tmp_path: Path,
+                                                          votes_database: str | None) -> None:
+    """The unique and check constraints live in the real schema, not only in `submit`."""
+    study = make_study(tmp_path, database=votes_database)
+    store = study.open_store()
+    row = {"study": study.name, "rater": "r001", "item": "i", "question": "q", "choice": "a",
+           "a_on_left": True, "submitted_at": 1.0, "source": "test"}
+    with store.engine.begin() as conn:
+        conn.execute(votes_table.insert(), row)
+    for bad in ({}, {"question": "q2", "choice": "x"}):  # a second vote; an unknown choice
+        with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+            conn.execute(votes_table.insert(), {**row, **bad})
+    assert list(store.votes(study.name)["choice"]) == ["a"]
+
+
+def test_concurrent_first_opens_keep_every_queue(tmp_path: Path,
+                                                 votes_database: str | None) -> None:
+    """8 processes' stores open one new database at once, each storing a different but
+    overlapping set of raters' queues: the tables are made once and no queue is lost."""
+    url = votes_database or sqlite_url(tmp_path / "votes.sqlite")
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def open_and_store(k: int) -> None:
+        try:
+            barrier.wait()
+            store = VotesStore(url)
+            store.ensure_assignments("s", [Slot(f"r{r}", p, f"i{p}", True)
+                                           for r in range(k, k + 3) for p in range(4)])
+            store.close()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_store, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    store = VotesStore(url)
+    assert all([s.item for s in store.queue("s", f"r{r}")] == ["i0", "i1", "i2", "i3"]
+               for r in range(10))
+
+
+def test_export_and_reimport_round_trip_exactly(tmp_path: Path,
+                                                votes_database: str | None) -> None:
+    study = make_study(tmp_path, database=votes_database)
+    store = study.open_store()
+    for rater in study.raters:
+        session = RatingSession(study, store, rater)
+        while (shown := session.next()) is not None:
+            session.submit(shown, _answers(session, "right"), watch_seconds=0.5)
+    stored = store.votes(study.name)
+    csv = tmp_path / "votes.csv"
+    assert export_votes(study, store, csv) == len(stored) == 4 * 2 * 3
+    exported = pd.read_csv(csv)
+    assert list(exported["choice"]) == list(stored["choice"])
+    assert list(exported["a_on_left"]) == list(stored["a_on_left"])
+    seconds = [datetime.fromisoformat(t).timestamp() for t in exported["submitted_at"]]
+    assert seconds == pytest.approx(list(stored["submitted_at"]), abs=1e-6)
+    assert import_votes(study, store, csv) == (0, 4 * 2)  # all already there
+    assert store.votes(study.name).equals(stored)
+    assert list(store.submissions(study.name)["outcome"]) == ["recorded"] * 8 + ["duplicate"] * 8
+
+
+def test_overlong_values_are_refused_on_every_backend(tmp_path: Path,
+                                                      votes_database: str | None) -> None:
+    """SQLite would store a 40-character source, PostgreSQL would fail mid-transaction: both
+    refuse it up front, writing nothing."""
+    study = make_study(tmp_path, database=votes_database)
+    store = study.open_store()
+    with pytest.raises(TTMBenchError, match=r"votes.source .* more than the 32"):
+        store.submit(study.name, "r001", "i", [Answer("q", "a")], shown={}, a_on_left=None,
+                     watch_seconds=None, source="x" * 40)
+    with pytest.raises(TTMBenchError, match=r"assignments.item .* more than the 300"):
+        store.ensure_assignments(study.name, [Slot("new", 0, "i" * 301, True)])
+    rows = [{"study": study.name, "rater": "r001", "item": next(iter(study.items)),
+             "question": q.id, "choice": "a", "source": "x" * 40} for q in study.questions]
+    pd.DataFrame(rows).to_csv(tmp_path / "long.csv", index=False)
+    with pytest.raises(ValidationError, match=r"source 'x+' is longer than 32"):
+        import_votes(study, store, tmp_path / "long.csv")  # the whole file is checked first
+    assert store.votes(study.name).empty and store.submissions(study.name).empty
+    assert store.queue(study.name, "new") == []
 
 
 def test_store_refuses_a_corrupt_database(tmp_path: Path) -> None:
@@ -124,8 +228,6 @@ def test_store_rejects_unknown_choices_and_bad_urls(tmp_path: Path) -> None:
 
 
 def test_sqlite_uses_wal_and_writers_lock_at_begin(tmp_path: Path) -> None:
-    import sqlalchemy as sa
-
     store = VotesStore(sqlite_url(tmp_path / "v.sqlite"))
     statements: list[str] = []
     sa.event.listen(store.engine, "before_cursor_execute",
@@ -153,12 +255,14 @@ def _rate_in_process(study_root: str, raters: list[str]) -> int:
     return recorded
 
 
-def test_several_server_processes_share_one_database(tmp_path: Path) -> None:
+def test_several_server_processes_share_one_database(tmp_path: Path,
+                                                    votes_database: str | None) -> None:
     """Two processes (as two app workers would be), each with its own engine, both driving
     all 24 raters at once."""
     import multiprocessing
 
-    study = make_study(tmp_path, n_samples=6, raters=24, raters_per_item=8)
+    study = make_study(tmp_path, n_samples=6, raters=24, raters_per_item=8,
+                       database=votes_database)
     groups = [study.raters, study.raters[::-1]]
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         recorded = pool.starmap(_rate_in_process, [(str(study.root), g) for g in groups])
@@ -169,7 +273,6 @@ def test_several_server_processes_share_one_database(tmp_path: Path) -> None:
 
 
 def test_schema_compiles_for_postgresql() -> None:
-    import sqlalchemy as sa
     from sqlalchemy.dialects import postgresql
 
     from ttm_bench.human.store import metadata

@@ -12,7 +12,11 @@ A submission writes all its answers and its log row in one transaction; if any o
 already exists (double click, second tab, resubmission after a refresh) the transaction rolls
 back and the attempt is logged as a duplicate, so nothing is lost or counted twice. SQLite runs
 in WAL mode and takes the write lock at BEGIN (`BEGIN IMMEDIATE`) with a generous busy timeout,
-so concurrent raters queue instead of failing.
+so concurrent raters queue instead of failing. PostgreSQL lets submissions run concurrently (the
+unique index decides between racing duplicates); creating the tables and storing queues, which
+read before they write, hold a transaction-level advisory lock so that several processes
+opening one database at once serialise there as they do on SQLite. Values longer than their
+column are refused on both backends (SQLite would store them, PostgreSQL would fail).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from ttm_bench.human.assignment import Slot
 CHOICES = ("a", "b", "tie")
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 WRITE_OPTION = "ttm_bench_write"
+POSTGRES_SETUP_LOCK = 0x7474_6D5F_766F_7465  # pg_advisory_xact_lock key for schema and queues
 
 metadata = sa.MetaData()
 
@@ -93,6 +98,28 @@ def sqlite_url(path: str | Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
+def display_url(url: str) -> str:
+    """`url` with its password masked, for messages and logs."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return url
+
+
+def check_lengths(table: sa.Table, rows: Iterable[Mapping[str, object]]) -> None:
+    """Raise TTMBenchError when a string in `rows` is longer than its column in `table`."""
+    limits = {c.name: c.type.length for c in table.columns
+              if isinstance(c.type, sa.String) and c.type.length}
+    for row in rows:
+        for name, limit in limits.items():
+            value = row.get(name)
+            if isinstance(value, str) and len(value) > limit:
+                shown = value if len(value) <= 40 else f"{value[:40]}…"
+                raise TTMBenchError(f"{table.name}.{name} {shown!r} has {len(value)} characters, "
+                                    f"more than the {limit} the votes database stores; "
+                                    "shorten it")
+
+
 def _configure_sqlite(engine: sa.Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:
@@ -115,18 +142,29 @@ class VotesStore:
 
     def __init__(self, url: str):
         self.url = url
+        self.display_url = display_url(url)
         try:
             self.engine = sa.create_engine(url, connect_args=self._connect_args(url))
         except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as e:
-            raise TTMBenchError(f"cannot open votes database {url!r}: {e}; use a SQLAlchemy URL "
-                                "such as sqlite:///votes.sqlite or postgresql://user@host/db "
-                                "(PostgreSQL needs `pip install psycopg2-binary`)") from e
-        if self.engine.dialect.name == "sqlite":
+            raise TTMBenchError(f"cannot open votes database {self.display_url!r}: {e}; use a "
+                                "SQLAlchemy URL such as sqlite:///votes.sqlite or "
+                                "postgresql://user@host/db (PostgreSQL needs a driver: "
+                                "`pip install 'ttm-bench[postgres]'`)") from e
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
         try:
             self._check_integrity()
-            metadata.create_all(self.engine)
+            if set(metadata.tables) - set(sa.inspect(self.engine).get_table_names()):
+                with self._writing(serialised=True) as conn:  # racing creators take turns
+                    metadata.create_all(conn)
+        except exc.OperationalError as e:  # unreachable server, bad credentials, lock timeout
+            raise TTMBenchError(f"cannot open votes database {self.display_url}: {e.orig}; "
+                                "check the URL and that its server (or file) is reachable") from e
         except exc.DatabaseError as e:
+            if self.dialect != "sqlite":
+                raise TTMBenchError(f"votes database {self.display_url} refused to set up its "
+                                    f"tables: {e.orig}") from e
             raise CorruptDatabaseError(self._corrupt_message(str(e.orig))) from e
 
     @staticmethod
@@ -136,12 +174,12 @@ class VotesStore:
         return {}
 
     def _corrupt_message(self, detail: str) -> str:
-        return (f"votes database {self.url} is unreadable or corrupt ({detail}); rebuild it "
-                "from the study's journal with `ttm-bench study recover STUDY` (the damaged "
-                "file is kept beside it)")
+        return (f"votes database {self.display_url} is unreadable or corrupt ({detail}); "
+                "rebuild it from the study's journal with `ttm-bench study recover STUDY` (the "
+                "damaged file is kept beside it)")
 
     def _check_integrity(self) -> None:
-        if self.engine.dialect.name != "sqlite":
+        if self.dialect != "sqlite":
             return
         with self.engine.connect() as conn:
             result = conn.exec_driver_sql("PRAGMA quick_check").scalar()
@@ -152,11 +190,17 @@ class VotesStore:
         self.engine.dispose()
 
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[sa.Connection]:
-        """A write transaction (committed on success, rolled back on error)."""
+    def _writing(self, *, serialised: bool = False) -> Iterator[sa.Connection]:
+        """A write transaction (committed on success, rolled back on error).
+
+        On SQLite every writer holds the database lock; on PostgreSQL `serialised` writers
+        (those that read, then write what they did not find) take one advisory lock.
+        """
         with self.engine.connect() as conn:
             conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
+                if serialised and self.dialect == "postgresql":
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(POSTGRES_SETUP_LOCK)))
                 yield conn
 
     # assignments -------------------------------------------------------------------------
@@ -171,15 +215,13 @@ class VotesStore:
         safe to call from several processes at once)."""
         rows = [{"study": study, "rater": s.rater, "position": s.position, "item": s.item,
                  "a_on_left": s.a_on_left} for s in slots]
-        try:
-            with self._writing() as conn:
-                present = set(conn.execute(sa.select(assignments.c.rater).distinct()
-                                           .where(assignments.c.study == study)).scalars())
-                missing = [r for r in rows if r["rater"] not in present]
-                if missing:
-                    conn.execute(assignments.insert(), missing)
-        except exc.IntegrityError:
-            pass  # another process stored the same queues first
+        check_lengths(assignments, rows)
+        with self._writing(serialised=True) as conn:
+            present = set(conn.execute(sa.select(assignments.c.rater).distinct()
+                                       .where(assignments.c.study == study)).scalars())
+            missing = [r for r in rows if r["rater"] not in present]
+            if missing:
+                conn.execute(assignments.insert(), missing)
 
     def queue(self, study: str, rater: str) -> list[Slot]:
         """A rater's queue in order."""
@@ -216,6 +258,8 @@ class VotesStore:
         rows = [{"study": study, "rater": rater, "item": item, "question": a.question,
                  "choice": a.choice, "a_on_left": a_on_left, "submitted_at": now,
                  "source": source} for a in answers]
+        check_lengths(votes, rows)
+        check_lengths(submissions, [log])
         try:
             with self._writing() as conn:
                 conn.execute(votes.insert(), rows)

@@ -335,7 +335,7 @@ def create_study(spec: StudySpec, out: str | Path) -> Study:
     store = VotesStore(study.database_url)
     try:
         if store.has_assignments(spec.name):
-            raise TTMBenchError(f"database {study.database_url} already holds a study named "
+            raise TTMBenchError(f"database {store.display_url} already holds a study named "
                                 f"{spec.name!r}; give the new study another name")
         store.ensure_assignments(spec.name, slots)
     finally:

@@ -22,7 +22,7 @@ import pandas as pd
 from ttm_bench.atomic import atomic_path
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.human.spec import NAME_PATTERN
-from ttm_bench.human.store import CHOICES, Answer, VotesStore
+from ttm_bench.human.store import CHOICES, Answer, VotesStore, votes
 from ttm_bench.human.study import Study
 
 CSV_COLUMNS = ("study", "rater", "item", "sample", "pair_a", "pair_b", "question", "choice",
@@ -99,6 +99,10 @@ def _check_row(study: Study, row: dict[str, object], file: str, line: int,
     if row["choice"] not in CHOICES or (row["choice"] == "tie" and not study.spec.allow_tie):
         add("choice", f"invalid choice {row['choice']!r}",
             "use a or b (and tie only when the study allows ties)")
+    source = row.get("source")
+    if isinstance(source, str) and len(source) > votes.c.source.type.length:
+        add("source", f"source {source[:40]!r} is longer than {votes.c.source.type.length} "
+            "characters", "shorten it")
     for key, parse in (("a_on_left", _parse_bool), ("submitted_at", _parse_time)):
         try:
             parse(row.get(key))
