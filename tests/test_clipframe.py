@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,21 +19,6 @@ from ttm_bench.metrics.feature_cache import FeatureCache
 from ttm_bench.metrics.registry import create_metric
 
 open_clip = pytest.importorskip("open_clip")
-
-TINY = {"embed_dim": 32, "quick_gelu": True,
-        "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 16},
-        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 1,
-                     "layers": 1}}
-
-
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> torch.nn.Module:
-    config_dir = tmp_path_factory.mktemp("clip_configs")
-    (config_dir / "ttm-tiny-clip.json").write_text(json.dumps(TINY))
-    open_clip.add_model_config(config_dir)
-    torch.manual_seed(0)
-    return open_clip.create_model("ttm-tiny-clip", pretrained=None).eval()
-
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from tests.test_fvd import StandInI3D
 from ttm_bench.metrics.base import EvalItem, Metric
 from ttm_bench.metrics.feature_cache import FeatureCache
 from ttm_bench.metrics.registry import create_metric
@@ -32,30 +31,6 @@ def items() -> list[EvalItem]:
         out.append(EvalItem(f"s{i}", "single" if i % 2 else "multi", video, 8.0,
                             caption=caption, image=reference[0], reference=reference))
     return out
-
-
-@pytest.fixture(scope="module")
-def scripted_i3d() -> torch.jit.ScriptModule:
-    return torch.jit.script(StandInI3D())
-
-
-@pytest.fixture(scope="module")
-def tiny_clip() -> torch.nn.Module:
-    open_clip = pytest.importorskip("open_clip")
-    from tests.test_clipframe import TINY
-
-    torch.manual_seed(0)
-    return open_clip.model.CLIP(**TINY).eval()
-
-
-@pytest.fixture(scope="module")
-def tiny_viclip() -> torch.nn.Module:
-    from tests.test_viclip import TINY, tiny_state_dict
-    from ttm_bench.metrics.viclip.model import ViCLIP
-
-    model = ViCLIP(TINY)
-    model.load_state_dict(tiny_state_dict())
-    return model.eval()
 
 
 #: Model metrics compute every feature (a cache would hand the whole copy's features to the rest).
