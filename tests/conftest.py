@@ -1,9 +1,12 @@
-"""Shared fixtures: small benchmarks and runs built by the tests themselves (nothing downloaded)."""
+"""Shared fixtures built by the tests themselves (nothing downloaded): small benchmarks, and tiny
+random-weight networks of the metrics' architectures."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,3 +62,47 @@ def votes_database(request: pytest.FixtureRequest) -> str | None:
     """A study's `database` spec field: None (SQLite in the study directory) or the URL of a
     new PostgreSQL database."""
     return None if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+
+
+# The networks import torch on demand: most tests do not need it.
+
+
+@pytest.fixture(scope="session")
+def scripted_i3d() -> Any:
+    """The FVD stand-in detector as TorchScript, the form of the released I3D."""
+    import torch
+
+    from tests.test_fvd import StandInI3D
+
+    return torch.jit.script(StandInI3D())
+
+
+#: open_clip configuration of `tiny_clip`, registered as "ttm-tiny-clip".
+TINY_CLIP = {"embed_dim": 32, "quick_gelu": True,
+             "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 16},
+             "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 1,
+                          "layers": 1}}
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """open_clip's "ttm-tiny-clip" (`TINY_CLIP`: 32 px images), seeded random weights."""
+    import torch
+
+    open_clip = pytest.importorskip("open_clip")
+    config_dir = tmp_path_factory.mktemp("clip_configs")
+    (config_dir / "ttm-tiny-clip.json").write_text(json.dumps(TINY_CLIP))
+    open_clip.add_model_config(config_dir)
+    torch.manual_seed(0)
+    return open_clip.create_model("ttm-tiny-clip", pretrained=None).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_viclip() -> Any:
+    """A ViCLIP of 4 frames at 28 px with the golden test's weights (`tests.test_viclip`)."""
+    from tests.test_viclip import TINY, tiny_state_dict
+    from ttm_bench.metrics.viclip.model import ViCLIP
+
+    model = ViCLIP(TINY)
+    model.load_state_dict(tiny_state_dict())
+    return model.eval()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,21 +19,6 @@ from ttm_bench.metrics.feature_cache import FeatureCache
 from ttm_bench.metrics.registry import create_metric
 
 open_clip = pytest.importorskip("open_clip")
-
-TINY = {"embed_dim": 32, "quick_gelu": True,
-        "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 16},
-        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 1,
-                     "layers": 1}}
-
-
-@pytest.fixture(scope="module")
-def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> torch.nn.Module:
-    config_dir = tmp_path_factory.mktemp("clip_configs")
-    (config_dir / "ttm-tiny-clip.json").write_text(json.dumps(TINY))
-    open_clip.add_model_config(config_dir)
-    torch.manual_seed(0)
-    return open_clip.create_model("ttm-tiny-clip", pretrained=None).eval()
-
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,7 +113,7 @@ def test_errors(tiny_clip: torch.nn.Module, tmp_path: Path) -> None:
         create_metric("clipframe").setup("cpu")
 
 
-def test_frames_of_several_videos_share_batches(tiny_clip: torch.nn.Module) -> None:
+def test_frames_of_several_videos_share_full_batches(tiny_clip: torch.nn.Module) -> None:
     rng = np.random.default_rng(5)
     clips = [rng.integers(0, 256, (5, 36, 36, 3), dtype=np.uint8) for _ in range(3)]
     batch_sizes: list[int] = []
@@ -139,12 +123,30 @@ def test_frames_of_several_videos_share_batches(tiny_clip: torch.nn.Module) -> N
         metric = make("clipframe", tiny_clip, batch_size=12)
         for i, clip in enumerate(clips):
             metric.update(EvalItem(f"v{i}", "single", clip, 8.0))
-        assert batch_sizes == [12, 3]  # the first two videos waited; the third filled a batch
+        assert batch_sizes == [12]  # 15 frames wait: one full batch; 3 frames of v2 still wait
         values = metric.per_sample()
-        assert len(batch_sizes) == 2  # nothing left to embed
-        alone = make("clipframe", tiny_clip, feature_cache=FeatureCache(None))
-        for i, clip in enumerate(clips):
-            assert values[f"v{i}"] == pytest.approx(
-                alone.score(EvalItem(f"v{i}", "single", clip, 8.0)), abs=1e-6)
+        assert batch_sizes == [12, 12]  # the rest, padded to a full batch
+        assert list(values) == ["v0", "v1", "v2"]
+        alone = make("clipframe", tiny_clip, batch_size=12, feature_cache=FeatureCache(None))
+        for i, clip in enumerate(clips):  # fixed batch shapes: the same bits as alone
+            assert values[f"v{i}"] == alone.score(EvalItem(f"v{i}", "single", clip, 8.0))
     finally:
         hook.remove()
+
+
+def test_a_cached_video_waits_for_the_videos_queued_before_it(tiny_clip: torch.nn.Module,
+                                                              tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    clips = [rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8) for _ in range(3)]
+    items = [EvalItem(f"v{i}", "single", c, 8.0, video_sha256=f"{i:064d}")
+             for i, c in enumerate(clips)]
+    cache = FeatureCache(tmp_path / "features")
+    first = make("clipframe", tiny_clip, batch_size=64, feature_cache=cache)
+    first.update(items[2])
+    assert first.per_sample() and cache.misses == 1  # v2's embeddings are now cached
+    again = make("clipframe", tiny_clip, batch_size=64, feature_cache=cache)
+    for item in items:
+        again.update(item)
+    assert cache.hits == 1
+    assert list(again.per_sample()) == ["v0", "v1", "v2"]  # v2 waited for the videos before it
+    assert again.per_sample()["v2"] == first.per_sample()["v2"]

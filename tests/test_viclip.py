@@ -50,14 +50,12 @@ def tiny_state_dict() -> dict[str, torch.Tensor]:
 
 
 @pytest.fixture(scope="module")
-def tiny_model(golden: dict[str, np.ndarray]) -> ViCLIP:
-    state = tiny_state_dict()
-    total = sum(float(v.double().abs().sum()) for v in state.values())
+def tiny_model(tiny_viclip: ViCLIP, golden: dict[str, np.ndarray]) -> ViCLIP:
+    """`tiny_viclip` (conftest: TINY with `tiny_state_dict`), checked against the golden file."""
+    total = sum(float(v.double().abs().sum()) for v in tiny_viclip.state_dict().values())
     assert total == pytest.approx(float(golden["weights_abs_sum"][0]), rel=1e-12), \
         "torch's seeded generator changed: the tiny weights no longer match the golden file"
-    model = ViCLIP(TINY)
-    model.load_state_dict(state, strict=True)
-    return model.eval()
+    return tiny_viclip
 
 
 @pytest.fixture(autouse=True)

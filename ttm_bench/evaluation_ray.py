@@ -1,12 +1,14 @@
 """Evaluation feature extraction on a Ray cluster, with results identical to the local path.
 
-`RayFeatureExecutor.extract` is the executor seam of `evaluation.evaluate`: the videos are cut
-into contiguous chunks; each actor builds and sets up the same metric presets once (models and
-weights load once per actor), runs the local `extract_features` on its chunks, and returns
-each metric's `state()`. The driver merges the states in chunk order, so the metrics end up
-exactly as if this process had seen every video in input order: same values, same order, same
-bootstrap confidence intervals. A chunk whose actor dies or hangs is retried on a new actor up
-to `max_attempts` times; then the evaluation stops with an error (there is no partial result).
+`RayFeatureExecutor.extract` is the executor seam of `evaluation.evaluate`: the videos are cut into
+contiguous chunks; each actor receives copies of the driver's metrics (pickled with their options:
+checkpoint paths, batch sizes, feature cache, and any model injected with `model=`, but not the
+models the driver loaded), sets them up once (weights load once per actor), runs the local
+`extract_features` on its chunks, and returns each metric's `state()`. The driver merges the states
+in chunk order, so the metrics end up exactly as if this process had seen every video in input
+order: same values, same order, same bootstrap confidence intervals. A chunk whose actor dies or
+hangs is retried on a new actor up to `max_attempts` times; then the evaluation stops with an error
+(there is no partial result).
 """
 
 from __future__ import annotations
@@ -26,18 +28,15 @@ DEFAULT_CHUNK = 8
 
 
 class FeatureWorker:
-    """The actor body: the metric presets, set up once, applied to chunks of videos."""
+    """The actor body: copies of the driver's metrics, set up once, applied to chunks."""
 
-    def __init__(self, presets: Sequence[tuple[str, dict[str, Any]]], device: str,
-                 benchmark_root: str | None):
-        self.presets, self.device, self.benchmark_root = list(presets), device, benchmark_root
+    def __init__(self, metrics: Sequence[Metric], device: str, benchmark_root: str | None):
+        self.metrics, self.device, self.benchmark_root = list(metrics), device, benchmark_root
 
     def load(self) -> int:
         from ttm_bench.data.benchmark import Benchmark
-        from ttm_bench.metrics.registry import create_metric
 
         self.bench = Benchmark.load(self.benchmark_root) if self.benchmark_root else None
-        self.metrics = [create_metric(name, **params) for name, params in self.presets]
         for metric in self.metrics:
             metric.setup(self.device)
         return len(self.metrics)
@@ -78,16 +77,16 @@ class RayFeatureExecutor:
         connect(self.address, self.local_cpus)
         cuda = device.startswith("cuda")
         gpus = self.gpus_per_worker if self.gpus_per_worker is not None else float(cuda)
-        presets = [(m.preset.metric, dict(m.preset.params)) for m in metrics]
         root = str(Path(inputs.benchmark.root)) if inputs.benchmark else None
         chunks = [list(inputs.videos[i:i + self.chunk_size])
                   for i in range(0, len(inputs.videos), self.chunk_size)]
         if not chunks:
             return {}
+        shipped = ray.put(list(metrics))  # pickled once for every actor, replacements too
         size = self.num_workers or int(max(1, ray.cluster_resources().get(
             "GPU" if gpus else "CPU", 1) // (gpus or self.cpus_per_worker)))
         actor_cls = ray.remote(num_cpus=self.cpus_per_worker, num_gpus=gpus)(FeatureWorker)
-        pool = ActorPool(ray, actor_cls, (presets, "cuda" if cuda else device, root),
+        pool = ActorPool(ray, actor_cls, (shipped, "cuda" if cuda else device, root),
                          call=lambda actor, index, attempt: actor.extract.remote(chunks[index]),
                          timeout_of=lambda index: self.chunk_timeout_s)
         pool.grow(min(size, len(chunks)))

@@ -7,6 +7,11 @@ for bootstrap resamples (ids may repeat). Per-sample metrics also expose `per_sa
 
 Metrics never decode videos or read files: the evaluation decodes each video once and hands the
 same arrays to every metric.
+
+Distributed evaluation (`evaluation_ray`) pickles the driver's metrics to each worker, which
+calls `setup` again there (what `setup` loaded is left out of the pickle; see
+`ModelMetric.__getstate__`), feeds it a chunk of videos and sends back `state()`; the driver
+`merge_state`s the chunks in input order, which must leave it as if it had seen every video.
 """
 
 from __future__ import annotations
@@ -131,7 +136,8 @@ class Metric(ABC):
 
     def state(self) -> Any:
         """What `update` accumulated, as picklable data, to merge into a copy in another process
-        (distributed evaluation). Metrics that support it override this and `merge_state`."""
+        (distributed evaluation); work `update` deferred is done first. Metrics that support it
+        override this and `merge_state`."""
         raise TTMBenchError(f"metric {self.name!r} cannot be evaluated distributed yet (it has "
                             "no state()/merge_state()); evaluate it without --executor ray")
 

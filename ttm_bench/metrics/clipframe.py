@@ -5,13 +5,16 @@ device), standard CLIP preprocessing of every frame (resize the shorter side to 
 bicubic interpolation, centre crop 224×224, OpenAI mean/std), L2-normalised image embeddings.
 `clipframe` averages the cosine over all ordered off-diagonal frame pairs (i ≠ j, the
 LOVEU-TGVE convention); `clipframe_consecutive` over the pairs (t, t+1) only. Frames of
-consecutive videos share forward batches of `batch_size` frames (not part of the preset).
+consecutive videos share forward batches of `batch_size` frames (not part of the preset); each
+batch has exactly that many frames (the last padded), so a video's value does not depend on
+which videos it was batched with, to the bit (local and distributed evaluation agree).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -94,8 +97,8 @@ class CLIPFrame(ModelMetric, PerSampleMetric):
 
     def reset(self) -> None:
         super().reset()
-        #: videos waiting for a batch: (sample id, content sha256, pixels float32 [T, 3, S, S])
-        self._pending: list[tuple[str, str, torch.Tensor]] = []
+        #: videos waiting for their frames' embeddings, in update order
+        self._queue: list[QueuedVideo] = []
 
     def preprocess(self, video: np.ndarray) -> torch.Tensor:
         """uint8 [T, H, W, 3] → float32 [T, 3, S, S], CLIP-normalised."""
@@ -104,12 +107,19 @@ class CLIPFrame(ModelMetric, PerSampleMetric):
         return torch.stack([self._transform(Image.fromarray(frame)) for frame in video])
 
     def embed(self, pixels: torch.Tensor) -> np.ndarray:
-        """float32 [N, 3, S, S] → float64 [N, D] unit-norm embeddings, `batch_size` at a time."""
+        """float32 [N, 3, S, S] → float64 [N, D] unit-norm embeddings.
+
+        Every forward pass takes exactly `batch_size` frames, the last one padded with zeros:
+        with the shapes fixed, a frame's embedding does not depend on the frames sharing its
+        batch, so batching across videos, distributed chunks and `score` give the same bits.
+        """
         chunks = []
         with torch.inference_mode():
             for start in range(0, len(pixels), self.batch_size):
-                batch = pixels[start:start + self.batch_size].to(self.device)
-                chunks.append(self.model.encode_image(batch).double().cpu())
+                batch = pixels[start:start + self.batch_size]
+                padding = batch.new_zeros(self.batch_size - len(batch), *batch.shape[1:])
+                output = self.model.encode_image(torch.cat([batch, padding]).to(self.device))
+                chunks.append(output[:len(batch)].double().cpu())
         return torch.nn.functional.normalize(torch.cat(chunks), dim=-1).numpy()
 
     def score(self, item: EvalItem) -> float:
@@ -120,29 +130,41 @@ class CLIPFrame(ModelMetric, PerSampleMetric):
         return mean_pairwise_cosine(embeddings, self.params["pairs"])
 
     def update(self, item: EvalItem) -> None:
-        """Queue the video's frames; embed once `batch_size` frames wait (cached videos: now)."""
+        """Queue the video's frames (none when cached); embed every full batch that waits."""
         check_clip(item.video, f"video {item.sample_id!r}", 2)
         content = item.video_sha256 or array_sha256(item.video)
         cached = self.feature_cache.get(content, self.feature_hash)
-        if cached is not None:
-            self._record(item.sample_id, cached)
-            return
-        self._pending.append((item.sample_id, content, self.preprocess(item.video)))
-        if sum(len(pixels) for *_, pixels in self._pending) >= self.batch_size:
-            self.flush()
+        if cached is None:
+            self._queue.append(QueuedVideo(item.sample_id, content, self.preprocess(item.video)))
+        else:
+            self._queue.append(QueuedVideo(item.sample_id, content, torch.empty(0), [cached]))
+        self._embed_queue(whole_batches_only=True)
 
     def flush(self) -> None:
-        """Embed every queued frame in shared batches, then score and cache each video."""
-        if not self._pending:
-            return
-        embeddings = self.embed(torch.cat([pixels for *_, pixels in self._pending]))
-        start = 0
-        for sample_id, content, pixels in self._pending:
-            own = embeddings[start:start + len(pixels)]
-            start += len(pixels)
-            self.feature_cache.put(content, self.feature_hash, own)
-            self._record(sample_id, own)
-        self._pending = []
+        """Embed every queued frame (the last batch padded) and score every queued video."""
+        self._embed_queue(whole_batches_only=False)
+
+    def _embed_queue(self, whole_batches_only: bool) -> None:
+        """Embed queued frames in queue order, caching each video whose last frame is done,
+        then record the finished videos at the head of the queue (values keep update order)."""
+        waiting = [video.pixels for video in self._queue if len(video.pixels)]
+        total = sum(len(pixels) for pixels in waiting)
+        count = total - total % self.batch_size if whole_batches_only else total
+        if count:
+            embeddings = self.embed(torch.cat(waiting)[:count])
+            start = 0
+            for video in self._queue:
+                take = min(len(video.pixels), count - start)
+                if take:
+                    video.embedded.append(embeddings[start:start + take])
+                    video.pixels = video.pixels[take:]
+                    start += take
+                    if not len(video.pixels):
+                        self.feature_cache.put(video.content, self.feature_hash,
+                                               video.embeddings)
+        while self._queue and not len(self._queue[0].pixels):
+            video = self._queue.pop(0)
+            self._record(video.sample_id, video.embeddings)
 
     def _record(self, sample_id: str, embeddings: np.ndarray) -> None:
         value = mean_pairwise_cosine(embeddings, self.params["pairs"])
@@ -163,3 +185,27 @@ class CLIPFrame(ModelMetric, PerSampleMetric):
     def compute_on(self, sample_ids: Sequence[str]) -> float:
         self.flush()
         return super().compute_on(sample_ids)
+
+    def state(self) -> dict[str, float]:
+        """Every value so far: queued frames are embedded here first (never shipped)."""
+        self.flush()
+        return super().state()
+
+    def merge_state(self, state: dict[str, float]) -> None:
+        self.flush()  # videos queued here were updated before the merged ones
+        super().merge_state(state)
+
+
+@dataclass
+class QueuedVideo:
+    """A video waiting in `CLIPFrame`'s queue for the embeddings of its frames."""
+
+    sample_id: str
+    content: str  # sha256, the feature-cache key
+    pixels: torch.Tensor  # float32 [T', 3, S, S]: its frames not embedded yet
+    embedded: list[np.ndarray] = field(default_factory=list)  # float64 [t, D] each, in order
+
+    @property
+    def embeddings(self) -> np.ndarray:
+        """float64 [T, D]: every frame's embedding, once `pixels` is empty."""
+        return np.concatenate(self.embedded)

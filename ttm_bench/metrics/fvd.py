@@ -11,6 +11,8 @@ covariances; the distance is `frechet.frechet_distance`, or its exact sample-spa
 
 Sets and resamples: `compute_on(ids)` uses the generated and the ground-truth features of the
 same ids (repeats allowed), so a bootstrap resamples (generated, reference) pairs of samples.
+Distributed evaluation ships these per-sample features (`state`), not Gaussian statistics, so
+the driver computes the same values and resamples as a local evaluation.
 When a set has fewer videos than the 400 feature dimensions, its covariance is rank-deficient
 and the value is biased upwards; the metric then records a warning.
 """
@@ -132,6 +134,15 @@ class FrechetVideoDistance(ModelMetric):
     @property
     def sample_ids(self) -> list[str]:
         return list(self._generated)
+
+    def state(self) -> dict[str, dict[str, np.ndarray]]:
+        """The float64 [400] features per sample id, of the videos ("generated") and of their
+        ground-truth clips ("reference"): what `compute_on` pairs and resamples."""
+        return {"generated": dict(self._generated), "reference": dict(self._reference)}
+
+    def merge_state(self, state: dict[str, dict[str, np.ndarray]]) -> None:
+        self._generated.update(state["generated"])
+        self._reference.update(state["reference"])
 
     def compute_on(self, sample_ids: Sequence[str]) -> float:
         if len(sample_ids) < 2:

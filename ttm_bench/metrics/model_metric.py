@@ -6,6 +6,10 @@ The network comes from the weights registry (`ttm_bench.weights.locate`, honouri
 tiny random-weight models this way); nothing ever substitutes random weights on its own. Neither
 keyword is part of the preset: they say where the weights are, not how the number is computed.
 
+A metric pickles (for Ray workers) without a model it loaded, which the receiving process's
+`setup` loads again from the same checkpoint; an injected model travels along, a TorchScript
+one (which pickle refuses) as its `torch.jit.save` bytes.
+
 Network outputs per video go through a `FeatureCache` keyed by the content hash and
 `feature_hash`: the preset parameters listed in `feature_params` plus the sha256 of the weights
 actually loaded, so a different checkpoint never reuses another's features.
@@ -14,10 +18,13 @@ actually loaded, so a different checkpoint never reuses another's features.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
+import warnings
 from abc import abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -40,6 +47,7 @@ class ModelMetric(Metric):
                  feature_cache: FeatureCache | None = None, **params: Any) -> None:
         self._checkpoint = checkpoint
         self._model = model
+        self._injected = model is not None
         self.feature_cache = feature_cache or FeatureCache.default()
         self.device = "cpu"
         self.feature_hash = ""
@@ -70,12 +78,40 @@ class ModelMetric(Metric):
             raise TTMBenchError(f"metric {self.name!r} was used before setup(device)")
         return self._model
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The metric without a loaded model; an injected TorchScript model as `ScriptBytes`."""
+        state = self.__dict__.copy()
+        if not self._injected:
+            state["_model"] = None
+        elif isinstance(self._model, torch.jit.ScriptModule):
+            buffer = io.BytesIO()
+            with warnings.catch_warnings():  # torch deprecates TorchScript; the model is one
+                warnings.simplefilter("ignore", FutureWarning)
+                torch.jit.save(self._model, buffer)
+            state["_model"] = ScriptBytes(buffer.getvalue())
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state["_model"], ScriptBytes):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                state["_model"] = torch.jit.load(io.BytesIO(state["_model"].data),
+                                                 map_location="cpu")
+        self.__dict__.update(state)
+
     @abstractmethod
     def load_model(self, path: Path, device: str) -> Any:
         """Build the network from the verified checkpoint file at `path`."""
 
     def check_model(self, model: Any) -> None:
         """Raise `TTMBenchError` when `model` does not fit the preset (e.g. frame count)."""
+
+
+@dataclass(frozen=True)
+class ScriptBytes:
+    """A TorchScript module saved by `torch.jit.save`, the form in which it pickles."""
+
+    data: bytes
 
 
 def module_sha256(module: Any) -> str:

@@ -96,6 +96,11 @@ class AverageDisplacement(PerSampleMetric):
         factory = MOTION_BACKENDS[self.params["backend"]]
         self._displacement = factory(self.params, device, self._checkpoint)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The metric without its backend (and the network that holds): a process that
+        receives it (a Ray worker) builds the backend again with `setup`."""
+        return {**self.__dict__, "_displacement": None}
+
     def score(self, item: EvalItem) -> float:
         from ttm_bench.video import resize_short_side
 
