@@ -113,9 +113,9 @@ class Results:
         return list(dict.fromkeys(r.split for r in self.aggregate))
 
 
-STRING_MAP = Kind("object of strings", lambda v: isinstance(v, dict) and all(
+_STRING_MAP = Kind("object of strings", lambda v: isinstance(v, dict) and all(
     isinstance(x, str) for x in v.values()))
-WARNING_MAP = Kind("object of lists of strings", lambda v: isinstance(v, dict) and all(
+_WARNING_MAP = Kind("object of lists of strings", lambda v: isinstance(v, dict) and all(
     isinstance(x, list) and all(isinstance(w, str) for w in x) for x in v.values()))
 
 
@@ -260,8 +260,8 @@ def load_results(directory: str | os.PathLike[str]) -> Results:
         n_expected=fields.get("n_expected", COUNT),
         presets=presets,
         metrics=metrics,
-        skipped_metrics=fields.get("skipped_metrics", STRING_MAP, {}),
-        warnings={k: tuple(v) for k, v in fields.get("warnings", WARNING_MAP, {}).items()},
+        skipped_metrics=fields.get("skipped_metrics", _STRING_MAP, {}),
+        warnings={k: tuple(v) for k, v in fields.get("warnings", _WARNING_MAP, {}).items()},
         ci_level=None if level is None else float(level),
         aggregate=tuple(row for _, row in rows),
     )
