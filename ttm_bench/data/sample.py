@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ttm_bench.errors import Problem
+from ttm_bench.fields import INTEGER, LIST, NUMBER, OBJECT, STRING, FieldReader
 
 #: The pseudo-split that aggregates every sample of a benchmark (or a folder of videos).
 ALL_SPLIT = "all"
@@ -105,44 +106,8 @@ class BenchmarkInfo:
         return f"{self.name}@{self.version}"
 
 
-class _FieldReader:
-    """Reads typed fields from a JSON object, collecting `Problem`s instead of raising."""
-
-    def __init__(self, data: dict[str, Any], file: str, line: int | None, problems: list[Problem]):
-        self.data, self.file, self.line, self.problems = data, file, line, problems
-
-    def problem(self, field_name: str, message: str, fix: str) -> None:
-        self.problems.append(Problem(self.file, message, fix, self.line, field_name))
-
-    def get(self, name: str, kind: type | tuple[type, ...], *, required: bool = True,
-            default: Any = None, prefix: str = "") -> Any:
-        key = prefix + name
-        if name not in self.data or self.data[name] is None:
-            if required:
-                self.problem(key, "missing required field", f"add a {_type_name(kind)} {name!r}")
-            return default
-        value = self.data[name]
-        if isinstance(value, bool) and bool not in _as_tuple(kind):
-            ok = False
-        else:
-            ok = isinstance(value, kind)
-        if not ok:
-            self.problem(key, f"expected {_type_name(kind)}, got {type(value).__name__}",
-                         f"make {name!r} a {_type_name(kind)}")
-            return default
-        return value
-
-
-def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def _type_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "string", int: "integer", float: "number", list: "list", dict: "object"}
-    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
-
-
-def parse_rle(data: Any, reader: _FieldReader, key: str) -> RLE | None:
+def parse_rle(data: Any, reader: FieldReader, key: str) -> RLE | None:
+    """The RLE mask `data` at field `key` of `reader`; None (and a problem) when invalid."""
     if not isinstance(data, dict):
         reader.problem(key, "mask must be a COCO RLE object",
                        'use {"size": [H, W], "counts": "..."}')
@@ -166,28 +131,27 @@ def parse_sample(data: Any, file: str, line: int | None, problems: list[Problem]
                                 "object per line", line))
         return None
     n_before = len(problems)
-    r = _FieldReader(data, file, line, problems)
-    sample_id = r.get("id", str)
+    r = FieldReader(data, file, problems, line=line)
+    sample_id = r.get("id", STRING)
     if sample_id is not None and not SAMPLE_ID_PATTERN.match(sample_id):
         r.problem("id", f"invalid sample id {sample_id!r}",
                   "use 1-128 characters from letters, digits, '.', '_' and '-' (it names files)")
-    image = r.get("image", str)
-    caption = r.get("caption", str)
-    split = r.get("split", str)
-    motion_prompt = r.get("motion_prompt", str, required=False)
-    video = r.get("video", str, required=False)
-    meta = r.get("meta", dict, required=False, default={})
+    image = r.get("image", STRING)
+    caption = r.get("caption", STRING)
+    split = r.get("split", STRING)
+    motion_prompt = r.get("motion_prompt", STRING, None)
+    video = r.get("video", STRING, None)
+    meta = r.get("meta", OBJECT, {})
     objects: list[ObjectSpec] = []
-    for i, obj in enumerate(r.get("objects", list, required=False, default=[])):
-        key = f"objects[{i}]."
+    for i, obj in enumerate(r.get("objects", LIST, [])):
         if not isinstance(obj, dict):
             r.problem(f"objects[{i}]", "object must be a JSON object", "see the README's format")
             continue
-        o = _FieldReader(obj, file, line, problems)
-        oid = o.get("id", int, prefix=key)
-        label = o.get("label", str, prefix=key)
-        local = o.get("local_prompt", str, prefix=key)
-        mask = parse_rle(obj.get("mask"), o, key + "mask")
+        o = r.nested(obj, f"objects[{i}]")
+        oid = o.get("id", INTEGER)
+        label = o.get("label", STRING)
+        local = o.get("local_prompt", STRING)
+        mask = parse_rle(obj.get("mask"), o, "mask")
         if None not in (oid, label, local, mask):
             objects.append(ObjectSpec(oid, label, local, mask))
     ids = [o.id for o in objects]
@@ -204,18 +168,18 @@ def parse_benchmark_info(data: Any, file: str, problems: list[Problem]) -> Bench
         problems.append(Problem(file, "must be a JSON object", "see the README's format"))
         return None
     n_before = len(problems)
-    r = _FieldReader(data, file, None, problems)
+    r = FieldReader(data, file, problems)
     values = {
-        "name": r.get("name", str),
-        "version": r.get("version", str),
-        "splits": r.get("splits", list),
-        "fps": r.get("fps", (int, float)),
-        "num_frames": r.get("num_frames", int),
-        "height": r.get("height", int),
-        "width": r.get("width", int),
-        "licence": r.get("licence", str),
-        "sha256": r.get("sha256", str, required=False, default=""),
-        "description": r.get("description", str, required=False, default=""),
+        "name": r.get("name", STRING),
+        "version": r.get("version", STRING),
+        "splits": r.get("splits", LIST),
+        "fps": r.get("fps", NUMBER),
+        "num_frames": r.get("num_frames", INTEGER),
+        "height": r.get("height", INTEGER),
+        "width": r.get("width", INTEGER),
+        "licence": r.get("licence", STRING),
+        "sha256": r.get("sha256", STRING, ""),
+        "description": r.get("description", STRING, ""),
     }
     for key in ("fps", "num_frames", "height", "width"):
         if values[key] is not None and values[key] <= 0:

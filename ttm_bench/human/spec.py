@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
+from ttm_bench.fields import BOOLEAN, INTEGER, LIST, NUMBER, OBJECT, STRING, FieldReader
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CHECK_KINDS = ("broken", "identical")
@@ -105,53 +106,27 @@ class StudySpec:
         }
 
 
-class _Reader:
-    """Typed field access on a mapping that records `Problem`s instead of raising."""
-
-    def __init__(self, data: dict[str, Any], file: str, problems: list[Problem]):
-        self.data, self.file, self.problems = data, file, problems
-
-    def problem(self, key: str, message: str, fix: str) -> None:
-        self.problems.append(Problem(self.file, message, fix, None, key))
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any, *, required: bool = False,
-            container: dict[str, Any] | None = None, prefix: str = "") -> Any:
-        data = self.data if container is None else container
-        if key not in data or data[key] is None:
-            if required:
-                self.problem(prefix + key, "missing required field", f"add {key!r}")
-            return default
-        value = data[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-            names = " or ".join(k.__name__ for k in kinds)
-            self.problem(prefix + key, f"expected {names}, got {type(value).__name__} {value!r}",
-                         f"make {key!r} a {names}")
-            return default
-        return value
-
-
 def _resolve(base: Path, value: str) -> Path:
     path = Path(value).expanduser()
     return (path if path.is_absolute() else base / path).resolve()
 
 
-def _parse_questions(r: _Reader) -> tuple[Question, ...]:
-    raw = r.get("questions", list, None)
+def _parse_questions(r: FieldReader) -> tuple[Question, ...]:
+    raw = r.get("questions", LIST, None)
     if raw is None:
         return DEFAULT_QUESTIONS
     questions: list[Question] = []
     for i, item in enumerate(raw):
-        key = f"questions[{i}]."
         if not isinstance(item, dict):
             r.problem(f"questions[{i}]", "a question must be a mapping",
                       "write {id: ..., label: ..., text: ...}")
             continue
-        qid = r.get("id", str, None, required=True, container=item, prefix=key)
-        text = r.get("text", str, None, required=True, container=item, prefix=key)
-        label = r.get("label", str, qid, container=item, prefix=key)
+        q = r.nested(item, f"questions[{i}]")
+        qid = q.get("id", STRING)
+        text = q.get("text", STRING)
+        label = q.get("label", STRING, qid)
         if qid is not None and not NAME_PATTERN.match(qid):
-            r.problem(key + "id", f"invalid question id {qid!r}",
+            q.problem("id", f"invalid question id {qid!r}",
                       "use letters, digits, '.', '_' and '-' (it names database rows)")
         if None not in (qid, text, label):
             questions.append(Question(qid, label, text))
@@ -163,8 +138,8 @@ def _parse_questions(r: _Reader) -> tuple[Question, ...]:
     return tuple(questions)
 
 
-def _parse_pairs(r: _Reader, runs: dict[str, Path]) -> tuple[tuple[str, str], ...]:
-    raw = r.get("pairs", list, None)
+def _parse_pairs(r: FieldReader, runs: dict[str, Path]) -> tuple[tuple[str, str], ...]:
+    raw = r.get("pairs", LIST, None)
     if raw is None:
         return tuple(itertools.combinations(runs, 2))
     pairs: list[tuple[str, str]] = []
@@ -187,24 +162,24 @@ def _parse_pairs(r: _Reader, runs: dict[str, Path]) -> tuple[tuple[str, str], ..
     return tuple(pairs)
 
 
-def _parse_checks(r: _Reader, allow_tie: bool) -> AttentionChecks | None:
-    raw = r.get("attention_checks", dict, None)
+def _parse_checks(r: FieldReader, allow_tie: bool) -> AttentionChecks | None:
+    raw = r.get("attention_checks", OBJECT, None)
     if raw is None:
         return None
-    key = "attention_checks."
-    kind = r.get("kind", str, "broken", container=raw, prefix=key)
-    rate = r.get("rate", (int, float), 0.1, container=raw, prefix=key)
-    max_failed = r.get("max_failed_fraction", (int, float), 0.0, container=raw, prefix=key)
+    c = r.nested(raw, "attention_checks")
+    kind = c.get("kind", STRING, "broken")
+    rate = c.get("rate", NUMBER, 0.1)
+    max_failed = c.get("max_failed_fraction", NUMBER, 0.0)
     if kind not in CHECK_KINDS:
-        r.problem(key + "kind", f"unknown attention-check kind {kind!r}",
+        c.problem("kind", f"unknown attention-check kind {kind!r}",
                   f"use one of {list(CHECK_KINDS)}")
     if kind == "identical" and not allow_tie:
-        r.problem(key + "kind", "identical-video checks need a tie answer",
+        c.problem("kind", "identical-video checks need a tie answer",
                   "set allow_tie: true or use kind: broken")
     if not 0.0 < rate <= 1.0:
-        r.problem(key + "rate", f"rate must be in (0, 1], got {rate}", "e.g. 0.1")
+        c.problem("rate", f"rate must be in (0, 1], got {rate}", "e.g. 0.1")
     if not 0.0 <= max_failed < 1.0:
-        r.problem(key + "max_failed_fraction", f"must be in [0, 1), got {max_failed}",
+        c.problem("max_failed_fraction", f"must be in [0, 1), got {max_failed}",
                   "0 excludes a rater after one failed check")
     return AttentionChecks(kind, float(rate), float(max_failed))
 
@@ -215,17 +190,17 @@ def parse_spec(data: Any, file: str, base: Path) -> StudySpec:
     if not isinstance(data, dict):
         raise ValidationError([Problem(file, "a study spec must be a YAML mapping",
                                        "see docs/human_study.md for the format")])
-    r = _Reader(data, file, problems)
+    r = FieldReader(data, file, problems)
     known = {"name", "benchmark", "runs", "pairs", "questions", "raters_per_item", "raters",
              "samples", "seed", "allow_tie", "attention_checks", "database"}
     for key in sorted(set(data) - known):
         r.problem(str(key), f"unknown field {key!r}", f"remove it; known fields: {sorted(known)}")
-    name = r.get("name", str, None, required=True)
+    name = r.get("name", STRING)
     if name is not None and not NAME_PATTERN.match(name):
         r.problem("name", f"invalid study name {name!r}",
                   "use 1-64 letters, digits, '.', '_' and '-'")
-    benchmark = r.get("benchmark", str, None, required=True)
-    runs_raw = r.get("runs", dict, {}, required=True)
+    benchmark = r.get("benchmark", STRING)
+    runs_raw = r.get("runs", OBJECT) or {}
     runs: dict[str, Path] = {}
     for run_name, path in runs_raw.items():
         if not isinstance(run_name, str) or not NAME_PATTERN.match(run_name):
@@ -241,14 +216,14 @@ def parse_spec(data: Any, file: str, base: Path) -> StudySpec:
     if not pairs and len(runs) >= 2:
         r.problem("pairs", "no pairs to compare", "list at least one pair or omit the field")
     questions = _parse_questions(r)
-    per_item = r.get("raters_per_item", int, 5)
-    raters = r.get("raters", int, per_item)
+    per_item = r.get("raters_per_item", INTEGER, 5)
+    raters = r.get("raters", INTEGER, per_item)
     if per_item < 1:
         r.problem("raters_per_item", f"must be >= 1, got {per_item}", "the paper used 5")
     if raters < per_item:
         r.problem("raters", f"{raters} raters cannot give each item {per_item} distinct raters",
                   f"set raters >= raters_per_item ({per_item})")
-    samples_raw = r.get("samples", (str, int), "all")
+    samples_raw = r.get("samples", STRING | INTEGER, "all")
     samples: int | None = None
     if isinstance(samples_raw, int):
         samples = samples_raw
@@ -258,10 +233,10 @@ def parse_spec(data: Any, file: str, base: Path) -> StudySpec:
     elif samples_raw != "all":
         r.problem("samples", f"must be 'all' or a positive integer, got {samples_raw!r}",
                   "e.g. samples: 20")
-    seed = r.get("seed", int, 0)
-    allow_tie = r.get("allow_tie", bool, False)
+    seed = r.get("seed", INTEGER, 0)
+    allow_tie = r.get("allow_tie", BOOLEAN, False)
     checks = _parse_checks(r, allow_tie)
-    database = r.get("database", str, None)
+    database = r.get("database", STRING, None)
     if problems:
         raise ValidationError(problems)
     return StudySpec(name=name, benchmark=_resolve(base, benchmark), runs=runs, pairs=pairs,

@@ -10,12 +10,23 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
+from ttm_bench.fields import (
+    BOOLEAN,
+    COUNT,
+    LIST,
+    NONEMPTY_STRING,
+    NUMBER,
+    OBJECT,
+    STRING,
+    FieldReader,
+    Kind,
+)
 
 RESULTS_FILE = "results.json"
 _REWRITE = "rerun `ttm-bench evaluate` to rewrite the results directory"
@@ -102,63 +113,10 @@ class Results:
         return list(dict.fromkeys(r.split for r in self.aggregate))
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_str_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-
-
-def _is_warning_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(v, list) and all(isinstance(w, str) for w in v) for v in value.values())
-
-
-_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "str": (lambda v: isinstance(v, str), "a string"),
-    "nonempty": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
-    "opt_str": (lambda v: v is None or isinstance(v, str), "a string or null"),
-    "bool": (lambda v: isinstance(v, bool), "true or false"),
-    "opt_bool": (lambda v: v is None or isinstance(v, bool), "true, false or null"),
-    "count": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-    "opt_number": (lambda v: v is None or _is_number(v), "a number or null"),
-    "object": (lambda v: isinstance(v, dict), "an object"),
-    "opt_object": (lambda v: v is None or isinstance(v, dict), "an object or null"),
-    "list": (lambda v: isinstance(v, list), "a list"),
-    "str_map": (_is_str_map, "an object of strings"),
-    "warning_map": (_is_warning_map, "an object of lists of strings"),
-}
-
-
-class _Fields:
-    """Typed field access that records a `Problem` per missing or mistyped field."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[Problem] = []
-
-    def problem(self, where: str, message: str, fix: str = _REWRITE) -> None:
-        self.problems.append(Problem(str(self.path), message, fix, field=where))
-
-    def get(self, obj: Mapping[str, Any], key: str, kind: str, where: str,
-            default: Any = ...) -> Any:
-        """`obj[key]` if it has `kind`; otherwise record a problem and return None."""
-        field = f"{where}.{key}" if where else key
-        if key not in obj:
-            if default is not ...:
-                return default
-            self.problem(field, "missing field")
-            return None
-        check, description = _KINDS[kind]
-        if not check(obj[key]):
-            self.problem(field, f"must be {description}, got {obj[key]!r}")
-            return None
-        return obj[key]
+_STRING_MAP = Kind("object of strings", lambda v: isinstance(v, dict) and all(
+    isinstance(x, str) for x in v.values()))
+_WARNING_MAP = Kind("object of lists of strings", lambda v: isinstance(v, dict) and all(
+    isinstance(x, list) and all(isinstance(w, str) for w in x) for x in v.values()))
 
 
 def _as_float(value: float | None) -> float:
@@ -175,75 +133,79 @@ def _read_json(path: Path) -> Any:
         raise TTMBenchError(f"cannot read {path}: {exc}") from None
 
 
-def _parse_benchmark(fields: _Fields, data: Mapping[str, Any]) -> BenchmarkRef | None:
-    raw = fields.get(data, "benchmark", "opt_object", "")
+def _parse_benchmark(fields: FieldReader) -> BenchmarkRef | None:
+    raw = fields.get("benchmark", OBJECT, nullable=True)
     if raw is None:
         return None
     before = len(fields.problems)
-    ref = BenchmarkRef(*(fields.get(raw, key, "nonempty", "benchmark")
+    benchmark = fields.nested(raw, "benchmark")
+    ref = BenchmarkRef(*(benchmark.get(key, NONEMPTY_STRING)
                          for key in ("name", "version", "sha256")))
     return ref if len(fields.problems) == before else None
 
 
-def _parse_presets(fields: _Fields, data: Mapping[str, Any]) -> dict[str, PresetRecord]:
+def _parse_presets(fields: FieldReader) -> dict[str, PresetRecord]:
     presets = {}
-    for key, raw in (fields.get(data, "presets", "object", "") or {}).items():
+    for key, raw in (fields.get("presets", OBJECT) or {}).items():
         where = f"presets.{key}"
         if not isinstance(raw, dict):
             fields.problem(where, f"must be an object, got {raw!r}")
             continue
         before = len(fields.problems)
-        preset = PresetRecord(fields.get(raw, "metric", "nonempty", where),
-                              fields.get(raw, "version", "nonempty", where),
-                              fields.get(raw, "params", "object", where),
-                              fields.get(raw, "hash", "nonempty", where))
+        preset = fields.nested(raw, where)
+        record = PresetRecord(preset.get("metric", NONEMPTY_STRING),
+                              preset.get("version", NONEMPTY_STRING),
+                              preset.get("params", OBJECT),
+                              preset.get("hash", NONEMPTY_STRING))
         if len(fields.problems) == before:
-            presets[key] = preset
+            presets[key] = record
     return presets
 
 
-def _parse_metrics(fields: _Fields, data: Mapping[str, Any]) -> dict[str, MetricInfo]:
+def _parse_metrics(fields: FieldReader) -> dict[str, MetricInfo]:
     metrics = {}
-    for key, raw in (fields.get(data, "metrics", "object", "") or {}).items():
+    for key, raw in (fields.get("metrics", OBJECT) or {}).items():
         where = f"metrics.{key}"
         if not isinstance(raw, dict):
             fields.problem(where, f"must be an object, got {raw!r}")
             continue
         before = len(fields.problems)
-        info = MetricInfo(fields.get(raw, "label", "nonempty", where),
-                          fields.get(raw, "higher_is_better", "opt_bool", where))
+        metric = fields.nested(raw, where)
+        info = MetricInfo(metric.get("label", NONEMPTY_STRING),
+                          metric.get("higher_is_better", BOOLEAN, nullable=True))
         if len(fields.problems) == before:
             metrics[key] = info
     return metrics
 
 
-def _parse_row(fields: _Fields, raw: Any, where: str, run: str | None,
+def _parse_row(fields: FieldReader, raw: Any, where: str, run: str | None,
                benchmark_tag: str | None) -> AggregateRow | None:
     if not isinstance(raw, dict):
         fields.problem(where, f"must be an object, got {raw!r}")
         return None
     before = len(fields.problems)
-    row_run = fields.get(raw, "run", "str", where)
-    row_benchmark = fields.get(raw, "benchmark", "str", where)
+    row = fields.nested(raw, where)
+    row_run = row.get("run", STRING)
+    row_benchmark = row.get("benchmark", STRING)
     if run is not None and row_run is not None and row_run != run:
-        fields.problem(f"{where}.run", f"row of run {row_run!r} in the results of run {run!r}")
+        row.problem("run", f"row of run {row_run!r} in the results of run {run!r}")
     if benchmark_tag is not None and row_benchmark is not None and row_benchmark != benchmark_tag:
-        fields.problem(f"{where}.benchmark",
-                       f"row of benchmark {row_benchmark!r}, results are for {benchmark_tag!r}")
-    row = AggregateRow(
-        split=fields.get(raw, "split", "nonempty", where),
-        metric=fields.get(raw, "metric", "nonempty", where),
-        value=_as_float(fields.get(raw, "value", "opt_number", where)),
-        ci_low=_as_float(fields.get(raw, "ci_low", "opt_number", where)),
-        ci_high=_as_float(fields.get(raw, "ci_high", "opt_number", where)),
-        n=fields.get(raw, "n", "count", where),
-        n_expected=fields.get(raw, "n_expected", "count", where),
-        preset_hash=fields.get(raw, "preset_hash", "nonempty", where),
+        row.problem("benchmark",
+                    f"row of benchmark {row_benchmark!r}, results are for {benchmark_tag!r}")
+    parsed = AggregateRow(
+        split=row.get("split", NONEMPTY_STRING),
+        metric=row.get("metric", NONEMPTY_STRING),
+        value=_as_float(row.get("value", NUMBER, nullable=True)),
+        ci_low=_as_float(row.get("ci_low", NUMBER, nullable=True)),
+        ci_high=_as_float(row.get("ci_high", NUMBER, nullable=True)),
+        n=row.get("n", COUNT),
+        n_expected=row.get("n_expected", COUNT),
+        preset_hash=row.get("preset_hash", NONEMPTY_STRING),
     )
-    return row if len(fields.problems) == before else None
+    return parsed if len(fields.problems) == before else None
 
 
-def _check_rows(fields: _Fields, rows: list[tuple[str, AggregateRow]],
+def _check_rows(fields: FieldReader, rows: list[tuple[str, AggregateRow]],
                 presets: Mapping[str, PresetRecord], metrics: Mapping[str, MetricInfo]) -> None:
     seen: set[tuple[str, str]] = set()
     for where, row in rows:
@@ -271,17 +233,17 @@ def load_results(directory: str | os.PathLike[str]) -> Results:
         raise TTMBenchError(f"{root} has no {RESULTS_FILE}, so it is not a finished results "
                             f"directory; {create}")
     data = _read_json(path)
-    fields = _Fields(path)
     if not isinstance(data, dict):
         raise ValidationError([Problem(str(path), "must be a JSON object", _REWRITE)])
-    run = fields.get(data, "run", "nonempty", "")
-    benchmark = _parse_benchmark(fields, data)
-    presets = _parse_presets(fields, data)
-    metrics = _parse_metrics(fields, data)
-    bootstrap = fields.get(data, "bootstrap", "object", "", default={}) or {}
-    level = fields.get(bootstrap, "level", "opt_number", "bootstrap", default=None)
+    fields = FieldReader(data, str(path), [], fix=_REWRITE)
+    run = fields.get("run", NONEMPTY_STRING)
+    benchmark = _parse_benchmark(fields)
+    presets = _parse_presets(fields)
+    metrics = _parse_metrics(fields)
+    bootstrap = fields.get("bootstrap", OBJECT, {})
+    level = fields.nested(bootstrap, "bootstrap").get("level", NUMBER, None)
     rows = []
-    for i, raw in enumerate(fields.get(data, "aggregate", "list", "") or []):
+    for i, raw in enumerate(fields.get("aggregate", LIST) or []):
         row = _parse_row(fields, raw, f"aggregate[{i}]", run,
                          benchmark.tag if benchmark else None)
         if row is not None:
@@ -290,17 +252,16 @@ def load_results(directory: str | os.PathLike[str]) -> Results:
     results = Results(
         directory=root,
         run=run,
-        model=fields.get(data, "model", "opt_str", "", default=None),
+        model=fields.get("model", STRING, None),
         benchmark=benchmark,
-        code_version=fields.get(data, "code_version", "str", ""),
-        created=fields.get(data, "created", "str", ""),
-        complete=fields.get(data, "complete", "bool", ""),
-        n_expected=fields.get(data, "n_expected", "count", ""),
+        code_version=fields.get("code_version", STRING),
+        created=fields.get("created", STRING),
+        complete=fields.get("complete", BOOLEAN),
+        n_expected=fields.get("n_expected", COUNT),
         presets=presets,
         metrics=metrics,
-        skipped_metrics=fields.get(data, "skipped_metrics", "str_map", "", default={}) or {},
-        warnings={k: tuple(v) for k, v in
-                  (fields.get(data, "warnings", "warning_map", "", default={}) or {}).items()},
+        skipped_metrics=fields.get("skipped_metrics", _STRING_MAP, {}),
+        warnings={k: tuple(v) for k, v in fields.get("warnings", _WARNING_MAP, {}).items()},
         ci_level=None if level is None else float(level),
         aggregate=tuple(row for _, row in rows),
     )
