@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.fields import (
@@ -144,38 +144,35 @@ def _parse_benchmark(fields: FieldReader) -> BenchmarkRef | None:
     return ref if len(fields.problems) == before else None
 
 
-def _parse_presets(fields: FieldReader) -> dict[str, PresetRecord]:
-    presets = {}
-    for key, raw in (fields.get("presets", OBJECT) or {}).items():
-        where = f"presets.{key}"
+T = TypeVar("T")
+
+
+def _parse_entries(fields: FieldReader, section: str,
+                   build: Callable[[FieldReader], T]) -> dict[str, T]:
+    """Each `section.<key>` object read by `build`; entries with problems are left out."""
+    entries = {}
+    for key, raw in (fields.get(section, OBJECT) or {}).items():
+        where = f"{section}.{key}"
         if not isinstance(raw, dict):
             fields.problem(where, f"must be an object, got {raw!r}")
             continue
         before = len(fields.problems)
-        preset = fields.nested(raw, where)
-        record = PresetRecord(preset.get("metric", NONEMPTY_STRING),
-                              preset.get("version", NONEMPTY_STRING),
-                              preset.get("params", OBJECT),
-                              preset.get("hash", NONEMPTY_STRING))
+        entry = build(fields.nested(raw, where))
         if len(fields.problems) == before:
-            presets[key] = record
-    return presets
+            entries[key] = entry
+    return entries
 
 
-def _parse_metrics(fields: FieldReader) -> dict[str, MetricInfo]:
-    metrics = {}
-    for key, raw in (fields.get("metrics", OBJECT) or {}).items():
-        where = f"metrics.{key}"
-        if not isinstance(raw, dict):
-            fields.problem(where, f"must be an object, got {raw!r}")
-            continue
-        before = len(fields.problems)
-        metric = fields.nested(raw, where)
-        info = MetricInfo(metric.get("label", NONEMPTY_STRING),
-                          metric.get("higher_is_better", BOOLEAN, nullable=True))
-        if len(fields.problems) == before:
-            metrics[key] = info
-    return metrics
+def _preset(preset: FieldReader) -> PresetRecord:
+    return PresetRecord(preset.get("metric", NONEMPTY_STRING),
+                        preset.get("version", NONEMPTY_STRING),
+                        preset.get("params", OBJECT),
+                        preset.get("hash", NONEMPTY_STRING))
+
+
+def _metric(metric: FieldReader) -> MetricInfo:
+    return MetricInfo(metric.get("label", NONEMPTY_STRING),
+                      metric.get("higher_is_better", BOOLEAN, nullable=True))
 
 
 def _parse_row(fields: FieldReader, raw: Any, where: str, run: str | None,
@@ -238,8 +235,8 @@ def load_results(directory: str | os.PathLike[str]) -> Results:
     fields = FieldReader(data, str(path), [], fix=_REWRITE)
     run = fields.get("run", NONEMPTY_STRING)
     benchmark = _parse_benchmark(fields)
-    presets = _parse_presets(fields)
-    metrics = _parse_metrics(fields)
+    presets = _parse_entries(fields, "presets", _preset)
+    metrics = _parse_entries(fields, "metrics", _metric)
     bootstrap = fields.get("bootstrap", OBJECT, {})
     level = fields.nested(bootstrap, "bootstrap").get("level", NUMBER, None)
     rows = []
