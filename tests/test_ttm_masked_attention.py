@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -10,6 +11,9 @@ from reference_impl.ttm.masked_attention import (
     ObjectLayout,
     box_membership,
     cross_attention_allowed,
+    grouped_attention,
+    ids_membership,
+    mask_object_ids,
     masked_attention,
     self_attention_allowed,
 )
@@ -19,17 +23,28 @@ FRAMES, HEIGHT, WIDTH = 2, 4, 6
 LEFT, RIGHT = (0.0, 0.0, 0.5, 1.0), (2 / 3, 0.0, 1.0, 1.0)  # right box leaves a background column
 
 
+def _paint(boxes: list[tuple[float, ...]], height: int, width: int) -> torch.Tensor:
+    """Label maps uint8 [1, FRAMES, height, width] with each box filled (later boxes on top)."""
+    labels = torch.zeros(1, FRAMES, height, width, dtype=torch.uint8)
+    for k, (x0, y0, x1, y1) in enumerate(boxes, start=1):
+        labels[..., round(y0 * height):round(y1 * height), round(x0 * width):round(x1 * width)] = k
+    return labels
+
+
 def _layout(boxes: list[tuple[float, ...]], prompt_lengths: list[int], pad: int = 0,
-            seed: int = 0) -> ObjectLayout:
+            seed: int = 0, labels: torch.Tensor | None = None) -> ObjectLayout:
+    """Boxes on every latent frame; labels default to the filled boxes at 2 pixels per cell."""
     g = torch.Generator().manual_seed(seed)
     objects = len(boxes)
-    box = torch.tensor(boxes, dtype=torch.float32).expand(1, FRAMES, objects, 4)
+    box = torch.tensor(boxes, dtype=torch.float32).reshape(1, 1, objects, 4)
     owner = [i for i, n in enumerate(prompt_lengths) for _ in range(n)] + [-1] * pad
     return ObjectLayout(
-        boxes=box.clone(),
+        boxes=box.expand(1, FRAMES, objects, 4).clone(),
         present=torch.ones(1, FRAMES, objects, dtype=torch.bool),
         local_tokens=torch.randn(1, len(owner), CONTEXT, generator=g),
         local_token_object=torch.tensor([owner]),
+        labels=_paint(boxes, 2 * HEIGHT, 2 * WIDTH) if labels is None else labels,
+        frame_groups=tuple((f, f + 1) for f in range(FRAMES)),
     )
 
 
@@ -87,7 +102,8 @@ def test_masked_attention_equals_the_log_mask_formula_and_zeroes_empty_rows():
 @pytest.mark.parametrize("background", ["group", "all"])
 def test_masked_self_attention_isolates_objects(background):
     torch.manual_seed(0)
-    layer = MaskedSelfAttention(DIM, HEADS, background=background, zero_init=False)
+    layer = MaskedSelfAttention(DIM, HEADS, background=background, backend="sdpa",
+                                zero_init=False)
     m = _layout([LEFT, RIGHT], [1, 1]).membership(HEIGHT, WIDTH)
     x = _tokens()
     in_b = m[0, :, 1]
@@ -153,8 +169,8 @@ def test_one_object_covering_everything_equals_plain_attention():
 
 def test_query_chunks_change_nothing():
     torch.manual_seed(0)
-    whole = MaskedSelfAttention(DIM, HEADS, zero_init=False)
-    chunked = MaskedSelfAttention(DIM, HEADS, query_chunk=7, zero_init=False)
+    whole = MaskedSelfAttention(DIM, HEADS, backend="sdpa", zero_init=False)
+    chunked = MaskedSelfAttention(DIM, HEADS, backend="sdpa", query_chunk=7, zero_init=False)
     chunked.load_state_dict(whole.state_dict())
     m = _layout([LEFT, RIGHT], [1, 1]).membership(HEIGHT, WIDTH)
     x = _tokens()
@@ -187,7 +203,148 @@ def test_a_layout_without_objects_leaves_one_background_group():
     plain_self = MaskedSelfAttention(DIM, HEADS, masked=False, zero_init=False)
     plain_self.load_state_dict(masked.self_attention.state_dict())
     layout = ObjectLayout(torch.zeros(1, FRAMES, 0, 4), torch.zeros(1, FRAMES, 0, dtype=torch.bool),
-                          torch.randn(1, 1, CONTEXT), torch.tensor([[-1]]))
+                          torch.randn(1, 1, CONTEXT), torch.tensor([[-1]]),
+                          torch.zeros(1, FRAMES, HEIGHT, WIDTH, dtype=torch.uint8),
+                          tuple((f, f + 1) for f in range(FRAMES)))
     x = _tokens()
     # everything is background: self-attention is plain, cross-attention has nothing to read
     assert torch.allclose(masked(x, layout, (FRAMES, HEIGHT, WIDTH)), plain_self(x), atol=1e-6)
+
+
+# --- the mask rule of M_self, its backends, and grids that are not square -----------------
+
+# object 1 is a Γ (top row and left column), object 2 a block in the bottom-right corner: the
+# boxes overlap (object 1's box is the whole grid), the masks do not
+GAMMA_HEIGHT, GAMMA_WIDTH = 6, 8
+
+
+def _gamma_layout() -> ObjectLayout:
+    labels = torch.zeros(1, FRAMES, GAMMA_HEIGHT, GAMMA_WIDTH, dtype=torch.uint8)
+    labels[..., 0, :] = 1
+    labels[..., :, 0] = 1
+    labels[..., 3:, 5:] = 2
+    boxes = [(0.0, 0.0, 1.0, 1.0), (5 / 8, 3 / 6, 1.0, 1.0)]
+    return _layout(boxes, [1, 1], labels=labels)
+
+
+@pytest.mark.parametrize("rule", ["mask", "box"])
+def test_objects_with_overlapping_boxes_and_disjoint_masks_attend_only_under_the_box_rule(rule):
+    torch.manual_seed(0)
+    layer = ObjectAttention(DIM, CONTEXT, HEADS, masked_self=True, masked_cross=False,
+                            self_membership=rule, zero_init=False)
+    layout = _gamma_layout()
+    grid = (FRAMES, GAMMA_HEIGHT, GAMMA_WIDTH)
+    ids = layout.object_ids(GAMMA_HEIGHT, GAMMA_WIDTH)[0]
+    x = _tokens_on(grid)
+    perturbed = x.clone()
+    perturbed[0, ids == 2] += 5 * torch.randn(int((ids == 2).sum()), DIM)
+    before, after = layer(x, layout, grid), layer(perturbed, layout, grid)
+    gamma = ids == 1
+    leaked = not torch.allclose(before[0, gamma], after[0, gamma], atol=1e-5)
+    assert leaked == (rule == "box")
+
+
+def _tokens_on(grid: tuple[int, int, int], seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(1, grid[0] * grid[1] * grid[2], DIM, generator=g)
+
+
+def test_mask_ids_take_the_largest_area_per_space_time_cell_with_ties_to_the_lowest_label():
+    # 2 latent frames over 3 video frames (causal grouping: [0, 1), [1, 3)), a 1 × 2 grid of
+    # 2 × 3-pixel cells on a 2 × 6 image
+    labels = torch.zeros(1, 3, 2, 6, dtype=torch.uint8)
+    labels[0, 0, :, 0:2] = 1  # frame 0, left cell: object 1 has 4 of 6 pixels
+    labels[0, 0, :, 3] = 2  # right cell: object 2 has 2 of 6, background 4
+    labels[0, 1, :, 0:3] = 2  # latent frame 1, left cell: object 2 6 pixels (frame 1) …
+    labels[0, 2, :, 0:3] = 1  # … object 1 6 pixels (frame 2): a tie → object 1
+    labels[0, 1:, 0, 3:6] = 2  # right cell: object 2 6 of 12 pixels, background 6: tie → 0
+    ids = mask_object_ids(labels, ((0, 1), (1, 3)), 2, 1, 2)
+    assert ids.tolist() == [[1, 0, 1, 0]]
+
+
+def test_mask_ids_and_boxes_keep_rows_and_columns_apart_on_non_square_grids():
+    # a 2 × 3 grid (rows × columns) from a 4 × 6 image; the object fills row 1, column 2
+    labels = torch.zeros(1, 1, 4, 6, dtype=torch.uint8)
+    labels[0, 0, 2:4, 4:6] = 1
+    ids = mask_object_ids(labels, ((0, 1),), 1, 2, 3)[0]
+    assert ids.tolist() == [0, 0, 0, 0, 0, 1]  # (row, column) order: token 1·3 + 2
+    box = torch.tensor([[[[4 / 6, 2 / 4, 1.0, 1.0]]]])  # x0, y0, x1, y1
+    member = box_membership(box, torch.ones(1, 1, 1, dtype=torch.bool), 2, 3)[0, :, 0]
+    assert member.tolist() == [False] * 5 + [True]
+    wide = torch.tensor([[[[0.0, 0.0, 1.0, 0.5]]]])  # the top row only
+    member = box_membership(wide, torch.ones(1, 1, 1, dtype=torch.bool), 2, 3)[0, :, 0]
+    assert member.tolist() == [True] * 3 + [False] * 3
+
+
+def test_ids_outside_the_frame_groups_are_an_error():
+    with pytest.raises(ValueError, match="do not cover"):
+        mask_object_ids(torch.zeros(1, 3, 2, 2, dtype=torch.uint8), ((0, 2),), 1, 1, 1)
+    layout = dataclasses.replace(_layout([LEFT], [1]), labels=None)
+    with pytest.raises(ValueError, match="label maps"):
+        layout.object_ids(HEIGHT, WIDTH)
+
+
+def _qkv(tokens: int, seed: int = 5) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.randn(2, HEADS, tokens, 4, generator=g, dtype=torch.float64,
+                             requires_grad=True) for _ in range(3))
+
+
+@pytest.mark.parametrize("background", ["group", "all"])
+def test_grouped_attention_equals_the_dense_reference_in_outputs_and_gradients(background):
+    ids = torch.randint(0, 4, (2, 40), generator=torch.Generator().manual_seed(2))
+    ids[1] = ids[1].clamp(min=1)  # a sample without background
+    q, k, v = _qkv(40)
+    grouped = grouped_attention(q, k, v, ids, background)
+    allowed = self_attention_allowed(ids_membership(ids, 3), ids_membership(ids, 3), background)
+    dense = masked_attention(q, k, v, allowed)
+    assert torch.allclose(grouped, dense, atol=1e-5)
+    weights = torch.randn_like(dense)
+    grads = torch.autograd.grad((grouped * weights).sum(), (q, k, v))
+    expected = torch.autograd.grad((dense * weights).sum(), (q, k, v))
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, expected, strict=True))
+
+
+@pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
+@pytest.mark.parametrize("rule", ["mask", "box"])
+def test_flex_backend_equals_the_dense_reference_forward_and_refuses_cpu_training(rule):
+    torch.manual_seed(0)
+    dense = ObjectAttention(DIM, CONTEXT, HEADS, masked_self=True, masked_cross=True,
+                            self_membership=rule, backend="sdpa", zero_init=False)
+    flex = ObjectAttention(DIM, CONTEXT, HEADS, masked_self=True, masked_cross=True,
+                           self_membership=rule, backend="flex", zero_init=False)
+    flex.load_state_dict(dense.state_dict())
+    layout, grid = _gamma_layout(), (FRAMES, GAMMA_HEIGHT, GAMMA_WIDTH)
+    x = _tokens_on(grid)
+    with torch.no_grad():
+        assert torch.allclose(flex(x, layout, grid), dense(x, layout, grid), atol=1e-5)
+    with pytest.raises(RuntimeError, match="no backward on CPU"):
+        flex(x.requires_grad_(), layout, grid)
+
+
+def test_grouped_backend_rejects_the_box_rule_and_unknown_names():
+    with pytest.raises(ValueError, match="partition"):
+        ObjectAttention(DIM, CONTEXT, HEADS, masked_self=True, masked_cross=True,
+                        self_membership="box", backend="grouped")
+    with pytest.raises(ValueError, match="self_membership"):
+        ObjectAttention(DIM, CONTEXT, HEADS, masked_self=True, masked_cross=True,
+                        self_membership="boxes")
+    with pytest.raises(ValueError, match="backend"):
+        MaskedSelfAttention(DIM, HEADS, backend="dense")
+
+
+def test_gradient_checkpointing_changes_no_gradient():
+    torch.manual_seed(0)
+    layer = ObjectAttention(DIM, CONTEXT, HEADS, masked_self=True, masked_cross=True,
+                            zero_init=False)
+    layout, grid = _gamma_layout(), (FRAMES, GAMMA_HEIGHT, GAMMA_WIDTH)
+    x = _tokens_on(grid)
+
+    def gradients() -> list[torch.Tensor]:
+        layer.zero_grad()
+        layer(x, layout, grid).square().sum().backward()
+        return [p.grad.clone() for p in layer.parameters()]
+
+    plain = gradients()
+    layer.gradient_checkpointing = True
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(gradients(), plain, strict=True))

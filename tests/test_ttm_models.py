@@ -14,9 +14,13 @@ from ttm_bench.errors import TTMBenchError, UnknownNameError, ValidationError
 
 
 def _layout(batch: int, frames: int, text_dim: int) -> ObjectLayout:
+    """Two objects, the left and the right half, on every frame (one video frame each)."""
     boxes = torch.tensor([[0.0, 0.0, 0.5, 1.0], [0.5, 0.0, 1.0, 1.0]]).expand(batch, frames, 2, 4)
+    labels = torch.ones(batch, frames, 16, 16, dtype=torch.uint8)
+    labels[..., 8:] = 2
     return ObjectLayout(boxes.clone(), torch.ones(batch, frames, 2, dtype=torch.bool),
-                        torch.randn(batch, 3, text_dim), torch.tensor([[0, 1, 1]] * batch))
+                        torch.randn(batch, 3, text_dim), torch.tensor([[0, 1, 1]] * batch),
+                        labels, tuple((f, f + 1) for f in range(frames)))
 
 
 @pytest.fixture(scope="module", params=["unet-tiny", "dit-tiny"])

@@ -8,7 +8,12 @@ import torch
 
 from reference_impl.ttm.adapter import TI2VModel, TTMModel, resample_video
 from reference_impl.ttm.checkpoint import MANIFEST, WEIGHTS, load_checkpoint
-from reference_impl.ttm.conditioning import encode_still, object_layout, to_pixels
+from reference_impl.ttm.conditioning import (
+    absent_placement,
+    encode_still,
+    object_layout,
+    to_pixels,
+)
 from reference_impl.ttm.config import VARIANTS, load_architecture
 from reference_impl.ttm.pipeline import TTMPipeline
 from tests.ttm_fixtures import write_tiny_checkpoint
@@ -71,7 +76,7 @@ def test_unit_guidance_equals_the_conditional_prediction_alone(checkpoints):
         image = cv2.resize(request.image, (32, 32), interpolation=cv2.INTER_AREA)
         x0 = encode_still(components.vae, image, 4, "cpu")
         layout = object_layout(components.text, [list(request.local_prompts)],
-                               torch.zeros(1, 4, 2, 4), torch.zeros(1, 4, 2, dtype=torch.bool))
+                               absent_placement(4, 2, "cpu"))
         text = components.text([request.caption])
         noise = torch.randn((1, 4, 4, 8, 8), generator=torch.Generator().manual_seed(3))
         latents = components.diffusion.sample(

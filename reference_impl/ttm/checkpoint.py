@@ -1,6 +1,10 @@
 """TTM checkpoints: a directory with `ttm.json` (format, variant, architecture) and
 `model.safetensors` (the state dict of `TTMComponents`).
 
+Format 2 records the rule of M_self in `architecture.denoiser.self_membership` ("mask" or
+"box"). Format 1 predates the mask rule: its checkpoints were trained with boxes and load with
+`self_membership: box`.
+
 No TTM weights have been released by the paper's authors, so there is nothing to download:
 a checkpoint comes from `reference_impl.ttm.train`. Every loading problem raises
 `TTMBenchError` naming the file and the fix.
@@ -18,7 +22,8 @@ from reference_impl.ttm.config import parse_architecture, variant
 from ttm_bench.atomic import atomic_path, write_json
 from ttm_bench.errors import TTMBenchError, ValidationError
 
-FORMAT = "ttm-bench-reference-ttm/1"
+FORMAT = "ttm-bench-reference-ttm/2"
+_BOX_RULE_FORMAT = "ttm-bench-reference-ttm/1"
 MANIFEST, WEIGHTS = "ttm.json", "model.safetensors"
 NO_RELEASED_WEIGHTS = (
     "no Through-The-Mask weights have been released; train a checkpoint with "
@@ -35,8 +40,10 @@ def save_checkpoint(components: TTMComponents, directory: str | Path) -> Path:
     state = {k: v.detach().cpu().clone() for k, v in components.state_dict().items()}
     with atomic_path(root / WEIGHTS) as tmp:
         save_file(state, str(tmp))
+    arch = components.arch.to_dict()
+    arch["denoiser"] = {"self_membership": "mask", **arch["denoiser"]}  # the rule, explicitly
     write_json(root / MANIFEST, {"format": FORMAT, "variant": components.variant.name,
-                                 "architecture": components.arch.to_dict()})
+                                 "architecture": arch})
     return root
 
 
@@ -56,6 +63,8 @@ def load_checkpoint(directory: str | Path, expected_variant: str | None = None,
     except json.JSONDecodeError as exc:
         raise TTMBenchError(f"{manifest_path}: invalid JSON ({exc}); rewrite it by saving the "
                             "checkpoint again") from exc
+    if isinstance(manifest, dict) and manifest.get("format") == _BOX_RULE_FORMAT:
+        manifest = _upgrade_box_rule(manifest)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise TTMBenchError(f"{manifest_path}: format {found!r}, expected {FORMAT!r}; "
@@ -82,3 +91,11 @@ def load_checkpoint(directory: str | Path, expected_variant: str | None = None,
                             f"({details}); the two files come from different models")
     components.load_state_dict(state)
     return components.to(device).eval()
+
+
+def _upgrade_box_rule(manifest: dict) -> dict:
+    """A format-1 manifest as format 2: its M_self was built from boxes."""
+    arch = manifest.get("architecture")
+    if isinstance(arch, dict) and isinstance(arch.get("denoiser"), dict):
+        arch = {**arch, "denoiser": {"self_membership": "box", **arch["denoiser"]}}
+    return {**manifest, "format": FORMAT, "architecture": arch}

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
+from reference_impl.ttm.masked_attention import BACKENDS, SELF_MEMBERSHIPS
 from ttm_bench.errors import Problem, UnknownNameError, ValidationError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -65,7 +66,9 @@ class ArchitectureConfig:
     vae: {kind: autoencoder_kl | autoencoder_kl_wan, config: diffusers kwargs, scaling_factor}.
     text_encoder: {kind: clip | t5, config: transformers kwargs, tokenizer: byte | <path>,
         max_length}.
-    denoiser: backbone kwargs plus object_blocks (K), object_heads, background, query_chunk.
+    denoiser: backbone kwargs plus object_blocks (K), object_heads, background,
+        self_membership (mask | box, the rule of M_self), attention_backend (grouped | flex |
+        sdpa; default grouped for the mask rule, sdpa for the box rule), query_chunk (sdpa).
     diffusion: {kind: ddim_v_zero_snr | flow_matching, steps, ...}.
     guidance: {visual, text}: InstructPix2Pix scales.
     training: {learning_rate, warmup_steps, condition_dropout}.
@@ -108,6 +111,11 @@ def parse_architecture(data: Any, source: str) -> ArchitectureConfig:
     for key in _SECTIONS:
         if not isinstance(data.get(key), dict):
             problem(key, "missing section", f"add a {key!r} mapping (see configs/unet-tiny.yaml)")
+    denoiser = data.get("denoiser") if isinstance(data.get("denoiser"), dict) else {}
+    for key, allowed in (("self_membership", SELF_MEMBERSHIPS), ("attention_backend", BACKENDS)):
+        if key in denoiser and denoiser[key] not in allowed:
+            problem(f"denoiser.{key}", f"unknown value {denoiser[key]!r}",
+                    f"use one of {list(allowed)}")
     unknown = sorted(set(data) - set(ArchitectureConfig.__dataclass_fields__))
     if unknown:
         problem(unknown[0], f"unknown key(s) {unknown}", "remove them")

@@ -20,7 +20,8 @@ from reference_impl.ttm.unet import TTMUNet
 
 Stage = Literal["motion", "video"]
 
-_OBJECT_KEYS = ("object_blocks", "object_heads", "background", "query_chunk")
+_OBJECT_KEYS = ("object_blocks", "object_heads", "background", "query_chunk", "self_membership",
+                "attention_backend")
 
 
 def condition_latents(stage: Stage, variant: Variant) -> int:
@@ -41,9 +42,11 @@ def build_denoiser(arch: ArchitectureConfig, stage: Stage, variant: Variant,
     options = arch.denoiser
     in_channels = latent_channels * (1 + condition_latents(stage, variant))
     object_layer = partial(
-        _object_layer, context_dim=text_dim, heads=int(options["object_heads"]),
+        ObjectAttention, context_dim=text_dim, heads=int(options["object_heads"]),
         masked_self=variant.masked_self, masked_cross=variant.masked_cross,
-        background=options.get("background", "group"), query_chunk=options.get("query_chunk"),
+        background=options.get("background", "group"),
+        self_membership=options.get("self_membership", "mask"),
+        backend=options.get("attention_backend"), query_chunk=options.get("query_chunk"),
     )
     blocks = object_block_count(arch, stage)
     backbone = {k: v for k, v in options.items() if k not in _OBJECT_KEYS}
@@ -52,10 +55,3 @@ def build_denoiser(arch: ArchitectureConfig, stage: Stage, variant: Variant,
     return TTMDiT(in_channels=in_channels, out_channels=latent_channels, text_dim=text_dim,
                   object_layer=object_layer, object_blocks=blocks, **backbone)
 
-
-def _object_layer(dim: int, *, context_dim: int, heads: int, masked_self: bool,
-                  masked_cross: bool, background: str, query_chunk: int | None,
-                  ) -> ObjectAttention:
-    return ObjectAttention(dim, context_dim, heads, masked_self=masked_self,
-                           masked_cross=masked_cross, background=background,
-                           query_chunk=query_chunk)

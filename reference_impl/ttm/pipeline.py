@@ -7,10 +7,10 @@ Stage 1 samples the trajectory latents from E(x0), E(s0) and c_motion (the capti
 motion prompt is given). The latents are decoded to a colour-coded video, decoded to label maps
 by nearest palette colour, and the cleaned labels are re-rendered and re-encoded to E(ŝ)
 (choice: stage 2 then sees the same kind of clean trajectory it was trained on) and give the
-object boxes of the masked attention. Stage 2 samples the video latents from E(x0), E(ŝ), c and
-c_local. TI2V skips stage 1; its unmasked object layers read c_local without boxes. The
-flow ablation passes the stage-1 latents to stage 2 as they are (flow has no palette to clean)
-and its unmasked layers need no boxes either.
+object placement of the masked attention (label maps for M_self, boxes for M_cross). Stage 2
+samples the video latents from E(x0), E(ŝ), c and c_local. TI2V skips stage 1; its unmasked
+object layers read c_local without boxes. The flow ablation passes the stage-1 latents to
+stage 2 as they are (flow has no palette to clean) and its unmasked layers need no boxes either.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import torch
 
 from reference_impl.ttm.components import TTMComponents
 from reference_impl.ttm.conditioning import (
-    absent_boxes,
+    absent_placement,
     encode_still,
-    layout_from_labels,
     object_layout,
+    placement_from_labels,
     render_first_frame,
     resize_masks,
     stack_layouts,
@@ -83,7 +83,7 @@ class TTMPipeline:
 
         trajectory = labels = None
         conditions = x0
-        boxes, present = absent_boxes(frames, num_objects, device)
+        placement = absent_placement(frames, num_objects, device)
         if c.motion is not None:
             s0 = encode_still(c.vae, render_first_frame(masks), frames, device)
             latents = self._sample(c.motion, torch.cat([x0, s0], 1), motion_prompt or caption,
@@ -92,10 +92,10 @@ class TTMPipeline:
             if c.variant.trajectory == "mask":
                 labels = decode_mask_video(trajectory, num_objects)
                 latents = c.vae.encode(to_model_space(render_mask_video(labels), device))
-                boxes, present = layout_from_labels(labels, num_objects, c.vae, device)
+                placement = placement_from_labels(labels, num_objects, c.vae, device)
             conditions = torch.cat([x0, latents], 1)
-        layout = object_layout(c.text, local, boxes, present)
-        null_layout = object_layout(c.text, null_local, boxes, present)
+        layout = object_layout(c.text, local, placement)
+        null_layout = object_layout(c.text, null_local, placement)
         latents = self._sample(c.video, conditions, caption, layout, null_layout, guidance, steps,
                                generator)
         return TTMOutput(to_pixels(c.vae.decode(latents)), trajectory, labels)

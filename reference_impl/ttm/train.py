@@ -43,10 +43,10 @@ from reference_impl.ttm.checkpoint import load_checkpoint, save_checkpoint
 from reference_impl.ttm.clips import ClipDataset, TrainingClip
 from reference_impl.ttm.components import TTMComponents
 from reference_impl.ttm.conditioning import (
-    absent_boxes,
+    absent_placement,
     encode_still,
-    layout_from_labels,
     object_layout,
+    placement_from_labels,
     render_first_frame,
     stack_layouts,
     to_model_space,
@@ -120,11 +120,11 @@ def stage_batch(components: TTMComponents, stage: Stage, clips: Sequence[Trainin
         layout = None
         if local is not None:
             objects = len(local)
-            if c.variant.trajectory != "mask":  # TI2V and flow: unmasked layers, no boxes
-                boxes, present = absent_boxes(frames, objects, device)
+            if c.variant.trajectory != "mask":  # TI2V and flow: unmasked layers, no placement
+                placement = absent_placement(frames, objects, device)
             else:
-                boxes, present = layout_from_labels(labels, objects, c.vae, device)
-            layout = object_layout(c.text, [local], boxes, present)
+                placement = placement_from_labels(labels, objects, c.vae, device)
+            layout = object_layout(c.text, [local], placement)
         samples.append((target, cond, c.text([prompt]), layout))
     layouts = [s[3] for s in samples]
     return StageBatch(torch.cat([s[0] for s in samples]), torch.cat([s[1] for s in samples]),
