@@ -133,3 +133,47 @@ def test_clips_with_different_object_counts_share_a_batch():
     assert layout.present[1].all()
     assert set(layout.local_token_object[0].tolist()) == {0, -1}  # no prompt for the pad
     assert set(layout.local_token_object[1].tolist()) == {0, 1}
+
+
+def _weights(directory: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(directory).state_dict()
+
+
+def test_a_resumed_run_reproduces_the_uninterrupted_run(clip_set, tmp_path):
+    # 3 clips, batch 2: one batch per epoch, so 16 steps cross 15 epoch boundaries
+    write_clip(clip_set, moving_square_clip("c2", 1))
+    base = dict(architecture="dit-tiny", variant="ttm", stage="video", data=clip_set,
+                batch_size=2, learning_rate=1e-2, save_every=1000)
+    straight = TrainConfig(**base, output=tmp_path / "straight", steps=16)
+    split = TrainConfig(**base, output=tmp_path / "split", steps=8)
+    full = train(straight, progress=False)
+    first = train(split, progress=False)
+    second = train(TrainConfig(**{**split.__dict__, "steps": 16}), progress=False)
+    assert first + second == full
+    a, b = _weights(straight.output), _weights(split.output)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_fresh_run_refuses_to_overwrite_a_trained_stage(clip_set, tmp_path):
+    out = tmp_path / "ckpt"
+    motion = TrainConfig("dit-tiny", "ttm", "motion", clip_set, out, steps=1, batch_size=1)
+    train(motion, progress=False)
+    stage_one = _weights(out)
+    video = TrainConfig("dit-tiny", "ttm", "video", clip_set, out, steps=1, batch_size=1)
+    with pytest.raises(TTMBenchError, match=f"trained stage\\(s\\): motion.*--init {out}"):
+        train(video, progress=False)
+    assert all(torch.equal(v, stage_one[k]) for k, v in _weights(out).items())
+    train(TrainConfig(**{**video.__dict__, "init": out}), progress=False)
+    after = _weights(out)
+    assert all(torch.equal(after[k], v) for k, v in stage_one.items() if k.startswith("motion."))
+
+
+def test_activation_checkpointing_trains_the_same_weights(clip_set, tmp_path):
+    base = dict(architecture="dit-tiny", variant="ttm", stage="video", data=clip_set, steps=2,
+                batch_size=1)
+    plain = TrainConfig(**base, output=tmp_path / "plain")
+    saved = TrainConfig(**base, output=tmp_path / "saved", checkpoint_object_layers=True,
+                        checkpoint_backbone=True)
+    assert train(plain, progress=False) == pytest.approx(train(saved, progress=False), abs=1e-6)
+    a, b = _weights(plain.output), _weights(saved.output)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)

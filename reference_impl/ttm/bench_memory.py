@@ -4,9 +4,9 @@
 One training step (forward, backward of a scalar loss) of `MaskedSelfAttention` on N tokens
 labelled with 4 objects and background (the mask rule), per backend, each point in a fresh
 subprocess. Peak memory is the rise of the process's maximum resident set size over the step
-(`ru_maxrss`, CPU), after a warm-up step on 64 tokens. Prints MiB per N and the fitted growth exponent (slope of log memory over
-log N): 1 = linear, 2 = quadratic. The dense reference (`sdpa`) is measured at the smaller N only
-by default: at 16k tokens it needs several GiB.
+(`ru_maxrss`, CPU), after a warm-up step on 64 tokens. Prints MiB per N and the fitted growth
+exponent (slope of log memory over log N): 1 = linear, 2 = quadratic. The dense reference
+(`sdpa`) is measured at the smaller N only by default: at 16k tokens it needs several GiB.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from reference_impl.ttm.masked_attention import (
     ObjectAttention,
@@ -121,6 +122,11 @@ class TTMDiT(nn.Module):
         for layer in (self.final_modulation, self.final):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
+        self.gradient_checkpointing = False
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute every block in the backward pass instead of keeping its activations."""
+        self.gradient_checkpointing = True
 
     def forward(self, noisy: torch.Tensor, timestep: torch.Tensor, conditions: torch.Tensor,
                 text: torch.Tensor, layout: ObjectLayout | None) -> torch.Tensor:
@@ -139,7 +145,10 @@ class TTMDiT(nn.Module):
         emb = self.time_mlp(timestep_embedding(timestep, dim))
         grid = (frames, height, width)
         for block in self.blocks:
-            x = block(x, emb, text, layout, grid)
+            if self.gradient_checkpointing and torch.is_grad_enabled():
+                x = checkpoint(block, x, emb, text, layout, grid, use_reentrant=False)
+            else:
+                x = block(x, emb, text, layout, grid)
         shift, scale = self.final_modulation(emb)[:, None].chunk(2, -1)
         x = self.final(self.final_norm(x) * (1 + scale) + shift)  # [B, N, p·p·C]
         p = self.patch

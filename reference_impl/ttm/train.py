@@ -21,7 +21,14 @@ The paper's recipe (both stages): batch 32, learning rate 2e-5 constant after 2k
         --stage video --data CLIPS --output CKPT --init CKPT
 
 `--output` holds the TTM checkpoint (both stages) and `state-<stage>/` (optimizer, scheduler,
-RNG, step) to resume that stage: rerun the same command after an interruption.
+the global RNGs, the run's own noise/dropout RNGs and the step) to resume that stage: rerun the
+same command after an interruption. The data order is a fixed function of the seed and the
+step (epoch e shuffles with seed + e), so a resumed run continues the uninterrupted run exactly
+(identical weights on CPU). A run without `--init` refuses an `--output` that already holds a
+checkpoint it would overwrite with fresh weights.
+
+Memory at the paper's scale: `--checkpoint-object-layers` and `--checkpoint-backbone`
+recompute activations in the backward pass instead of keeping them (activation checkpointing).
 """
 
 from __future__ import annotations
@@ -29,17 +36,17 @@ from __future__ import annotations
 import argparse
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-from reference_impl.ttm.checkpoint import load_checkpoint, save_checkpoint
+from reference_impl.ttm.checkpoint import MANIFEST, load_checkpoint, save_checkpoint
 from reference_impl.ttm.clips import ClipDataset, TrainingClip
 from reference_impl.ttm.components import TTMComponents
 from reference_impl.ttm.conditioning import (
@@ -54,7 +61,7 @@ from reference_impl.ttm.conditioning import (
 from reference_impl.ttm.config import load_architecture, variant
 from reference_impl.ttm.denoiser import Stage
 from reference_impl.ttm.flow import flow_trajectory
-from reference_impl.ttm.masked_attention import ObjectLayout
+from reference_impl.ttm.masked_attention import ObjectAttention, ObjectLayout
 from reference_impl.ttm.pretrained import components_from_animatediff
 from reference_impl.ttm.trajectories import labels_from_masks, render_mask_video
 from ttm_bench.atomic import write_json
@@ -160,6 +167,55 @@ class TrainConfig:
     motion_adapter_dir: Path | None = None
     seed: int = 0
     save_every: int = 1000
+    checkpoint_object_layers: bool = False
+    checkpoint_backbone: bool = False
+
+
+class ResumableBatches(Sampler[list[int]]):
+    """Batches of dataset indices from `start_batch` on: epoch e is a permutation drawn with
+    seed + e, cut into `batch_size` batches (the last partial batch dropped). Endless."""
+
+    def __init__(self, size: int, batch_size: int, seed: int, start_batch: int = 0):
+        if size < batch_size:
+            raise TTMBenchError(f"the clip set holds {size} clips, fewer than one batch of "
+                                f"{batch_size}; add clips or lower --batch-size")
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.start_batch = start_batch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        per_epoch = self.size // self.batch_size
+        epoch, skip = divmod(self.start_batch, per_epoch)
+        while True:
+            order = torch.randperm(self.size,
+                                   generator=torch.Generator().manual_seed(self.seed + epoch))
+            for b in range(skip, per_epoch):
+                yield order[b * self.batch_size:(b + 1) * self.batch_size].tolist()
+            epoch, skip = epoch + 1, 0
+
+
+def _refuse_overwrite(config: TrainConfig) -> None:
+    """A fresh run must not replace a checkpoint already in `--output`."""
+    if not (config.output / MANIFEST).is_file():
+        return
+    if config.init is not None and config.init.resolve() == config.output.resolve():
+        return
+    trained = sorted(p.name.removeprefix("state-") for p in config.output.glob("state-*"))
+    holds = f" (trained stage(s): {', '.join(trained)})" if trained else ""
+    raise TTMBenchError(
+        f"{config.output} already holds a TTM checkpoint{holds}; training --stage "
+        f"{config.stage} from {'--init ' + str(config.init) if config.init else 'fresh weights'}"
+        f" would overwrite it. Pass --init {config.output} to continue from it (e.g. stage 2 "
+        "after stage 1), or choose another --output")
+
+
+def _enable_activation_checkpointing(denoiser: torch.nn.Module, object_layers: bool,
+                                     backbone: bool) -> None:
+    if object_layers:
+        for module in denoiser.modules():
+            if isinstance(module, ObjectAttention):
+                module.gradient_checkpointing = True
+    if backbone:
+        denoiser.enable_gradient_checkpointing()
 
 
 def _setting(config: TrainConfig, training: dict, key: str, fallback: float) -> float:
@@ -184,6 +240,8 @@ def train(config: TrainConfig, progress: bool = True) -> list[float]:
     torch.manual_seed(config.seed)
     state_dir = config.output / f"state-{config.stage}"
     resuming = (state_dir / "step.json").is_file()
+    if not resuming:
+        _refuse_overwrite(config)
     if resuming:  # the frozen parts come from the run's own checkpoint, the rest from state/
         components = load_checkpoint(config.output, method.name)
     elif config.init is not None:
@@ -197,51 +255,70 @@ def train(config: TrainConfig, progress: bool = True) -> list[float]:
     denoiser = components.motion if config.stage == "motion" else components.video
     components.requires_grad_(False)
     denoiser.requires_grad_(True).train()
+    _enable_activation_checkpointing(denoiser, config.checkpoint_object_layers,
+                                     config.checkpoint_backbone)
     optimizer = torch.optim.AdamW(denoiser.parameters(), lr=lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0)
-    data = ClipDataset(config.data, arch.frames, arch.height, arch.width)
-    loader = DataLoader(data, batch_size=batch_size, shuffle=True, collate_fn=list,
-                        generator=torch.Generator().manual_seed(config.seed), drop_last=True)
-    denoiser, optimizer, loader, schedule = accelerator.prepare(denoiser, optimizer, loader,
-                                                                schedule)
+    denoiser, optimizer, schedule = accelerator.prepare(denoiser, optimizer, schedule)
     start = 0
+    rng = random.Random(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
     if resuming:
         accelerator.load_state(str(state_dir))
         start = json.loads((state_dir / "step.json").read_text())["step"]
-    rng = random.Random(config.seed + start)
-    generator = torch.Generator().manual_seed(config.seed + start)
+        _load_run_rngs(state_dir, rng, generator)
+    data = ClipDataset(config.data, arch.frames, arch.height, arch.width)
+    # start_batch counts this process's batches; every process draws the same order and
+    # accelerate hands each its shard
+    loader = accelerator.prepare(DataLoader(
+        data, batch_sampler=ResumableBatches(len(data), batch_size, config.seed,
+                                             start * accelerator.num_processes),
+        collate_fn=list))
     losses: list[float] = []
     bar = tqdm(total=steps, initial=start, disable=not progress, desc=f"train {config.stage}")
     step = start
-    while step < steps:
-        for clips in loader:
-            batch = stage_batch(components, config.stage, clips,
-                                [dropout.draw(rng) for _ in clips])
-            loss = stage_loss(components, denoiser, batch, generator)
-            accelerator.backward(loss)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            losses.append(float(loss.detach()))
-            step += 1
-            bar.update()
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            if step % config.save_every == 0 or step == steps:
-                _save(accelerator, components, state_dir, config.output, step)
-            if step >= steps:
-                break
+    for clips in loader:
+        if step >= steps:
+            break
+        batch = stage_batch(components, config.stage, clips, [dropout.draw(rng) for _ in clips])
+        loss = stage_loss(components, denoiser, batch, generator)
+        accelerator.backward(loss)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        losses.append(float(loss.detach()))
+        step += 1
+        bar.update()
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        if step % config.save_every == 0 or step == steps:
+            _save(accelerator, components, state_dir, config.output, step, rng, generator)
     bar.close()
     return losses
 
 
+_RUN_RNGS = "run_rngs.pt"
+
+
+def _load_run_rngs(state_dir: Path, rng: random.Random, generator: torch.Generator) -> None:
+    path = state_dir / _RUN_RNGS
+    if not path.is_file():
+        raise TTMBenchError(f"{path} is missing (a state written before resumable RNGs); "
+                            f"delete {state_dir} to restart the stage from the checkpoint")
+    saved = torch.load(path, weights_only=False)
+    rng.setstate(saved["random"])
+    generator.set_state(saved["generator"])
+
+
 def _save(accelerator: Accelerator, components: TTMComponents, state_dir: Path, output: Path,
-          step: int) -> None:
+          step: int, rng: random.Random, generator: torch.Generator) -> None:
     accelerator.wait_for_everyone()
     accelerator.save_state(str(state_dir))
     if accelerator.is_main_process:
-        write_json(state_dir / "step.json", {"step": step})
+        torch.save({"random": rng.getstate(), "generator": generator.get_state()},
+                   state_dir / _RUN_RNGS)
         save_checkpoint(components, output)
+        write_json(state_dir / "step.json", {"step": step})  # last: marks the state complete
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,6 +338,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup-steps", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-every", type=int, default=1000)
+    parser.add_argument("--checkpoint-object-layers", action="store_true",
+                        help="recompute the object layers in the backward pass (less memory)")
+    parser.add_argument("--checkpoint-backbone", action="store_true",
+                        help="recompute the backbone blocks in the backward pass (less memory)")
     args = parser.parse_args(argv)
     try:
         train(TrainConfig(**{k.replace("-", "_"): v for k, v in vars(args).items()}))

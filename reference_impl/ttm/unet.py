@@ -99,6 +99,10 @@ class TTMUNet(nn.Module):
                   for attn in getattr(block, "attentions", [])]
         return [object_layer(width) for width in widths[:count]]
 
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute the backbone's blocks in the backward pass (diffusers' checkpointing)."""
+        self.unet.enable_gradient_checkpointing()
+
     def forward(self, noisy: torch.Tensor, timestep: torch.Tensor, conditions: torch.Tensor,
                 text: torch.Tensor, layout: ObjectLayout | None) -> torch.Tensor:
         """noisy [B, C, F, h, w], timestep float [B], conditions [B, Cc, F, h, w] (Cc may be 0),
