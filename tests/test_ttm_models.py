@@ -1,13 +1,18 @@
 import dataclasses
+import json
+import types
 
+import numpy as np
 import pytest
 import torch
 
 from reference_impl.ttm.autoencoder import VideoAutoencoder
+from reference_impl.ttm.checkpoint import FORMAT, MANIFEST, load_checkpoint, save_checkpoint
 from reference_impl.ttm.components import TTMComponents
-from reference_impl.ttm.config import load_architecture, parse_architecture, variant
+from reference_impl.ttm.conditioning import placement_from_labels
+from reference_impl.ttm.config import VARIANTS, load_architecture, parse_architecture, variant
 from reference_impl.ttm.denoiser import build_denoiser
-from reference_impl.ttm.masked_attention import ObjectLayout
+from reference_impl.ttm.masked_attention import ObjectAttention, ObjectLayout
 from reference_impl.ttm.text_encoder import PromptEncoder
 from reference_impl.ttm.unet import TTMUNet
 from ttm_bench.errors import TTMBenchError, UnknownNameError, ValidationError
@@ -157,3 +162,103 @@ def test_a_missing_pretrained_tokenizer_is_a_clear_error(tmp_path):
     arch = load_architecture("unet-tiny")
     with pytest.raises(TTMBenchError, match="not found locally"):
         PromptEncoder(**{**arch.text_encoder, "tokenizer": str(tmp_path / "no-tokenizer")})
+
+
+# which stage-2 layers each variant masks: written out, so that a swapped flag anywhere (the
+# variant table, the denoiser builder, the layer constructor) fails here
+MASKED = {"ttm": (True, True), "ti2v": (False, False), "ttm-no-masked-attn": (False, False),
+          "ttm-masked-cross": (False, True), "ttm-masked-self": (True, False),
+          "ttm-flow": (False, False)}
+
+
+def _changes(layer: ObjectAttention, layout: ObjectLayout, grid: tuple[int, int, int],
+             edit_tokens: bool) -> bool:
+    """Whether object 0's outputs move when object 1's tokens (or its local prompt) change."""
+    dim = layer.self_attention.to_q.in_features
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(layout.boxes.shape[0], grid[0] * grid[1] * grid[2], dim, generator=g)
+    ids = layout.object_ids(grid[1], grid[2])
+    edited_x, edited_prompt = x.clone(), layout.local_tokens.clone()
+    if edit_tokens:
+        edited_x[ids == 2] += 3 * torch.randn(int((ids == 2).sum()), dim, generator=g)
+    else:
+        edited_prompt[layout.local_token_object == 1] += 3.0
+    edited = dataclasses.replace(layout, local_tokens=edited_prompt)
+    with torch.no_grad():
+        before, after = layer(x, layout, grid), layer(edited_x, edited, grid)
+    return not torch.allclose(before[ids == 1], after[ids == 1], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(MASKED))
+def test_each_variant_masks_exactly_the_layers_it_names(tiny, name):
+    arch, vae, text = tiny
+    assert set(MASKED) == set(VARIANTS)
+    torch.manual_seed(0)
+    model = build_denoiser(arch, "video", variant(name), vae.latent_channels, text.dim)
+    layers = [m for m in model.modules() if isinstance(m, ObjectAttention)]
+    assert len(layers) == arch.denoiser["object_blocks"]
+    masked_self, masked_cross = MASKED[name]
+    for layer in layers:
+        assert (layer.self_attention.masked, layer.cross_attention.masked) == MASKED[name]
+    layer = layers[0]
+    with torch.no_grad():
+        for p in layer.parameters():
+            if p.ndim > 1:
+                p.normal_(0, 0.3)
+    grid = (vae.latent_frames(arch.frames), 4, 6)
+    layout = _layout(1, grid[0], text.dim)
+    assert _changes(layer, layout, grid, edit_tokens=True) == (not masked_self)
+    assert _changes(layer, layout, grid, edit_tokens=False) == (not masked_cross)
+
+
+@pytest.mark.parametrize("backbone", ["unet-tiny", "dit-tiny"])
+def test_object_layers_read_the_grid_as_frames_rows_columns_on_non_square_latents(backbone):
+    arch = load_architecture(backbone)
+    torch.manual_seed(0)
+    model = build_denoiser(arch, "video", variant("ttm"), 4, 32).eval()
+    frames = 4 if backbone == "unet-tiny" else 3
+    seen = []
+    for layer in (m for m in model.modules() if isinstance(m, ObjectAttention)):
+        layer.register_forward_hook(lambda _m, args, _out: seen.append(args[2]))
+    with torch.no_grad():
+        model(torch.randn(1, 4, frames, 8, 4), torch.tensor([1.0]),
+              torch.randn(1, 8, frames, 8, 4), torch.randn(1, 5, 32), _layout(1, frames, 32))
+    expected = ([(4, 8, 4), (4, 4, 2)] if backbone == "unet-tiny" else [(3, 4, 2)])
+    assert seen == expected
+
+
+def test_placement_follows_rows_columns_and_temporal_groups_of_the_labels():
+    # a causal VAE with temporal ratio 2: 5 video frames → latent frames [0], [1, 2], [3, 4]
+    vae = types.SimpleNamespace(temporal_ratio=2, causal=True)
+    labels = np.zeros((5, 4, 8), np.uint8)
+    labels[3:, 2:, 4:] = 1  # the bottom-right quadrant on frames 3 and 4
+    placement = placement_from_labels(labels, 1, vae, "cpu")
+    assert placement.frame_groups == ((0, 1), (1, 3), (3, 5))
+    layout = ObjectLayout(placement.boxes, placement.present, torch.zeros(1, 1, 32),
+                          torch.tensor([[0]]), placement.labels, placement.frame_groups)
+    expected = torch.zeros(3, 2, 4, dtype=torch.long)
+    expected[2, 1, 2:] = 1
+    assert torch.equal(layout.object_ids(2, 4)[0], expected.flatten())
+    assert torch.equal(layout.membership(2, 4)[0, :, 0], expected.flatten().bool())
+
+
+def test_the_self_membership_rule_is_recorded_and_old_checkpoints_keep_boxes(tmp_path):
+    torch.manual_seed(0)
+    components = TTMComponents(load_architecture("unet-tiny"), variant("ttm"))
+    path = save_checkpoint(components, tmp_path / "ckpt")
+    manifest = json.loads((path / MANIFEST).read_text())
+    assert manifest["format"] == FORMAT
+    assert manifest["architecture"]["denoiser"]["self_membership"] == "mask"
+
+    def rules() -> set[tuple[str, str]]:
+        return {(m.self_membership, m.self_attention.backend)
+                for m in load_checkpoint(path).modules() if isinstance(m, ObjectAttention)}
+
+    assert rules() == {("mask", "grouped")}
+    del manifest["architecture"]["denoiser"]["self_membership"]
+    (path / MANIFEST).write_text(json.dumps({**manifest, "format": "ttm-bench-reference-ttm/1"}))
+    assert rules() == {("box", "sdpa")}  # format 1 was trained with boxes
+    with pytest.raises(ValidationError, match="self_membership"):
+        data = load_architecture("unet-tiny").to_dict()
+        data["denoiser"] = {**data["denoiser"], "self_membership": "boxes"}
+        parse_architecture(data, "x.yaml")
