@@ -306,13 +306,15 @@ def test_grouped_attention_equals_the_dense_reference_in_outputs_and_gradients(b
 
 
 @pytest.mark.filterwarnings("ignore:flex_attention called without torch.compile")
-@pytest.mark.parametrize("rule", ["mask", "box"])
-def test_flex_backend_equals_the_dense_reference_forward_and_refuses_cpu_training(rule):
+@pytest.mark.parametrize(("rule", "background"), [("mask", "group"), ("box", "group"),
+                                                  ("mask", "all")])
+def test_flex_backend_equals_the_dense_reference_forward_and_refuses_cpu_training(rule,
+                                                                                  background):
     torch.manual_seed(0)
-    dense = ObjectAttention(DIM, CONTEXT, HEADS, masked_self=True, masked_cross=True,
-                            self_membership=rule, backend="sdpa", zero_init=False)
-    flex = ObjectAttention(DIM, CONTEXT, HEADS, masked_self=True, masked_cross=True,
-                           self_membership=rule, backend="flex", zero_init=False)
+    options = dict(masked_self=True, masked_cross=True, self_membership=rule,
+                   background=background, zero_init=False)
+    dense = ObjectAttention(DIM, CONTEXT, HEADS, backend="sdpa", **options)
+    flex = ObjectAttention(DIM, CONTEXT, HEADS, backend="flex", **options)
     flex.load_state_dict(dense.state_dict())
     layout, grid = _gamma_layout(), (FRAMES, GAMMA_HEIGHT, GAMMA_WIDTH)
     x = _tokens_on(grid)

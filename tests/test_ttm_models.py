@@ -9,7 +9,7 @@ import torch
 from reference_impl.ttm.autoencoder import VideoAutoencoder
 from reference_impl.ttm.checkpoint import FORMAT, MANIFEST, load_checkpoint, save_checkpoint
 from reference_impl.ttm.components import TTMComponents
-from reference_impl.ttm.conditioning import placement_from_labels
+from reference_impl.ttm.conditioning import object_layout, placement_from_labels, stack_layouts
 from reference_impl.ttm.config import VARIANTS, load_architecture, parse_architecture, variant
 from reference_impl.ttm.denoiser import build_denoiser
 from reference_impl.ttm.masked_attention import ObjectAttention, ObjectLayout
@@ -262,3 +262,23 @@ def test_the_self_membership_rule_is_recorded_and_old_checkpoints_keep_boxes(tmp
         data = load_architecture("unet-tiny").to_dict()
         data["denoiser"] = {**data["denoiser"], "self_membership": "boxes"}
         parse_architecture(data, "x.yaml")
+
+
+def test_layouts_carry_each_samples_label_maps_through_batching(tiny):
+    _, _, text = tiny
+    vae = types.SimpleNamespace(temporal_ratio=1, causal=False)
+    layouts = []
+    for k in range(2):
+        labels = np.zeros((2, 4, 6), np.uint8)
+        labels[:, k * 2:(k + 1) * 2, : 3 + k] = 1  # sample k: rows 2k…2k+1, not symmetric
+        placement = placement_from_labels(labels, 1, vae, "cpu")
+        layout = object_layout(text, [["a dog"]], placement)
+        assert torch.equal(layout.labels[0], torch.from_numpy(labels))
+        assert layout.frame_groups == ((0, 1), (1, 2))
+        layouts.append(layout)
+    batch = stack_layouts(layouts)
+    assert torch.equal(batch.labels, torch.cat([lay.labels for lay in layouts]))
+    assert torch.equal(batch.object_ids(2, 3)[1], layouts[1].object_ids(2, 3)[0])
+    other = dataclasses.replace(layouts[1], frame_groups=((0, 2),))
+    with pytest.raises(ValueError, match="frame groups"):
+        stack_layouts([layouts[0], other])
