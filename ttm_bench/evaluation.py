@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,10 @@ from ttm_bench import __version__
 from ttm_bench.atomic import atomic_path, write_json
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.sample import ALL_SPLIT
+from ttm_bench.decode_prefetch import DEFAULT_WORKERS, decode_ahead, decode_entry
 from ttm_bench.errors import TTMBenchError, optional_dependency
 from ttm_bench.generation.run import RunDir
-from ttm_bench.hashing import file_sha256
-from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
+from ttm_bench.metrics.base import Metric, PerSampleMetric
 from ttm_bench.metrics.registry import canonical_name, create_metric, list_metrics
 from ttm_bench.metrics.stats import bootstrap_ci, bootstrap_mean_ci
 
@@ -224,36 +225,24 @@ def evaluate(
 
 def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
                      bench: Benchmark | None, *, progress: bool = True,
-                     desc: str = "evaluate") -> dict[str, str]:
+                     desc: str = "evaluate", workers: int = DEFAULT_WORKERS) -> dict[str, str]:
     """Decode each video once and update every metric with it; returns sample id → why a
-    video was not evaluated (unreadable, or not the benchmark's format)."""
-    from ttm_bench.video import VideoDecodeError, read_video
+    video was not evaluated (unreadable, or not the benchmark's format).
 
+    Videos are decoded ahead on `workers` threads (`decode_prefetch`; 0 = sequentially) and
+    fed to the metrics in input order, so results equal the sequential path bit for bit.
+    """
     needs = set().union(*(m.requires for m in metrics))
     invalid: dict[str, str] = {}
-    for entry in tqdm(entries, desc=desc, unit="video", disable=not progress):
-        try:
-            video = read_video(entry.path)
-        except VideoDecodeError as exc:  # one unreadable file: flagged, the rest evaluated
-            invalid[entry.sample_id] = str(exc)
+    decoded = decode_ahead(entries, partial(decode_entry, bench=bench, needs=needs,
+                                            check=_check_video), workers=workers)
+    for result in tqdm(decoded, total=len(entries), desc=desc, unit="video",
+                       disable=not progress):
+        if result.item is None:
+            invalid[result.entry.sample_id] = str(result.problem)
             continue
-        problem = _check_video(video, entry, bench)
-        if problem:
-            invalid[entry.sample_id] = problem
-            continue
-        sample = bench.sample(entry.sample_id) if bench else None
-        item = EvalItem(
-            sample_id=entry.sample_id,
-            split=entry.split,
-            video=video,
-            fps=bench.info.fps if bench else 0.0,
-            caption=sample.caption if sample else None,
-            image=bench.image(sample) if sample and "image" in needs else None,
-            reference=bench.video(sample) if sample and "reference" in needs else None,
-            video_sha256=file_sha256(entry.path),
-        )
         for metric in metrics:
-            metric.update(item)
+            metric.update(result.item)
     return invalid
 
 
