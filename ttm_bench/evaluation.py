@@ -12,6 +12,7 @@ through `n < n_expected`, never silently averaged over fewer samples.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,11 +38,17 @@ RESULTS_FILE = "results.json"
 
 @dataclass(frozen=True)
 class VideoEntry:
-    """One video to evaluate: its sample id, split, file and (with a benchmark) its sample."""
+    """One video to evaluate: its sample id, split and file.
+
+    sha256: the file's hash recorded in its run sidecar when it was generated; evaluation
+    refuses a file that no longer has it. None: nothing to check against (a folder of videos,
+    or a sidecar written before ttm-bench recorded the hash).
+    """
 
     sample_id: str
     split: str
     path: Path
+    sha256: str | None = None
 
 
 @dataclass
@@ -70,8 +77,12 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
             f"{bench.root} is {bench.info.tag} (sha256 {bench.info.sha256[:12]}…); evaluate "
             "against the benchmark the run was made from, or regenerate the run"
         )
-    videos = [VideoEntry(s.id, s.split, run.video_path(s.id))
-              for s in bench.samples if run.is_finished(s.id)]
+    videos = []
+    for sample in bench.samples:
+        record = run.read_record(sample.id)
+        if record is not None and record.ok and run.video_path(sample.id).is_file():
+            videos.append(VideoEntry(sample.id, sample.split, run.video_path(sample.id),
+                                     record.video_sha256))
     return EvaluationInputs(
         name=name or run.root.name,
         videos=videos,
@@ -142,7 +153,22 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device
     return metrics, skipped
 
 
-def _check_video(video: np.ndarray, entry: VideoEntry, bench: Benchmark | None) -> str | None:
+def _check_file(entry: VideoEntry) -> tuple[str | None, str | None]:
+    """(the file's sha256, None) or (None, why the file is not the one its sidecar recorded)."""
+    try:
+        sha256 = file_sha256(entry.path)
+    except OSError as exc:
+        return None, f"cannot read {entry.path}: {exc.strerror or exc}"
+    if entry.sha256 is not None and sha256 != entry.sha256:
+        return None, (f"{entry.path} has sha256 {sha256[:12]}…, but its sidecar recorded "
+                      f"{entry.sha256[:12]}… when it was generated: the file was damaged or "
+                      "replaced since; delete the video and its .json sidecar and rerun "
+                      "`ttm-bench generate` to regenerate the sample")
+    return sha256, None
+
+
+def _check_video(video: np.ndarray, fps: float, entry: VideoEntry,
+                 bench: Benchmark | None) -> str | None:
     if bench is None:
         return None
     info = bench.info
@@ -150,6 +176,10 @@ def _check_video(video: np.ndarray, entry: VideoEntry, bench: Benchmark | None) 
     if video.shape != expected:
         return (f"{entry.path} is {list(video.shape)}, the benchmark expects {list(expected)} "
                 "(frames, height, width, RGB); regenerate it at the benchmark's size and length")
+    if not math.isclose(fps, info.fps, rel_tol=1e-3):
+        return (f"{entry.path} plays at {fps:g} fps, the benchmark's clips at {info.fps:g} fps "
+                "(motion per frame would not be comparable); regenerate it at the benchmark's "
+                "fps")
     return None
 
 
@@ -209,6 +239,8 @@ def evaluate(
         "n_expected": len(inputs.expected[ALL_SPLIT]),
         "missing_samples": sorted(set(inputs.expected[ALL_SPLIT]) - evaluated),
         "invalid_samples": invalid,
+        "unverified_videos": sorted(v.sample_id for v in inputs.videos
+                                    if v.sha256 is None and inputs.run_info),
         "presets": {m.preset.metric: m.preset.to_dict() for m in metrics},
         "metrics": {m.preset.metric: {"label": m.label, "higher_is_better": m.higher_is_better}
                     for m in metrics},
@@ -227,17 +259,22 @@ def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
                      desc: str = "evaluate") -> dict[str, str]:
     """Decode each video once and update every metric with it; returns sample id → why a
     video was not evaluated (unreadable, or not the benchmark's format)."""
-    from ttm_bench.video import VideoDecodeError, read_video
+    from ttm_bench.video import VideoDecodeError, probe_video, read_video
 
     needs = set().union(*(m.requires for m in metrics))
     invalid: dict[str, str] = {}
     for entry in tqdm(entries, desc=desc, unit="video", disable=not progress):
+        sha256, problem = _check_file(entry)  # before decoding: FFmpeg conceals damage
+        if problem:
+            invalid[entry.sample_id] = problem
+            continue
         try:
             video = read_video(entry.path)
+            fps = probe_video(entry.path).fps if bench else 0.0
         except VideoDecodeError as exc:  # one unreadable file: flagged, the rest evaluated
             invalid[entry.sample_id] = str(exc)
             continue
-        problem = _check_video(video, entry, bench)
+        problem = _check_video(video, fps, entry, bench)
         if problem:
             invalid[entry.sample_id] = problem
             continue
@@ -250,7 +287,7 @@ def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
             caption=sample.caption if sample else None,
             image=bench.image(sample) if sample and "image" in needs else None,
             reference=bench.video(sample) if sample and "reference" in needs else None,
-            video_sha256=file_sha256(entry.path),
+            video_sha256=sha256,
         )
         for metric in metrics:
             metric.update(item)

@@ -43,6 +43,8 @@ class SampleRecord:
 
     status: "ok" or "failed". seconds: wall time of `generate` plus encoding.
     peak_rss_mb: process peak resident memory so far; peak_gpu_mb: torch CUDA peak, if any.
+    video_sha256: sha256 of the finished mp4, checked by evaluation before decoding; None for a
+    failed sample and in sidecars written before ttm-bench recorded it (evaluated unverified).
     """
 
     sample_id: str
@@ -56,6 +58,7 @@ class SampleRecord:
     peak_rss_mb: float
     peak_gpu_mb: float | None = None
     error: str | None = None
+    video_sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from ttm_bench.generation.normalize import normalize_video
 from ttm_bench.generation.registry import create_model, merge_config, resolve_model
 from ttm_bench.generation.run import RunDir, RunInfo, SampleRecord
 from ttm_bench.generation.seeds import SEED_POLICY, derive_seed
+from ttm_bench.hashing import file_sha256
 from ttm_bench.video.frames import check_video as check_frames
 
 
@@ -141,7 +142,7 @@ class GenerationJob:
 
         start = time.perf_counter()
         sidecar: dict[str, Any] = dict(extra or {})
-        error = None
+        error = video_sha256 = None
         try:
             if isinstance(output, BaseException):
                 raise output
@@ -154,7 +155,9 @@ class GenerationJob:
             video, normalization = normalize_video(output, request)
             sidecar["normalization"] = normalization.to_dict()
             check_video(video, request)
-            write_video(self.run.video_path(request.sample_id), video, request.fps)
+            path = self.run.video_path(request.sample_id)
+            write_video(path, video, request.fps)
+            video_sha256 = file_sha256(path)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # one sample's failure must not stop the run
@@ -175,6 +178,7 @@ class GenerationJob:
             peak_rss_mb=round(_peak_rss_mb(), 1),
             peak_gpu_mb=_peak_gpu_mb(),
             error=error,
+            video_sha256=video_sha256,
             extra=sidecar,
         )
         self.run.write_record(record)
