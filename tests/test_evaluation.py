@@ -133,10 +133,59 @@ def test_results_dir_of_another_run_is_not_overwritten(small_bench: Benchmark, s
     out = tmp_path / "res"
     evaluate(inputs_from_run(small_run, small_bench.root), out, ["ad"], progress=False)
     before = (out / "results.json").read_text()
-    with pytest.raises(TTMBenchError, match="choose another --out"):
+    with pytest.raises(TTMBenchError, match="Choose another --out, or pass --overwrite"):
         evaluate(inputs_from_run(small_run, small_bench.root, name="other"), out, ["ad"],
                  progress=False)
     assert (out / "results.json").read_text() == before
+
+
+def test_results_of_another_run_with_the_same_folder_name_are_refused(
+        small_bench: Benchmark, small_run: Path, tmp_path: Path) -> None:
+    """Identity is the run.json content, not the folder name: run B named like run A is refused
+    (unless --overwrite), while a resumed run A (run.json now `finished`) is the same run."""
+    out = tmp_path / "res"
+    evaluate(inputs_from_run(small_run, small_bench.root), out, ["ad"], progress=False)
+    other = tmp_path / "b" / small_run.name
+    shutil.copytree(small_run, other)
+    info = json.loads((other / "run.json").read_text())
+    (other / "run.json").write_text(json.dumps({**info, "started": "2030-01-01T00:00:00+00:00"}))
+    with pytest.raises(TTMBenchError, match=r"run\.json sha256"):
+        evaluate(inputs_from_run(other, small_bench.root), out, ["ad"], progress=False)
+    assert main(["evaluate", "--bench", str(small_bench.root), "--run", str(other), "--metrics",
+                 "ad", "--out", str(out), "--quiet", "--overwrite"]) == 0
+    ours = json.loads((out / "results.json").read_text())["run_sha256"]
+    assert ours == inputs_from_run(other, small_bench.root).run_sha256
+    (other / "run.json").write_text(json.dumps({**info, "started": "2030-01-01T00:00:00+00:00",
+                                                 "finished": "2030-01-02T00:00:00+00:00"}))
+    evaluate(inputs_from_run(other, small_bench.root), out, ["ad"], progress=False)
+
+
+def test_a_locked_results_directory_is_refused(small_bench: Benchmark, small_run: Path,
+                                               tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A second evaluation into the same --out while one runs: exit 2 naming the pid."""
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "res"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from ttm_bench.results_dir import ResultsWriter
+        with ResultsWriter({str(out)!r}):
+            print("locked", flush=True)
+            time.sleep(60)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        code = main(["evaluate", "--bench", str(small_bench.root), "--run", str(small_run),
+                     "--metrics", "ad", "--out", str(out), "--quiet"])
+        assert code == 2
+        assert f"locked by pid {holder.pid}" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    evaluate(inputs_from_run(small_run, small_bench.root), out, ["ad"], progress=False)
 
 
 def test_folder_of_videos(small_run: Path, tmp_path: Path,

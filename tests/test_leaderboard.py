@@ -17,6 +17,7 @@ from ttm_bench.metrics import registry
 from ttm_bench.metrics.base import Preset
 from ttm_bench.report.leaderboard import build_leaderboard, render_html, render_markdown
 from ttm_bench.report.results import load_results
+from ttm_bench.results_dir import ResultsWriter
 
 BENCH = {"name": "synthetic", "version": "1", "sha256": "ab" * 32}
 METRICS = {
@@ -71,11 +72,12 @@ def write_results(root: Path, run: str, values: dict[tuple[str, str], float], *,
         "aggregate": rows,
     }
     out = root / run.replace("/", "_").replace("<", "_").replace(">", "_")
-    out.mkdir(parents=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    pd.DataFrame(rows).to_parquet(out / "aggregate.parquet", index=False)
-    pd.DataFrame(columns=["sample_id", "split", "metric", "value"]).to_parquet(
-        out / "per_sample.parquet", index=False)
+    with ResultsWriter(out) as writer:
+        writer.commit(results, {
+            "aggregate.parquet": pd.DataFrame(rows).to_parquet,
+            "per_sample.parquet": pd.DataFrame(
+                columns=["sample_id", "split", "metric", "value"]).to_parquet,
+        })
     return out
 
 

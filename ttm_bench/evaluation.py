@@ -23,7 +23,6 @@ import pandas as pd
 from tqdm import tqdm
 
 from ttm_bench import __version__
-from ttm_bench.atomic import atomic_path, write_json
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.sample import ALL_SPLIT
 from ttm_bench.errors import TTMBenchError, optional_dependency
@@ -32,8 +31,7 @@ from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.registry import canonical_name, create_metric, list_metrics
 from ttm_bench.metrics.stats import bootstrap_ci, bootstrap_mean_ci
-
-RESULTS_FILE = "results.json"
+from ttm_bench.results_dir import ResultsWriter
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,7 @@ class EvaluationInputs:
     benchmark: Benchmark | None = None
     model: str | None = None
     run_info: dict[str, Any] = field(default_factory=dict)
+    run_sha256: str | None = None  # the run's identity (`RunInfo.identity`); None for folders
 
 
 def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
@@ -90,6 +89,7 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
         benchmark=bench,
         model=info.model,
         run_info=info.to_dict(),
+        run_sha256=info.identity,
     )
 
 
@@ -194,16 +194,29 @@ def evaluate(
     seed: int = 0,
     progress: bool = True,
     executor: Any = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run every metric over the inputs and write the results directory; return results.json.
 
     `executor` (e.g. `evaluation_ray.RayFeatureExecutor`) extracts features elsewhere and merges
     them into `metrics`; by default this process decodes and updates every metric itself.
+    The results directory is locked for the whole evaluation and replaced as a whole
+    (`results_dir`); results of another run there are refused unless `overwrite`.
     """
+    with ResultsWriter(out) as writer:
+        _check_replaceable(writer, inputs, overwrite)
+        return _evaluate_into(writer, inputs, metric_names, metric_options=metric_options,
+                              device=device, n_boot=n_boot, seed=seed, progress=progress,
+                              executor=executor)
+
+
+def _evaluate_into(writer: ResultsWriter, inputs: EvaluationInputs,
+                   metric_names: Sequence[str] | None, *,
+                   metric_options: Mapping[str, Mapping[str, Any]] | None, device: str,
+                   n_boot: int, seed: int, progress: bool, executor: Any) -> dict[str, Any]:
+    """`evaluate` with the results directory locked by `writer`."""
     from ttm_bench.video import decoder_backend
 
-    out = Path(out)
-    _check_out_dir(out, inputs)
     metrics, skipped = select_metrics(inputs, metric_names, device, metric_options)
     bench = inputs.benchmark
     if executor is None:
@@ -229,6 +242,7 @@ def evaluate(
             })
     results = {
         "run": inputs.name,
+        "run_sha256": inputs.run_sha256,
         "model": inputs.model,
         "benchmark": ({"name": bench.info.name, "version": bench.info.version,
                        "sha256": bench.info.sha256} if bench else None),
@@ -250,7 +264,7 @@ def evaluate(
         "run_info": inputs.run_info,
         "aggregate": aggregate_rows,
     }
-    _write_results(out, per_sample_rows, aggregate_rows, results)
+    _write_results(writer, per_sample_rows, aggregate_rows, results)
     return results
 
 
@@ -309,35 +323,41 @@ def _aggregate(metric: Metric, ids: list[str], n_boot: int,
     return value, low, high
 
 
-def _check_out_dir(out: Path, inputs: EvaluationInputs) -> None:
-    """Refuse to overwrite results of another run or benchmark in `out`."""
-    import json
-
-    path = out / RESULTS_FILE
-    if not path.exists():
+def _check_replaceable(writer: ResultsWriter, inputs: EvaluationInputs,
+                       overwrite: bool) -> None:
+    """Refuse to replace results of another run (by run.json content), name or benchmark."""
+    if overwrite:
         return
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        raise TTMBenchError(f"{path} exists but is not valid JSON; remove {out} or choose "
-                            "another --out") from None
+        old = writer.current_manifest()
+    except TTMBenchError as exc:
+        raise TTMBenchError(f"{exc}; or pass --overwrite to replace it") from None
+    if old is None:
+        return
     bench = inputs.benchmark
     new_sha = bench.info.sha256 if bench else None
     old_sha = (old.get("benchmark") or {}).get("sha256")
-    if old.get("run") != inputs.name or old_sha != new_sha:
-        raise TTMBenchError(f"{out} holds results of run {old.get('run')!r} on another benchmark "
-                            f"or run ({str(old_sha)[:12]}…); choose another --out")
+    differences = [
+        f"{what} {before!r} (this evaluation: {after!r})"
+        for what, before, after in (("run name", old.get("run"), inputs.name),
+                                    ("run.json sha256", old.get("run_sha256"), inputs.run_sha256),
+                                    ("benchmark sha256", old_sha, new_sha))
+        if before != after]
+    if differences:
+        raise TTMBenchError(f"{writer.root} holds the results of another run: "
+                            f"{'; '.join(differences)}. Choose another --out, or pass "
+                            "--overwrite to replace them")
 
 
-def _write_results(out: Path, per_sample: list[dict], aggregate: list[dict],
+def _write_results(writer: ResultsWriter, per_sample: list[dict], aggregate: list[dict],
                    results: dict[str, Any]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     columns = ["sample_id", "split", "metric", "value"]
-    with atomic_path(out / "per_sample.parquet") as tmp:
-        pd.DataFrame(per_sample, columns=columns).to_parquet(tmp, index=False)
-    with atomic_path(out / "aggregate.parquet") as tmp:
-        pd.DataFrame(aggregate).to_parquet(tmp, index=False)
-    write_json(out / RESULTS_FILE, _json_safe(results))
+    per_sample_frame = pd.DataFrame(per_sample, columns=columns)
+    aggregate_frame = pd.DataFrame(aggregate)
+    writer.commit(_json_safe(results), {
+        "per_sample.parquet": lambda path: per_sample_frame.to_parquet(path, index=False),
+        "aggregate.parquet": lambda path: aggregate_frame.to_parquet(path, index=False),
+    })
 
 
 def _json_safe(value: Any) -> Any:

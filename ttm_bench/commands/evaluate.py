@@ -35,7 +35,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         options.setdefault(metric, {})[option] = value
     results = evaluate(inputs, args.out, metrics, metric_options=options, device=args.device,
                        n_boot=args.n_boot, seed=args.seed, progress=not args.quiet,
-                       executor=executor)
+                       executor=executor, overwrite=args.overwrite)
     print(summarise(results))
     print(f"results written to {args.out}")
     return 0
@@ -92,6 +92,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", help="run name in the results (default: run directory name)")
     p.add_argument("--metrics", help="comma-separated metric names (default: all that can run)")
     p.add_argument("--out", required=True, type=Path, help="results directory")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace results of another run (or name, or benchmark) in --out")
     p.add_argument("--metric-option", action="append", default=[], metavar="METRIC.KEY=VALUE",
                    help="a metric's keyword, e.g. fvd16.checkpoint=PATH or "
                         "clipframe.batch_size=64 (repeatable)")

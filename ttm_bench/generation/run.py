@@ -7,6 +7,7 @@ and its sidecar is written after it, so "sidecar says ok and the mp4 exists" mea
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +36,13 @@ class RunInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def identity(self) -> str:
+        """sha256 of this run.json's content except `finished` (which a resume adds): results
+        name the run by it, so two runs are never confused by their folder names."""
+        content = {k: v for k, v in self.to_dict().items() if k != "finished"}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
