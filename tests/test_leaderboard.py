@@ -148,6 +148,29 @@ def test_load_results_reports_every_problem(tmp_path: Path) -> None:
     assert "ttm-bench evaluate" in str(info.value)
 
 
+def test_load_results_recomputes_completeness(tmp_path: Path) -> None:
+    """More samples than expected, or a `complete` flag its rows contradict, are refused."""
+    out = write_results(tmp_path, "over", full(10.0, 0.5, 1.0), n={"single": 9})
+    with pytest.raises(ValidationError, match=r"aggregate\[0\]\.n\]: 9 samples evaluated, "
+                                              "more than the 8 expected"):
+        load_results(out)
+    out = write_results(tmp_path, "flag", full(10.0, 0.5, 1.0), n={"multi": 7})
+    data = json.loads((out / "results.json").read_text())
+    (out / "results.json").write_text(json.dumps({**data, "complete": True}))
+    with pytest.raises(ValidationError, match=r"\[complete\]: says True, but its rows say False"):
+        load_results(out)
+
+
+def test_load_results_cross_checks_the_aggregate_table(tmp_path: Path) -> None:
+    out = write_results(tmp_path, "ttm", full(10.0, 0.5, 1.0))
+    data = json.loads((out / "results.json").read_text())
+    data["aggregate"][0]["value"] = 11.0
+    (out / "results.json").write_text(json.dumps(data))
+    with pytest.raises(ValidationError, match=r"aggregate\.parquet: its rows disagree with "
+                                              r"results\.json"):
+        load_results(out)
+
+
 def test_load_results_invalid_json_names_the_line(tmp_path: Path) -> None:
     out = tmp_path / "r"
     out.mkdir()
