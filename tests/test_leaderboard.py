@@ -39,7 +39,8 @@ def paper_order_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 def write_results(root: Path, run: str, values: dict[tuple[str, str], float], *,
                   benchmark: dict | None = None, skipped: dict[str, str] | None = None,
                   n: dict[str, int] | None = None, params: dict[str, dict] | None = None,
-                  warnings: dict[str, list[str]] | None = None) -> Path:
+                  warnings: dict[str, list[str]] | None = None,
+                  bootstrap: dict[str, Any] | None = None) -> Path:
     """A results directory as `ttm-bench evaluate` writes it; values: (split, metric) → value.
 
     benchmark: None for the default one, {} for a folder of videos evaluated without one.
@@ -68,7 +69,8 @@ def write_results(root: Path, run: str, values: dict[tuple[str, str], float], *,
                     for m in evaluated},
         "skipped_metrics": skipped or {},
         "warnings": warnings or {},
-        "bootstrap": {"n_boot": 1000, "level": 0.95, "seed": 0, "method": "percentile"},
+        "bootstrap": {"n_boot": 1000, "level": 0.95, "seed": 0, "method": "percentile",
+                      **(bootstrap or {})},
         "aggregate": rows,
     }
     out = root / run.replace("/", "_").replace("<", "_").replace(">", "_")
@@ -284,6 +286,16 @@ def test_different_presets_are_refused_unless_left_out(tmp_path: Path) -> None:
         build_leaderboard(results)
     board = build_leaderboard(results, metrics=["clipframe", "fvd16"])
     assert [c.metric for c in board.columns[:2]] == ["clipframe", "fvd16"]
+
+
+@pytest.mark.parametrize("setting", [{"n_boot": 200}, {"seed": 1}, {"level": 0.9}])
+def test_different_bootstrap_settings_are_refused(tmp_path: Path,
+                                                  setting: dict[str, Any]) -> None:
+    a = write_results(tmp_path, "a", full(10.0, 0.5, 1.0))
+    b = write_results(tmp_path, "b", full(11.0, 0.6, 2.0), bootstrap=setting)
+    with pytest.raises(TTMBenchError, match=r"different bootstrap settings: 95% percentile, "
+                                            r"1000 resamples, seed 0 \(a\);.*--n-boot and --seed"):
+        build_leaderboard([load_results(a), load_results(b)])
 
 
 def test_split_and_metric_selection(three_runs: list[Path]) -> None:

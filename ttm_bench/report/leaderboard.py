@@ -17,8 +17,9 @@ Conventions:
 - the footer lists each metric's preset (hash, version, parameters): every number says which
   preset made it.
 
-Runs must share the benchmark content hash, and each metric its preset hash; otherwise the
-columns would not be comparable and `build_leaderboard` raises.
+Runs must share the benchmark content hash, the bootstrap settings of their intervals (resamples,
+seed, level) and each metric its preset hash; otherwise the columns would not be comparable and
+`build_leaderboard` raises.
 """
 
 from __future__ import annotations
@@ -168,6 +169,19 @@ def _check_presets(results: Sequence[Results], metrics: Sequence[str]) -> None:
                                 "--metrics")
 
 
+def _check_bootstrap(results: Sequence[Results]) -> None:
+    by_settings: dict[str, list[str]] = {}
+    for r in results:
+        described = r.bootstrap.describe() if r.bootstrap else "not recorded"
+        by_settings.setdefault(described, []).append(r.run)
+    if len(by_settings) > 1:
+        described = "; ".join(f"{s} ({', '.join(runs)})" for s, runs in by_settings.items())
+        raise TTMBenchError(f"the runs' confidence intervals were computed with different "
+                            f"bootstrap settings: {described}; their intervals would not be "
+                            "comparable under one legend. Re-evaluate the runs with the same "
+                            "--n-boot and --seed")
+
+
 def _choose(requested: Sequence[str] | None, available: list[str], kind: str) -> list[str]:
     if requested is None:
         return available
@@ -287,6 +301,7 @@ def build_leaderboard(
         raise TTMBenchError("no results given; pass at least one results directory")
     _check_runs_unique(results)
     _check_benchmarks(results)
+    _check_bootstrap(results)
     known_metrics = _metric_order(results)
     if metrics is not None:  # accept aliases such as `ad` for `ad_dis`
         metrics = [m if m in known_metrics else registry.ALIASES.get(m, m) for m in metrics]
@@ -308,10 +323,9 @@ def build_leaderboard(
         MetricPreset(m, _metric_info(results, m)[0],
                      next((r.presets[m] for r in results if m in r.presets), None))
         for m in chosen_metrics)
-    levels = {r.ci_level for r in results}
     return Leaderboard(
         benchmark=results[0].benchmark,
-        ci_level=levels.pop() if len(levels) == 1 else None,
+        ci_level=results[0].ci_level,
         splits=tuple(chosen_splits),
         columns=columns,
         rows=rows,

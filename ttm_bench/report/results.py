@@ -21,6 +21,7 @@ from ttm_bench.errors import Problem, ValidationError
 from ttm_bench.fields import (
     BOOLEAN,
     COUNT,
+    INTEGER,
     LIST,
     NONEMPTY_STRING,
     NUMBER,
@@ -68,6 +69,20 @@ class MetricInfo:
 
 
 @dataclass(frozen=True)
+class BootstrapSettings:
+    """How the confidence intervals were resampled: resamples, seed, level (e.g. 0.95) and
+    method; intervals are comparable across runs only under the same settings."""
+
+    n_boot: int
+    seed: int
+    level: float
+    method: str
+
+    def describe(self) -> str:
+        return (f"{self.level:.0%} {self.method}, {self.n_boot} resamples, seed {self.seed}")
+
+
+@dataclass(frozen=True)
 class AggregateRow:
     """One metric over one split; NaN value/CI when undefined (e.g. no sample evaluated)."""
 
@@ -89,7 +104,7 @@ class AggregateRow:
 class Results:
     """One evaluated run. `benchmark` is None for a folder of videos evaluated without one.
 
-    ci_level: the bootstrap confidence level of the intervals, when recorded.
+    bootstrap: the settings of the confidence intervals, when recorded.
     warnings: metric → warnings raised while computing it (e.g. fewer samples than dimensions).
     """
 
@@ -105,8 +120,13 @@ class Results:
     metrics: Mapping[str, MetricInfo]
     skipped_metrics: Mapping[str, str]
     warnings: Mapping[str, tuple[str, ...]]
-    ci_level: float | None
+    bootstrap: BootstrapSettings | None
     aggregate: tuple[AggregateRow, ...]
+
+    @property
+    def ci_level(self) -> float | None:
+        """The confidence level of the intervals, when recorded."""
+        return self.bootstrap.level if self.bootstrap else None
 
     def row(self, split: str, metric: str) -> AggregateRow | None:
         return next((r for r in self.aggregate if r.split == split and r.metric == metric), None)
@@ -155,6 +175,17 @@ def _parse_entries(fields: FieldReader, section: str,
         if len(fields.problems) == before:
             entries[key] = entry
     return entries
+
+
+def _parse_bootstrap(fields: FieldReader) -> BootstrapSettings | None:
+    raw = fields.get("bootstrap", OBJECT, None)
+    if raw is None:
+        return None
+    before = len(fields.problems)
+    bootstrap = fields.nested(raw, "bootstrap")
+    settings = BootstrapSettings(bootstrap.get("n_boot", COUNT), bootstrap.get("seed", INTEGER),
+                                 bootstrap.get("level", NUMBER), bootstrap.get("method", STRING))
+    return settings if len(fields.problems) == before else None
 
 
 def _preset(preset: FieldReader) -> PresetRecord:
@@ -260,8 +291,7 @@ def load_results(directory: str | os.PathLike[str]) -> Results:
     benchmark = _parse_benchmark(fields)
     presets = _parse_entries(fields, "presets", _preset)
     metrics = _parse_entries(fields, "metrics", _metric)
-    bootstrap = fields.get("bootstrap", OBJECT, {})
-    level = fields.nested(bootstrap, "bootstrap").get("level", NUMBER, None)
+    bootstrap = _parse_bootstrap(fields)
     rows = []
     for i, raw in enumerate(fields.get("aggregate", LIST) or []):
         row = _parse_row(fields, raw, f"aggregate[{i}]", run,
@@ -283,7 +313,7 @@ def load_results(directory: str | os.PathLike[str]) -> Results:
         metrics=metrics,
         skipped_metrics=fields.get("skipped_metrics", _STRING_MAP, {}),
         warnings={k: tuple(v) for k, v in fields.get("warnings", _WARNING_MAP, {}).items()},
-        ci_level=None if level is None else float(level),
+        bootstrap=bootstrap,
         aggregate=tuple(row for _, row in rows),
     )
     if fields.problems:
