@@ -83,7 +83,7 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
             videos.append(VideoEntry(sample.id, sample.split, run.video_path(sample.id),
                                      record.video_sha256))
     return EvaluationInputs(
-        name=name or run.root.name,
+        name=name or run.root.resolve().name,
         videos=videos,
         expected=_expected_by_split([(s.id, s.split) for s in bench.samples]),
         benchmark=bench,
@@ -230,6 +230,8 @@ def _evaluate_into(writer: ResultsWriter, inputs: EvaluationInputs,
     benchmark_tag = bench.info.tag if bench else "none"
     for metric in metrics:
         for sid, value in metric.per_sample().items():
+            if sid not in evaluated:  # updated before another metric refused the video
+                continue
             per_sample_rows.append({"sample_id": sid, "split": split_of[sid],
                                     "metric": metric.preset.metric, "value": value})
         for split, expected_ids in inputs.expected.items():
@@ -272,7 +274,8 @@ def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
                      bench: Benchmark | None, *, progress: bool = True,
                      desc: str = "evaluate") -> dict[str, str]:
     """Decode each video once and update every metric with it; returns sample id → why a
-    video was not evaluated (unreadable, or not the benchmark's format)."""
+    video was not evaluated (changed since its sidecar recorded it, unreadable, not the
+    benchmark's format, or refused by a metric)."""
     from ttm_bench.video import VideoDecodeError, probe_video, read_video
 
     needs = set().union(*(m.requires for m in metrics))
@@ -303,8 +306,11 @@ def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
             reference=bench.video(sample) if sample and "reference" in needs else None,
             video_sha256=sha256,
         )
-        for metric in metrics:
-            metric.update(item)
+        try:
+            for metric in metrics:
+                metric.update(item)
+        except TTMBenchError as exc:  # a video a metric cannot take (e.g. one frame for AD):
+            invalid[entry.sample_id] = f"{entry.path}: {exc}"  # flagged; never aggregated
     return invalid
 
 

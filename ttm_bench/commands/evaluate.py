@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ttm_bench.commands.executor_options import add_executor_arguments, ray_options
-from ttm_bench.commands.key_values import parse_overrides
+from ttm_bench.commands.key_values import parse_names, parse_overrides
 from ttm_bench.errors import TTMBenchError
 
 
@@ -25,7 +25,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not (args.run and args.bench):
             raise TTMBenchError("give --bench DIR and --run RUN (or --videos DIR --name NAME)")
         inputs = inputs_from_run(args.run, args.bench, args.name)
-    metrics = [m for m in args.metrics.split(",") if m] if args.metrics else None
+    metrics = None if args.metrics is None else parse_names(args.metrics, "--metrics")
     options: dict[str, dict[str, Any]] = {}
     for key, value in parse_overrides(args.metric_option, "--metric-option").items():
         metric, dot, option = key.partition(".")

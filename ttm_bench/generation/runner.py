@@ -33,7 +33,12 @@ from ttm_bench.generation.model import (
     VideoModel,
 )
 from ttm_bench.generation.normalize import normalize_video
-from ttm_bench.generation.registry import create_model, merge_config, resolve_model
+from ttm_bench.generation.registry import (
+    create_model,
+    describe_changes,
+    merge_config,
+    resolve_model,
+)
 from ttm_bench.generation.run import RunDir, RunInfo, SampleRecord
 from ttm_bench.generation.seeds import SEED_POLICY, derive_seed
 from ttm_bench.hashing import file_sha256
@@ -227,6 +232,9 @@ def prepare_run(job: GenerationJob) -> RunInfo:
         started=_now(),
     )
     run = job.run
+    if run.root.exists() and not run.root.is_dir():
+        raise TTMBenchError(f"run directory {run.root} is a file; choose a directory path for "
+                            "--out")
     if run.info_path.exists():
         old = run.read_info()
         for key in ("model", "adapter_version", "config", "repetition", "benchmark"):
@@ -244,11 +252,15 @@ def prepare_run(job: GenerationJob) -> RunInfo:
 
 @dataclass
 class RunSummary:
+    """changed_config: the run's config values that differ from the model's defaults, as
+    `--set` options ("" when none), named when samples fail."""
+
     run_root: Path
     total: int
     skipped: int
     ok: int
     failed: dict[str, str]
+    changed_config: str = ""
 
     def describe(self) -> str:
         text = (f"{self.run_root}: {self.ok} generated, {self.skipped} already done, "
@@ -257,6 +269,9 @@ class RunSummary:
             text += f"\n  failed {sample_id}: {error.splitlines()[0]}"
         if self.failed:
             text += "\nrerun the same command to retry the failed samples"
+            if self.changed_config:
+                text += (f"; this run sets {self.changed_config}: if these values make the "
+                         "model fail, correct them and generate into a new --out")
         return text
 
 
@@ -282,7 +297,8 @@ def generate_run(
     ids = shard_samples([s.id for s in job.benchmark.samples], *shard)
     pending = [s for s in ids if not job.run.is_finished(s)]
     remove_stale_temporaries(job.run.videos, pending)  # only this shard's: others may be writing
-    summary = RunSummary(job.run_root, len(ids), len(ids) - len(pending), 0, {})
+    summary = RunSummary(job.run_root, len(ids), len(ids) - len(pending), 0, {},
+                         describe_changes(cls, config))
     if pending:
         executor = executor or LocalExecutor(progress=progress)
         for record in executor.map(job, pending):
