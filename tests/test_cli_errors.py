@@ -94,6 +94,15 @@ def test_set_values_that_break_the_model_are_named(
     assert "this run sets --set steps=-1" in summary.describe()
 
 
+def test_bootstrap_settings_are_checked_before_the_work(
+        small_bench: Benchmark, run: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for option in (["--seed", "-1"], ["--n-boot", "0"]):
+        assert _evaluate(small_bench.root, run, tmp_path / "res", *option) == 2
+        assert "need at least 1 bootstrap resample and a seed >= 0" in _error(capsys)
+    assert not (tmp_path / "res").exists()
+
+
 def test_mistyped_metric_option(small_bench: Benchmark, run: Path, tmp_path: Path,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     code = _evaluate(small_bench.root, run, tmp_path / "res", "--metric-option",

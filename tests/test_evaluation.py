@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from ttm_bench.cli import main
+from ttm_bench.commands.evaluate import summarise
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.errors import TTMBenchError, UnknownNameError
 from ttm_bench.evaluation import evaluate, inputs_from_folder, inputs_from_run
@@ -276,6 +277,7 @@ def test_sidecar_without_hash_is_evaluated_unverified(small_bench: Benchmark, sm
     results = evaluate(inputs_from_run(run, small_bench.root), tmp_path / "res", ["ad"],
                        progress=False)
     assert results["complete"] is True and results["unverified_videos"] == [ids[0]]
+    assert "unverified: 1 video(s) whose sidecar has no sha256" in summarise(results)
 
 
 def test_video_at_another_fps_is_invalid(small_bench: Benchmark, small_run: Path,

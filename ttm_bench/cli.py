@@ -39,6 +39,8 @@ _ENVIRONMENT_FIXES = {
     errno.EACCES: "permission denied: fix the permissions, or choose another output directory",
     errno.EPERM: "operation not permitted: fix the permissions, or choose another output "
                  "directory",
+    errno.ENOTDIR: "a part of that path is a file, not a directory: choose another path",
+    errno.EISDIR: "that path is a directory: give a file path",
 }
 
 

@@ -203,6 +203,9 @@ def evaluate(
     The results directory is locked for the whole evaluation and replaced as a whole
     (`results_dir`); results of another run there are refused unless `overwrite`.
     """
+    if n_boot < 1 or seed < 0:  # before the work, not after it
+        raise TTMBenchError(f"--n-boot {n_boot} --seed {seed}: need at least 1 bootstrap "
+                            "resample and a seed >= 0 (defaults: --n-boot 1000 --seed 0)")
     with ResultsWriter(out) as writer:
         _check_replaceable(writer, inputs, overwrite)
         return _evaluate_into(writer, inputs, metric_names, metric_options=metric_options,
@@ -343,12 +346,12 @@ def _check_replaceable(writer: ResultsWriter, inputs: EvaluationInputs,
     bench = inputs.benchmark
     new_sha = bench.info.sha256 if bench else None
     old_sha = (old.get("benchmark") or {}).get("sha256")
-    differences = [
-        f"{what} {before!r} (this evaluation: {after!r})"
-        for what, before, after in (("run name", old.get("run"), inputs.name),
-                                    ("run.json sha256", old.get("run_sha256"), inputs.run_sha256),
-                                    ("benchmark sha256", old_sha, new_sha))
-        if before != after]
+    identities = [("run name", old.get("run"), inputs.name),
+                  ("benchmark sha256", old_sha, new_sha)]
+    if "run_sha256" in old:  # results written before runs had an identity: name and benchmark
+        identities.append(("run.json sha256", old["run_sha256"], inputs.run_sha256))
+    differences = [f"{what} {before!r} (this evaluation: {after!r})"
+                   for what, before, after in identities if before != after]
     if differences:
         raise TTMBenchError(f"{writer.root} holds the results of another run: "
                             f"{'; '.join(differences)}. Choose another --out, or pass "

@@ -130,9 +130,23 @@ def open_results(root: str | os.PathLike[str]) -> ResultsSnapshot:
 
     Raises `TTMBenchError` naming the file and the fix when the directory or its manifest is
     missing, the manifest has another format version, or a listed file is missing or does not
-    have its recorded sha256.
+    have its recorded sha256. A mismatch is read a second time before it is reported, since a
+    writer committing between reading the manifest and its files looks like one.
     """
-    root = Path(root)
+    try:
+        return _open_results(Path(root))
+    except _FileMismatch:
+        try:
+            return _open_results(Path(root))
+        except _FileMismatch as exc:
+            raise TTMBenchError(str(exc)) from None
+
+
+class _FileMismatch(TTMBenchError):
+    """A listed file that is missing or has another hash than its manifest records."""
+
+
+def _open_results(root: Path) -> ResultsSnapshot:
     create = f"create it with `ttm-bench evaluate --run RUN_DIR --bench BENCH_DIR --out {root}`"
     if not root.is_dir():
         what = "is a file, not a results directory" if root.exists() else "does not exist"
@@ -147,10 +161,14 @@ def open_results(root: str | os.PathLike[str]) -> ResultsSnapshot:
     for relative, expected in _listed_files(manifest, path, root).items():
         file = pending / relative if pending and (pending / relative).is_file() else (
             root / relative)
-        if not file.is_file():
-            raise TTMBenchError(f"{file} is missing, but {path} lists it; {_rewrite(root)}")
-        if file_sha256(file) != expected:
-            raise TTMBenchError(
+        try:
+            actual = file_sha256(file)
+        except FileNotFoundError:  # never there, or moved by a writer committing right now
+            raise _FileMismatch(f"{file} is missing, but {path} lists it; if an evaluation is "
+                                f"writing {root}, rerun this command when it is done, else "
+                                f"{_rewrite(root)}") from None
+        if actual != expected:
+            raise _FileMismatch(
                 f"{file} does not have the sha256 that {path} records ({expected[:12]}…): it "
                 "was changed, or comes from another evaluation, after the results were "
                 f"written; {_rewrite(root)}")
