@@ -76,12 +76,9 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
             f"{bench.root} is {bench.info.tag} (sha256 {bench.info.sha256[:12]}…); evaluate "
             "against the benchmark the run was made from, or regenerate the run"
         )
-    videos = []
-    for sample in bench.samples:
-        record = run.read_record(sample.id)
-        if record is not None and record.ok and run.video_path(sample.id).is_file():
-            videos.append(VideoEntry(sample.id, sample.split, run.video_path(sample.id),
-                                     record.video_sha256))
+    records = {s.id: run.finished_record(s.id) for s in bench.samples}
+    videos = [VideoEntry(s.id, s.split, run.video_path(s.id), records[s.id].video_sha256)
+              for s in bench.samples if records[s.id] is not None]
     return EvaluationInputs(
         name=name or run.root.resolve().name,
         videos=videos,

@@ -155,6 +155,11 @@ class RunDir:
     def write_record(self, record: SampleRecord) -> None:
         write_json(self.sidecar_path(record.sample_id), record.to_dict())
 
-    def is_finished(self, sample_id: str) -> bool:
+    def finished_record(self, sample_id: str) -> SampleRecord | None:
+        """The sidecar of a finished sample (status ok and its mp4 present), else None."""
         record = self.read_record(sample_id)
-        return record is not None and record.ok and self.video_path(sample_id).is_file()
+        ok = record is not None and record.ok and self.video_path(sample_id).is_file()
+        return record if ok else None
+
+    def is_finished(self, sample_id: str) -> bool:
+        return self.finished_record(sample_id) is not None
