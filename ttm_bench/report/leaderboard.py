@@ -28,7 +28,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ttm_bench import __version__
@@ -155,14 +155,21 @@ def _check_runs_unique(results: Sequence[Results]) -> None:
         seen[r.run] = r
 
 
+def _differing(values: Iterable[tuple[str, str]]) -> str | None:
+    """For (value, run) pairs, "value (run, run); value (run)" when runs differ, else None."""
+    by_value: dict[str, list[str]] = {}
+    for value, run in values:
+        by_value.setdefault(value, []).append(run)
+    if len(by_value) < 2:
+        return None
+    return "; ".join(f"{value} ({', '.join(runs)})" for value, runs in by_value.items())
+
+
 def _check_presets(results: Sequence[Results], metrics: Sequence[str]) -> None:
     for metric in metrics:
-        by_hash: dict[str, list[str]] = {}
-        for r in results:
-            if metric in r.presets:
-                by_hash.setdefault(r.presets[metric].hash, []).append(r.run)
-        if len(by_hash) > 1:
-            described = "; ".join(f"{h} ({', '.join(runs)})" for h, runs in by_hash.items())
+        described = _differing((r.presets[metric].hash, r.run)
+                               for r in results if metric in r.presets)
+        if described:
             raise TTMBenchError(f"metric {metric!r} was computed with different presets: "
                                 f"{described}; its columns would not be comparable. Re-evaluate "
                                 "the runs with the same preset, or leave the metric out with "
@@ -170,12 +177,9 @@ def _check_presets(results: Sequence[Results], metrics: Sequence[str]) -> None:
 
 
 def _check_bootstrap(results: Sequence[Results]) -> None:
-    by_settings: dict[str, list[str]] = {}
-    for r in results:
-        described = r.bootstrap.describe() if r.bootstrap else "not recorded"
-        by_settings.setdefault(described, []).append(r.run)
-    if len(by_settings) > 1:
-        described = "; ".join(f"{s} ({', '.join(runs)})" for s, runs in by_settings.items())
+    described = _differing((r.bootstrap.describe() if r.bootstrap else "not recorded", r.run)
+                           for r in results)
+    if described:
         raise TTMBenchError(f"the runs' confidence intervals were computed with different "
                             f"bootstrap settings: {described}; their intervals would not be "
                             "comparable under one legend. Re-evaluate the runs with the same "
