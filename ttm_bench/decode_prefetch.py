@@ -1,5 +1,6 @@
-"""Decode ahead: a bounded pool of threads turns video entries into `EvalItem`s while the
-metrics consume earlier ones, so decoding overlaps model time.
+"""Decode ahead: a bounded pool of threads turns video entries into the metrics' inputs while
+the metrics consume earlier ones, so decoding overlaps model time (`evaluation.extract_features`
+supplies the per-video decode; this module knows nothing of metrics).
 
 - Order: items come out in input order, whatever order the workers finish in.
 - Memory bound: at most `in_flight` videos (default 4) are being decoded or wait decoded to
@@ -17,16 +18,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 
 from ttm_bench.data.benchmark import Benchmark
-from ttm_bench.hashing import file_sha256
-from ttm_bench.metrics.base import EvalItem
+from ttm_bench.data.sample import Sample
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_WORKERS = 2
 DEFAULT_IN_FLIGHT = 4
@@ -82,51 +84,24 @@ class ReferenceCache:
 REFERENCE_CACHE = ReferenceCache()
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """One entry after decoding: the item for the metrics, or why it cannot be evaluated."""
-
-    entry: Any  # evaluation.VideoEntry (sample_id, split, path)
-    item: EvalItem | None
-    problem: str | None
-
-
-def decode_entry(entry: Any, bench: Benchmark | None, needs: set[str],
-                 check: Callable[[np.ndarray, Any, Benchmark | None], str | None],
-                 cache: ReferenceCache = REFERENCE_CACHE) -> Decoded:
-    """Decode one generated video (and the ground truth the metrics need) into an EvalItem."""
-    from ttm_bench import video as video_io
-
-    try:
-        video = video_io.read_video(entry.path)
-    except video_io.VideoDecodeError as exc:  # one unreadable file: flagged, the rest evaluated
-        return Decoded(entry, None, str(exc))
-    problem = check(video, entry, bench)
-    if problem:
-        return Decoded(entry, None, problem)
-    sample = bench.sample(entry.sample_id) if bench else None
-    image = reference = None
-    if sample is not None:
-        key = (bench.info.sha256, sample.id)
-        if "image" in needs:
-            image = cache.get((*key, "image"), lambda: bench.image(sample))
-        if "reference" in needs:
-            reference = cache.get((*key, "reference"), lambda: bench.video(sample))
-    return Decoded(entry, EvalItem(
-        sample_id=entry.sample_id,
-        split=entry.split,
-        video=video,
-        fps=bench.info.fps if bench else 0.0,
-        caption=sample.caption if sample else None,
-        image=image,
-        reference=reference,
-        video_sha256=file_sha256(entry.path),
-    ), None)
+def ground_truth(bench: Benchmark | None, sample: Sample | None, needs: set[str],
+                 cache: ReferenceCache = REFERENCE_CACHE,
+                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(input image, ground-truth clip) of `sample`, each only when `needs` names it, through
+    `cache` keyed by the benchmark's sha256."""
+    if bench is None or sample is None:
+        return None, None
+    key = (bench.info.sha256, sample.id)
+    image = (cache.get((*key, "image"), lambda: bench.image(sample))
+             if "image" in needs else None)
+    reference = (cache.get((*key, "reference"), lambda: bench.video(sample))
+                 if "reference" in needs else None)
+    return image, reference
 
 
-def decode_ahead(entries: Sequence[Any], decode: Callable[[Any], Decoded], *,
+def decode_ahead(entries: Iterable[T], decode: Callable[[T], R], *,
                  workers: int = DEFAULT_WORKERS, in_flight: int = DEFAULT_IN_FLIGHT,
-                 ) -> Iterator[Decoded]:
+                 ) -> Iterator[R]:
     """`decode(entry)` for every entry on `workers` threads, at most `in_flight` ahead of the
     consumer; yields in input order. `workers=0` decodes sequentially in the caller's thread."""
     if workers == 0:
@@ -134,7 +109,7 @@ def decode_ahead(entries: Sequence[Any], decode: Callable[[Any], Decoded], *,
         return
     if workers < 0 or in_flight < 1:
         raise ValueError(f"workers must be >= 0 and in_flight >= 1, got {workers}, {in_flight}")
-    pending: deque[Future[Decoded]] = deque()
+    pending: deque[Future[R]] = deque()
     upcoming = iter(entries)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
         try:
