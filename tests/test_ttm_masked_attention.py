@@ -276,9 +276,11 @@ def test_mask_ids_and_boxes_keep_rows_and_columns_apart_on_non_square_grids():
     assert member.tolist() == [True] * 3 + [False] * 3
 
 
-def test_ids_outside_the_frame_groups_are_an_error():
+def test_ids_outside_the_frame_groups_or_the_object_count_are_an_error():
     with pytest.raises(ValueError, match="do not cover"):
         mask_object_ids(torch.zeros(1, 3, 2, 2, dtype=torch.uint8), ((0, 2),), 1, 1, 1)
+    with pytest.raises(ValueError, match="label 2, the layout has 1 objects"):
+        mask_object_ids(torch.full((1, 1, 2, 2), 2, dtype=torch.uint8), ((0, 1),), 1, 1, 1)
     layout = dataclasses.replace(_layout([LEFT], [1]), labels=None)
     with pytest.raises(ValueError, match="label maps"):
         layout.object_ids(HEIGHT, WIDTH)

@@ -124,7 +124,10 @@ def mask_object_ids(labels: torch.Tensor, frame_groups: tuple[tuple[int, int], .
     cell = ((latent_of_frame[:, None, None] * height + row[None, :, None]) * width
             + col[None, None, :])  # [T, H, W]
     classes = objects + 1
-    index = cell[None] * classes + labels.long().clamp(0, objects)  # [B, T, H, W]
+    if labels.numel() and int(labels.max()) > objects:
+        raise ValueError(f"label maps hold label {int(labels.max())}, the layout has {objects} "
+                         "objects; decode the trajectory with the layout's object count")
+    index = cell[None] * classes + labels.long()  # [B, T, H, W]
     counts = torch.zeros(batch, len(frame_groups) * height * width * classes,
                          dtype=torch.int32, device=device)
     counts.scatter_add_(1, index.reshape(batch, -1),
