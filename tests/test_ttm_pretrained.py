@@ -52,9 +52,11 @@ def test_initialised_stages_compute_the_text_to_video_model(t2v):
     torch.manual_seed(1)
     noisy, text = torch.randn(1, 4, 4, 8, 8), torch.randn(1, 5, 32)
     t = torch.tensor([300.0])
+    labels = torch.zeros(1, 4, 8, 8, dtype=torch.uint8)
+    labels[..., :4, :4] = 1  # the object fills its box, the top-left quadrant
     layout = ObjectLayout(torch.tensor([[[[0.0, 0.0, 0.5, 0.5]]]]).expand(1, 4, 1, 4),
                           torch.ones(1, 4, 1, dtype=torch.bool), torch.randn(1, 2, 32),
-                          torch.tensor([[0, 0]]))
+                          torch.tensor([[0, 0]]), labels, tuple((f, f + 1) for f in range(4)))
     with torch.no_grad():
         expected = reference(noisy, t, text.repeat_interleave(4, 0)).sample
         for denoiser in (components.motion, components.video):
