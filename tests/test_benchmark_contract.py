@@ -11,8 +11,8 @@ import pytest
 from ttm_bench.cli import main
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.content_hash import content_sha256
-from ttm_bench.data.validation import validate_benchmark
 from ttm_bench.data.sample import parse_sample
+from ttm_bench.data.validation import validate_benchmark
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 
 GOOD = {"id": "a-1", "image": "images/a.png", "caption": "a cat", "split": "single"}

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ttm_bench.data.validation import validate_benchmark
 from ttm_bench.data.importer import ImportConfig, import_benchmark
 from ttm_bench.data.masks import decode_rle, encode_rle
 from ttm_bench.data.sample import RLE
+from ttm_bench.data.validation import validate_benchmark
 from ttm_bench.errors import ValidationError
 from ttm_bench.video import read_video, write_video
 

@@ -8,11 +8,11 @@ import pytest
 from tests.sav_fixtures import INVALID_CATEGORY, FakeVideo, write_fake_sav
 from tests.sav_fixtures import vlm_answer as answer
 from tests.vlm_server import serve_vlm
-from ttm_bench.data.validation import validate_benchmark
 from ttm_bench.data.masks import decode_rle
 from ttm_bench.data.sav.captioning import OpenAICompatibleVLM
 from ttm_bench.data.sav.selection import CATEGORIES
 from ttm_bench.data.sav128 import Sav128Backends, Sav128Builder, Sav128Config
+from ttm_bench.data.validation import validate_benchmark
 from ttm_bench.errors import TTMBenchError, ValidationError
 from ttm_bench.video import write_video
 

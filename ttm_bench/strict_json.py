@@ -33,16 +33,31 @@ def loads(text: str, file: str, problems: list[Problem], line: int | None = None
           fix: str = "fix the file so it is valid JSON") -> Any | None:
     """The JSON value of `text`, or None with problems appended (invalid JSON, non-finite
     numbers). `file`/`line` locate `text` in messages; `fix` is the fix of a syntax error."""
+    non_finite = False
+
+    def constant(name: str) -> float:  # NaN, Infinity, -Infinity
+        nonlocal non_finite
+        non_finite = True
+        return float(name)
+
+    def number(literal: str) -> float:  # 1e999 reads as infinity
+        nonlocal non_finite
+        value = float(literal)
+        non_finite = non_finite or not math.isfinite(value)
+        return value
+
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=constant, parse_float=number)
     except json.JSONDecodeError as exc:
         problems.append(Problem(file, f"not valid JSON ({exc})", fix, line))
         return None
+    if not non_finite:  # the common case: no walk over the value
+        return value
     bad = list(non_finite_fields(value))
     for field in bad:
         problems.append(Problem(file, "NaN or infinity is not a number JSON can hold",
                                 "write a finite number", line, field))
-    return None if bad else value
+    return None
 
 
 def dumps_canonical(value: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ttm_bench.commands.arg_types import positive_number
 from ttm_bench.commands.bench_builders import add_animation_bench, add_import, add_sav128
 
 
@@ -36,7 +37,7 @@ def _add_synthetic(builders: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--frames", type=int, default=d.frames)
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=(d.height, d.width))
-    p.add_argument("--fps", type=float, default=d.fps)
+    p.add_argument("--fps", type=positive_number, default=d.fps)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_build_synthetic)
 

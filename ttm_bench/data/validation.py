@@ -20,7 +20,7 @@ from PIL import Image
 from ttm_bench.data.asset_paths import resolve_inside
 from ttm_bench.data.benchmark import MANIFEST_FILE, Benchmark, read_info, split_problem
 from ttm_bench.data.manifest import read_manifest
-from ttm_bench.data.masks import decode_rle
+from ttm_bench.data.masks import rle_is_empty
 from ttm_bench.data.sample import BenchmarkInfo, Sample
 from ttm_bench.errors import Problem, TTMBenchError
 
@@ -119,7 +119,7 @@ def _sample_problems(sample: Sample, line: int, manifest: str, checker: _AssetCh
                 "encode the mask at the benchmark's resolution")])
             continue
         try:
-            if not decode_rle(obj.mask).any():
+            if rle_is_empty(obj.mask):
                 add(f"objects[{i}].mask", [("mask is empty", "drop the object or fix its mask")])
         except TTMBenchError as exc:
             add(f"objects[{i}].mask", [(f"corrupt RLE ({str(exc).split('; ')[0]})",
