@@ -192,3 +192,17 @@ def test_symlink_loop_is_refused(bench_copy: Path) -> None:
     (bench_copy / "images" / "loop").symlink_to(bench_copy / "images", target_is_directory=True)
     with pytest.raises(ValidationError, match="loop"):
         content_hash.content_files(bench_copy)
+
+
+def test_study_creation_refuses_a_changed_benchmark(tmp_path: Path) -> None:
+    from tests.human_study_fixtures import make_benchmark, make_run, write_spec
+    from ttm_bench.human.spec import load_spec
+    from ttm_bench.human.study import create_study
+
+    make_benchmark(tmp_path / "bench")
+    make_run(tmp_path / "ttm", tmp_path / "bench", "ttm", 40)
+    make_run(tmp_path / "base", tmp_path / "bench", "base", 140)
+    (tmp_path / "bench" / "s0.png").write_bytes((tmp_path / "bench" / "s1.png").read_bytes())
+    with pytest.raises(ValidationError, match="does not match the content"):
+        create_study(load_spec(write_spec(tmp_path / "spec.yaml")), tmp_path / "study")
+    assert not (tmp_path / "study").exists()

@@ -156,3 +156,39 @@ def test_wrong_size_mask_fails_only_its_sample_in_generation(bench_copy: Path,
     summary = generate_run(bench_copy, "static", tmp_path / "run", progress=False, verify=False)
     assert summary.ok == 3 and list(summary.failed) == ["syn-002"]
     assert "manifest.jsonl:3" in summary.failed["syn-002"]
+
+
+def test_non_utf8_benchmark_json_is_one_message(bench_copy: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = bench_copy / "benchmark.json"
+    path.write_bytes(path.read_bytes().replace(b'"licence": "', b'"licence": "\xe9'))
+    assert main(["bench", "info", str(bench_copy)]) == 2
+    err = capsys.readouterr().err
+    assert "benchmark.json" in err and "not UTF-8" in err and "Traceback" not in err
+
+
+def test_unreadable_benchmark_image_flags_only_its_sample_in_evaluation(
+        bench_copy: Path, tmp_path: Path) -> None:
+    from ttm_bench.evaluation import VideoEntry, extract_features
+    from ttm_bench.generation.runner import generate_run
+
+    generate_run(bench_copy, "static", tmp_path / "run", progress=False)
+    bench = Benchmark.load(bench_copy)
+    truncate(bench_copy / bench.samples[1].image)
+
+    class NeedsImage:
+        requires = frozenset({"image"})
+
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        def update(self, item: object) -> None:
+            self.seen.append(item.sample_id)  # type: ignore[attr-defined]
+
+    metric = NeedsImage()
+    entries = [VideoEntry(s.id, s.split, tmp_path / "run" / "videos" / f"{s.id}.mp4")
+               for s in bench.samples]
+    invalid = extract_features(entries, [metric], bench, progress=False)  # type: ignore[list-item]
+    assert list(invalid) == [bench.samples[1].id]
+    assert "manifest.jsonl:2 [image]" in invalid[bench.samples[1].id]
+    assert metric.seen == [s.id for s in bench.samples if s is not bench.samples[1]]
