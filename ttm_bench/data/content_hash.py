@@ -7,8 +7,8 @@ splits, fps, frame count, size, licence, description, scheme) and every file of 
     sha256("ttm-bench benchmark hash v2\\n" + canonical JSON of the fields + "\\n"
            + for each file, in sorted path order: path + "\\0" + sha256(bytes) + "\\n")
 
-Because it is built from per-file digests, a verification re-reads only the files whose size
-or mtime changed since the last one (`FileHashCache`). Symbolic links are followed when they
+Because it is built from per-file digests, a verification re-reads only the files whose size,
+mtime, ctime or inode changed since the last one (`FileHashCache`). Symbolic links are followed when they
 stay inside the directory (their files are hashed under the link's path) and refused when
 they leave it, so no file a manifest can reach is left out of the hash.
 
@@ -84,10 +84,12 @@ def content_files(root: str | Path) -> list[str]:
 
 
 class FileHashCache:
-    """sha256 of files, remembered by (relative path, size, mtime_ns) in one JSON file.
+    """sha256 of files, remembered by relative path and `stat` (size, mtime, ctime, inode) in
+    one JSON file.
 
-    A changed file changes its size or mtime and is hashed again; an unwritable cache only
-    costs the re-hash. `path=None` caches nothing (every file is read).
+    A changed file changes its size or mtime and is hashed again; ctime and inode also catch an
+    edit whose mtime was set back (`touch -d`, `os.utime`) or a file replaced by another. An
+    unwritable cache only costs the re-hash. `path=None` caches nothing (every file is read).
     """
 
     def __init__(self, path: Path | None):
@@ -109,14 +111,14 @@ class FileHashCache:
         return cls(cache_dir() / "benchmark_hashes" / f"{key}.json")
 
     def sha256(self, root: Path, rel: str) -> str:
-        """sha256 of `root / rel`, from the cache when its size and mtime are unchanged."""
+        """sha256 of `root / rel`, from the cache when its `stat` is unchanged."""
         st = (root / rel).stat()
+        key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         entry = self.entries.get(rel)
-        if (isinstance(entry, list) and len(entry) == 3
-                and entry[0] == st.st_size and entry[1] == st.st_mtime_ns):
-            return str(entry[2])
+        if isinstance(entry, list) and entry[:-1] == key:
+            return str(entry[-1])
         digest = file_sha256(root / rel)
-        self.entries[rel] = [st.st_size, st.st_mtime_ns, digest]
+        self.entries[rel] = [*key, digest]
         self.changed = True
         return digest
 

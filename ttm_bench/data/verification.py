@@ -5,7 +5,7 @@ Every command that produces numbers (generate, evaluate, study creation) opens i
 with `open_benchmark`, which recomputes the content hash (`content_hash`) and refuses a
 benchmark whose files or `benchmark.json` fields changed since the hash was written, so a run
 or a result never records a hash the content does not have. Unchanged files are not re-read
-(their digests are cached by path, size and mtime), so re-opening a large benchmark costs one
+(their digests are cached by path and `stat`), so re-opening a large benchmark costs one
 `stat` per file. `verify=False` (the CLI's `--skip-verify`) skips the check; callers record
 the returned status (`"verified"` or `"skipped"`) with what they write.
 """
