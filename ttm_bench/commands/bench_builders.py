@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ttm_bench.commands.arg_types import positive_number
+from ttm_bench.commands.arg_types import fraction, positive_number
 from ttm_bench.errors import TTMBenchError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def add_sav128(build: argparse._SubParsersAction) -> None:
     sav.add_argument("--n-multi", type=int, default=64, help="multi-object videos drawn")
     sav.add_argument("--num-frames", type=int, default=128, help="clip length (24 fps)")
     sav.add_argument("--size", type=parse_size, default=(512, 512), help="clip HxW (512x512)")
-    sav.add_argument("--min-area", dest="min_area_fraction", type=float, default=0.01,
+    sav.add_argument("--min-area", dest="min_area_fraction", type=fraction, default=0.01,
                      metavar="FRACTION",
                      help="minimum first-frame mask area as a fraction of the frame (0.01)")
     sav.add_argument("--max-candidates", type=int,

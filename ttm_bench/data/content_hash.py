@@ -8,9 +8,9 @@ splits, fps, frame count, size, licence, description, scheme) and every file of 
            + for each file, in sorted path order: path + "\\0" + sha256(bytes) + "\\n")
 
 Because it is built from per-file digests, a verification re-reads only the files whose size,
-mtime, ctime or inode changed since the last one (`FileHashCache`). Symbolic links are followed when they
-stay inside the directory (their files are hashed under the link's path) and refused when
-they leave it, so no file a manifest can reach is left out of the hash.
+mtime, ctime or inode changed since the last one (`FileHashCache`). Symbolic links are
+followed when they stay inside the directory (their files are hashed under the link's path)
+and refused when they leave it, so no file a manifest can reach is left out of the hash.
 
 Scheme v1 (benchmarks written before v2) covered the files only; such a benchmark opens for
 reading, but work on it needs `ttm-bench bench rehash DIR` first.
