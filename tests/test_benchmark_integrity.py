@@ -207,3 +207,29 @@ def test_study_creation_refuses_a_changed_benchmark(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="does not match the content"):
         create_study(load_spec(write_spec(tmp_path / "spec.yaml")), tmp_path / "study")
     assert not (tmp_path / "study").exists()
+
+
+def test_link_cycle_is_refused(bench_copy: Path) -> None:
+    (bench_copy / "a").symlink_to(bench_copy / "b")
+    (bench_copy / "b").symlink_to(bench_copy / "a")
+    with pytest.raises(ValidationError, match=r"bench/[ab]: is a symbolic link that never"):
+        content_hash.content_files(bench_copy)
+
+
+def test_unreadable_file_is_one_message(bench_copy: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    def denied(path: object) -> str:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(content_hash, "file_sha256", denied)
+    with pytest.raises(ValidationError, match=r"cannot be read \(Permission denied\)"):
+        open_benchmark(bench_copy)
+    assert main(["bench", "validate", str(bench_copy), "--no-videos"]) == 1
+    assert "Permission denied" in capsys.readouterr().out
+
+
+def test_byte_order_mark_is_accepted(bench_copy: Path) -> None:
+    for name in ("manifest.jsonl", "benchmark.json"):
+        path = bench_copy / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert len(Benchmark.load(bench_copy)) == 4

@@ -43,7 +43,7 @@ def read_info(root: Path, problems: list[Problem]) -> BenchmarkInfo | None:
     """Parse `root/benchmark.json`; append problems and return None when it is invalid."""
     path = root / INFO_FILE
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         problems.append(Problem(str(path), "file not found", "point to a benchmark directory "
                                 "(build one with `ttm-bench bench build synthetic --out DIR`)"))

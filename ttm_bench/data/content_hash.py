@@ -36,6 +36,7 @@ MANIFEST_FILE = "manifest.jsonl"
 HASH_SCHEME = "v2"
 LEGACY_SCHEME = "v1"
 _HEADER = b"ttm-bench benchmark hash v2\n"
+UNREADABLE_FIX = "make it readable by this user, or remove it from the benchmark directory"
 
 
 def content_files(root: str | Path) -> list[str]:
@@ -53,31 +54,37 @@ def content_files(root: str | Path) -> list[str]:
                                        "it", fix)])
 
     def walk(directory: Path, prefix: str, ancestors: frozenset[Path]) -> None:
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                rel = prefix + entry.name
-                path = Path(entry.path)
-                if entry.is_symlink():
+        try:
+            entries = list(os.scandir(directory))
+        except OSError as exc:
+            refuse(directory, f"a folder that cannot be listed ({exc.strerror})", UNREADABLE_FIX)
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = prefix + entry.name
+            path = Path(entry.path)
+            if entry.is_symlink():
+                fix = "replace the link by a copy of its target, or remove it"
+                try:
                     target = path.resolve()
-                    fix = "replace the link by a copy of its target, or remove it"
-                    if not target.is_relative_to(real_root):
-                        refuse(path, f"a symbolic link to {target}, outside the benchmark "
-                               f"directory {root}", fix)
-                    if not target.exists():
-                        refuse(path, "a broken symbolic link", fix)
-                    if target in ancestors:
-                        refuse(path, f"a symbolic link to its own parent folder {target} "
-                               "(a loop)", fix)
-                if path.is_dir():
-                    walk(path, rel + "/", ancestors | {path.resolve()})
-                elif path.is_file():
-                    if rel != INFO_FILE:
-                        files.append(rel)
-                else:
-                    refuse(path, "neither a file nor a folder", "remove it from the benchmark "
-                           "directory")
+                except RuntimeError:  # a cycle of links
+                    refuse(path, "a symbolic link that never resolves (a loop)", fix)
+                if not target.is_relative_to(real_root):
+                    refuse(path, f"a symbolic link to {target}, outside the benchmark "
+                           f"directory {root}", fix)
+                if not target.exists():
+                    refuse(path, "a broken symbolic link", fix)
+                if target in ancestors:
+                    refuse(path, f"a symbolic link to its own parent folder {target} "
+                           "(a loop)", fix)
+            if path.is_dir():
+                walk(path, rel + "/", ancestors | {path.resolve()})
+            elif path.is_file():
+                if rel != INFO_FILE:
+                    files.append(rel)
+            else:
+                refuse(path, "neither a file nor a folder", "remove it from the benchmark "
+                       "directory")
 
     walk(root, "", frozenset({real_root}))
     return sorted(files)
@@ -144,7 +151,12 @@ def content_sha256(root: str | Path, fields: dict[str, Any],
     digest.update(b"\n")
     files = content_files(root)
     for rel in files:
-        digest.update(os.fsencode(rel) + f"\0{cache.sha256(root, rel)}\n".encode())
+        try:
+            file_digest = cache.sha256(root, rel)
+        except OSError as exc:
+            raise ValidationError([Problem(str(root / rel), f"cannot be read ({exc.strerror})",
+                                           UNREADABLE_FIX)]) from exc
+        digest.update(os.fsencode(rel) + f"\0{file_digest}\n".encode())
     cache.save(files)
     return digest.hexdigest()
 

@@ -27,7 +27,7 @@ def read_manifest(path: Path, problems: list[Problem]) -> Iterator[tuple[int, Sa
     with open(path, "rb") as lines:
         for line_no, raw in enumerate(lines, start=1):
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
             except UnicodeDecodeError as exc:
                 problems.append(Problem(file, f"not UTF-8 text (byte {raw[exc.start]:#04x} at "
                                         f"column {exc.start + 1})", "save the manifest as "
