@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ttm_bench.errors import TTMBenchError
-
 _DRIVE = re.compile(r"^[A-Za-z]:")
+PATH_FIX = "use a relative path with '/' to a file inside the benchmark directory"
 
 
 def path_problem(rel: str) -> str | None:
@@ -34,15 +33,17 @@ def path_problem(rel: str) -> str | None:
     return None
 
 
-PATH_FIX = "use a relative path with '/' to a file inside the benchmark directory"
 
-
-def resolve_inside(root: Path, rel: str) -> Path:
-    """`root / rel`, after checking that it stays inside `root` once symbolic links resolve."""
+def outside_reason(root: Path, rel: str) -> str | None:
+    """Why `root / rel` is not a file name inside `root` (bad syntax, or a symbolic link out of
+    it), or None when it is."""
     reason = path_problem(rel)
-    path = root / rel
-    if reason is None and not path.resolve().is_relative_to(root.resolve()):
-        reason = f"{rel!r} leads outside the benchmark directory through a symbolic link"
     if reason is not None:
-        raise TTMBenchError(f"asset path {reason}; {PATH_FIX}")
-    return path
+        return reason
+    try:
+        inside = (root / rel).resolve().is_relative_to(root.resolve())
+    except RuntimeError:  # a cycle of symbolic links
+        return f"{rel!r} goes through a loop of symbolic links"
+    if inside:
+        return None
+    return f"{rel!r} leads outside the benchmark directory through a symbolic link"

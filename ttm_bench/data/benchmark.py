@@ -20,7 +20,7 @@ from PIL import Image
 
 from ttm_bench import strict_json
 from ttm_bench.atomic import write_json, write_text
-from ttm_bench.data.asset_paths import resolve_inside
+from ttm_bench.data.asset_paths import PATH_FIX, outside_reason
 from ttm_bench.data.content_hash import HASH_SCHEME, INFO_FILE, MANIFEST_FILE, content_sha256
 from ttm_bench.data.manifest import read_manifest
 from ttm_bench.data.sample import BenchmarkInfo, Sample, parse_benchmark_info
@@ -127,11 +127,10 @@ class Benchmark:
 
     def asset_path(self, sample: Sample, field_name: str, rel: str) -> Path:
         """The file `rel` that field `field_name` of `sample` names, checked to lie inside."""
-        try:
-            return resolve_inside(self.root, rel)
-        except TTMBenchError as exc:
-            raise self.sample_error(sample, field_name, str(exc).split("; ")[0],
-                                    "use a path to a file inside the benchmark directory") from None
+        reason = outside_reason(self.root, rel)
+        if reason is not None:
+            raise self.sample_error(sample, field_name, f"path {reason}", PATH_FIX)
+        return self.root / rel
 
     def image(self, sample: Sample) -> np.ndarray:
         """The first frame x(0): uint8 [H, W, 3]."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ttm_bench.data.asset_paths import resolve_inside
+from ttm_bench.data.asset_paths import PATH_FIX, outside_reason
 from ttm_bench.data.benchmark import MANIFEST_FILE, Benchmark, read_info, split_problem
 from ttm_bench.data.manifest import read_manifest
 from ttm_bench.data.masks import rle_is_empty
@@ -47,11 +47,10 @@ class _AssetChecker:
         self.videos: dict[str, Findings] = {}
 
     def _path(self, rel: str, kind: str) -> tuple[Path | None, Findings]:
-        try:
-            path = resolve_inside(self.root, rel)
-        except TTMBenchError as exc:
-            return None, [(str(exc).split("; ")[0], "use a path to a file inside the benchmark "
-                           "directory")]
+        reason = outside_reason(self.root, rel)
+        if reason is not None:
+            return None, [(f"path {reason}", PATH_FIX)]
+        path = self.root / rel
         if not path.is_file():
             return None, [(f"{kind} {rel} not found", "add the file or fix the path")]
         return path, []
