@@ -111,7 +111,8 @@ class GenerationJob:
             local_prompts=tuple(o.local_prompt for o in sample.objects),
             object_labels=tuple(o.label for o in sample.objects),
             masks=bench.masks(sample) if assets else np.zeros((0, h, w), bool),
-            ground_truth=bench.root / sample.video if sample.video else None,
+            ground_truth=(bench.asset_path(sample, "video", sample.video) if sample.video
+                          else None),
         )
 
     def process(self, model: VideoModel, sample_id: str,
