@@ -64,7 +64,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ttm_bench.data.benchmark import MANIFEST_FILE, read_info
+    from ttm_bench.data.benchmark import MANIFEST_FILE, read_info, split_problem
     from ttm_bench.data.manifest import read_manifest
     from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 
@@ -74,8 +74,11 @@ def _info(args: argparse.Namespace) -> int:
     problems: list[Problem] = []
     i = read_info(args.dir, problems)
     counts: dict[str, int] = {}
-    for _, sample in read_manifest(args.dir / MANIFEST_FILE, problems):
+    manifest = args.dir / MANIFEST_FILE
+    for line, sample in read_manifest(manifest, problems):
         counts[sample.split] = counts.get(sample.split, 0) + 1
+        if i is not None and (p := split_problem(i, sample, str(manifest), line)):
+            problems.append(p)
     if problems or i is None:
         raise ValidationError(problems)
     print(f"{i.tag}: {sum(counts.values())} samples {counts}, {i.num_frames} frames at "
