@@ -192,3 +192,10 @@ def test_unreadable_benchmark_image_flags_only_its_sample_in_evaluation(
     assert list(invalid) == [bench.samples[1].id]
     assert "manifest.jsonl:2 [image]" in invalid[bench.samples[1].id]
     assert metric.seen == [s.id for s in bench.samples if s is not bench.samples[1]]
+
+
+def test_bench_info_refuses_unknown_splits(bench_copy: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    edit_manifest_line(bench_copy, 3, split="triple")
+    assert main(["bench", "info", str(bench_copy)]) == 2
+    assert "manifest.jsonl:4 [split]" in capsys.readouterr().err
