@@ -7,16 +7,15 @@ Runs whenever Debian's Chromium (`/usr/bin/chromium`, `apt-get install chromium`
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.human_study_fixtures import make_study, read_tokens
+from tests.streamlit_server import free_port, wait_healthy
 from ttm_bench.human.serve import app_environment, streamlit_command
 from ttm_bench.human.spec import DEFAULT_QUESTIONS
 from ttm_bench.human.study import Study
@@ -31,36 +30,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 TIMEOUT_MS = 30_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"server exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not become healthy in {seconds} s")
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Study, str]]:
     study = make_study(tmp_path)
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(streamlit_command("127.0.0.1", port),
                               env=app_environment(study.root), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, server)
+        wait_healthy(url, server)
         yield study, url
     finally:
         server.terminate()
