@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
@@ -169,3 +170,45 @@ def test_player_embeds_two_muted_videos_and_escapes_sources(tmp_path: Path) -> N
     page = player_html(uri, '" onerror="alert(1)')
     assert page.count("<video ") == 2 and page.count(" muted ") == 2
     assert 'onerror="alert' not in page and "&quot; onerror=&quot;alert(1)" in page
+
+
+def test_admin_export_restores_into_a_fresh_store(study: Study, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The admin page's CSV is a backup: imported into a fresh store it gives the same analysis."""
+    import streamlit as st
+
+    from ttm_bench.human.analysis import analyze
+    from ttm_bench.human.rating import RatingSession
+    from ttm_bench.human.votes_csv import import_votes, study_votes
+
+    store = study.open_store()
+    for k, rater in enumerate(study.raters):
+        session = RatingSession(study, store, rater)
+        while (shown := session.next()) is not None:
+            sides = ["left", "right", "left" if k % 2 else "right"]
+            session.submit(shown, {q.id: s for q, s in zip(study.questions, sides,
+                                                            strict=True)}, 2.0)
+    downloads: list[bytes] = []
+    original = st.download_button
+
+    def spy(label: str, data: bytes, **kwargs: object) -> bool:
+        downloads.append(data)
+        return original(label, data, **kwargs)
+
+    monkeypatch.setattr(st, "download_button", spy)
+    assert not _open(read_tokens(study)["admin"]).exception
+    (exported,) = downloads
+    backup = tmp_path / "backup.csv"
+    backup.write_bytes(exported)
+
+    fresh = Study(tmp_path / "fresh", {**study.data, "spec": {
+        **study.data["spec"], "database": f"sqlite:///{tmp_path / 'fresh.sqlite'}"}})
+    fresh_store = fresh.open_store()
+    submissions = len(store.submissions(study.name))
+    assert import_votes(fresh, fresh_store, backup) == (submissions, 0)
+    before = analyze(study_votes(study, store), study.questions, n_boot=50)
+    after = analyze(study_votes(fresh, fresh_store), fresh.questions, n_boot=50)
+    for name in ("preferences", "agreement", "raters"):
+        pd.testing.assert_frame_equal(getattr(before, name), getattr(after, name))
+    times = pd.read_csv(backup)["submitted_at"]
+    assert times.str.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d").all()  # ISO 8601, as import needs

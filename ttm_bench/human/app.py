@@ -25,7 +25,7 @@ from ttm_bench.human.rating import LEFT, RIGHT, TIE, RatingSession, Shown
 from ttm_bench.human.serve import STUDY_ENV
 from ttm_bench.human.store import VotesStore
 from ttm_bench.human.study import ADMIN, STUDY_FILE, Study
-from ttm_bench.human.votes_csv import study_votes
+from ttm_bench.human.votes_csv import votes_csv
 
 OPTION_LABELS = {LEFT: "Left video", RIGHT: "Right video", TIE: "About the same"}
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -105,8 +105,7 @@ def admin_page(study: Study, store: VotesStore) -> None:
     st.dataframe(rater_progress(study, store), hide_index=True)
     st.subheader("Items")
     st.dataframe(item_progress(study, store), hide_index=True)
-    votes = study_votes(study, store).drop(columns="expected")
-    st.download_button("Export votes (CSV)", votes.to_csv(index=False).encode("utf-8"),
+    st.download_button("Export votes (CSV)", votes_csv(study, store).encode("utf-8"),
                        file_name=f"{study.name}-votes.csv", mime="text/csv")
 
 
