@@ -190,10 +190,21 @@ def test_paper_table_layout_and_leaderboard_columns() -> None:
     result = analyze(votes, DEFAULT_QUESTIONS)
     table = paper_table(result)
     assert list(table.columns) == ["Comparison", "Text align.", "Motion consist.", "Quality"]
-    assert table.iloc[0].tolist() == ["ttm vs. base", "75.0%", "75.0%", "75.0%"]
+    assert table.iloc[0].tolist() == ["ttm vs. base", *["75.0% (4 of 4 decided)"] * 3]
     assert result.bradley_terry is None
     cols = leaderboard_columns(result).set_index("model")
     assert cols.loc["base", "human_visual_quality"] == pytest.approx(25.0)
+
+
+def test_the_headline_share_states_decided_of_total_items() -> None:
+    """A majority share never stands bare: 100% of 1 decided item out of 3 says so."""
+    votes = _design({"i1": ["a", "a"], "i2": ["a", "b"], "i3": ["b", "a"]},
+                    questions=("text_alignment",))
+    (cell,) = paper_table(analyze(votes, DEFAULT_QUESTIONS[:1])).iloc[0].tolist()[1:]
+    assert cell == "100.0% (1 of 3 decided)"
+    undecided = _design({"i1": ["a", "b"]}, questions=("text_alignment",))
+    assert paper_table(analyze(undecided, DEFAULT_QUESTIONS[:1])).iloc[0, 1] == (
+        "– (0 of 1 decided)")
 
 
 def test_no_votes_is_an_error() -> None:

@@ -125,7 +125,8 @@ def test_second_tab_and_refresh_count_once(study: Study) -> None:
 def test_admin_sees_progress_and_export(study: Study) -> None:
     tokens = read_tokens(study)
     empty = _open(tokens["admin"])  # before any vote
-    assert not empty.exception and (empty.dataframe[0].value["done"] == 0).all()
+    assert not empty.exception and (empty.dataframe[1].value["done"] == 0).all()
+    assert "Items complete: 0 / 4" in empty.text[1].value
     rater = _open(tokens["r003"])
     for radio in rater.radio:
         radio.set_value("left")
@@ -133,11 +134,18 @@ def test_admin_sees_progress_and_export(study: Study) -> None:
     rater.button[0].click().run()
     at = _open(tokens["admin"])
     assert not at.exception
-    raters = at.dataframe[0].value.set_index("rater")
+    summary = at.text[1].value
+    assert "Items complete: 0 / 4" in summary and "raters active (last 10 min): 1 / 3" in summary
+    assert "votes per minute: 0.1" in summary and "failed attention checks: 0" in summary
+    preview = at.dataframe[0].value
+    assert list(preview["pair"]) == ["base vs. ttm"] * 3
+    assert preview["prefers first"].str.endswith("(1 of 1 decided)").all()
+    raters = at.dataframe[1].value.set_index("rater")
     assert raters.loc["r003", "done"] == 1 and raters.loc["r001", "done"] == 0
-    items = at.dataframe[1].value
+    items = at.dataframe[2].value
     assert items["raters"].sum() == 1 and (items["target"] == 2).all()
     assert len(at.get("download_button")) == 1
+    assert "0 incident(s)" in at.text[-1].value
 
 
 def test_a_changed_study_is_refused_without_details(study: Study) -> None:

@@ -22,6 +22,12 @@ def _percent(x: float) -> str:
     return "–" if math.isnan(x) else f"{100 * x:.1f}%"
 
 
+def format_share(share: float, decided: int, total: int) -> str:
+    """"56.2% (9 of 16 decided)"; "– (0 of 16 decided)" when no item is decided."""
+    percent = "–" if decided == 0 else f"{100 * share:.1f}%"
+    return f"{percent} ({decided} of {total} decided)"
+
+
 def _markdown(table: pd.DataFrame) -> str:
     header = "| " + " | ".join(str(c) for c in table.columns) + " |"
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
@@ -30,13 +36,15 @@ def _markdown(table: pd.DataFrame) -> str:
 
 
 def paper_table(analysis: Analysis) -> pd.DataFrame:
-    """Rows "A vs. B", one column per question label: % of decided items preferring A."""
+    """Rows "A vs. B", one column per question label: % of decided items preferring A, with
+    the decided and total item counts ("56.2% (9 of 16 decided)")."""
     prefs = analysis.preferences
     rows = []
     for (a, b), group in prefs.groupby(["pair_a", "pair_b"], sort=False):
-        shares = dict(zip(group["question"], group["item_share_a"], strict=True))
+        cells = {r.question: format_share(r.item_share_a, r.items_a + r.items_b, r.items)
+                 for r in group.itertuples()}
         row = {"Comparison": f"{a} vs. {b}"}
-        row.update({q.label: _percent(shares.get(q.id, math.nan)) for q in analysis.questions})
+        row.update({q.label: cells.get(q.id, "–") for q in analysis.questions})
         rows.append(row)
     return pd.DataFrame(rows, columns=["Comparison", *[q.label for q in analysis.questions]])
 

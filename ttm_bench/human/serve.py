@@ -15,13 +15,15 @@ STUDY_ENV = "TTM_BENCH_STUDY"
 def streamlit_command(address: str, port: int) -> list[str]:
     """`python -m streamlit run app.py ...` with the hardening options the app relies on:
     no file watcher, no static file serving, XSRF protection, no usage statistics, minimal
-    toolbar (raters cannot rerun or change settings)."""
+    toolbar (raters cannot rerun or change settings), and no error details in the page (an
+    exception text can name the runs being compared; the app logs details instead)."""
     return [sys.executable, "-m", "streamlit", "run", str(APP_PATH),
             "--server.address", address, "--server.port", str(port),
             "--server.headless", "true", "--server.fileWatcherType", "none",
             "--server.enableXsrfProtection", "true", "--server.enableStaticServing", "false",
             "--server.runOnSave", "false", "--browser.gatherUsageStats", "false",
-            "--global.developmentMode", "false", "--client.toolbarMode", "minimal"]
+            "--global.developmentMode", "false", "--client.toolbarMode", "minimal",
+            "--client.showErrorDetails", "none"]
 
 
 def app_environment(study_root: Path) -> dict[str, str]:
