@@ -18,8 +18,10 @@ import sqlalchemy as sa
 from tests.human_study_fixtures import make_study
 from ttm_bench.errors import TTMBenchError, ValidationError
 from ttm_bench.human.assignment import Slot
-from ttm_bench.human.rating import RatingSession
-from ttm_bench.human.store import Answer, VotesStore, sqlite_url
+from ttm_bench.human.backlog import Backlog
+from ttm_bench.human.journal import Journal
+from ttm_bench.human.rating import NotSavedError, RatingSession
+from ttm_bench.human.store import Answer, StoreWriteError, VotesStore, sqlite_url
 from ttm_bench.human.store import votes as votes_table
 from ttm_bench.human.votes_csv import export_votes, import_votes
 
@@ -280,3 +282,58 @@ def test_schema_compiles_for_postgresql() -> None:
     ddl = [str(sa.schema.CreateTable(t).compile(dialect=postgresql.dialect()))
            for t in metadata.sorted_tables]
     assert any("CONSTRAINT uq_vote UNIQUE (study, rater, item, question)" in d for d in ddl)
+
+
+def test_a_read_only_database_raises_a_store_write_error(tmp_path: Path) -> None:
+    study = make_study(tmp_path)
+    study.open_store().close()
+    read_only = VotesStore(f"sqlite:///file:{study.root / 'votes.sqlite'}?mode=ro&uri=true")
+    with pytest.raises(StoreWriteError, match="readonly database"):
+        read_only.submit(study.name, "r001", next(iter(study.items)),
+                         [Answer(q.id, "a") for q in study.questions], shown={},
+                         a_on_left=True, watch_seconds=None)
+
+
+def test_a_refused_write_waits_in_the_backlog_and_is_not_asked_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    study = make_study(tmp_path)
+    store, backlog = study.open_store(), Backlog()
+    session = RatingSession(study, store, "r001", backlog)
+    shown = session.next()
+
+    def refuse(*args: object, **kwargs: object) -> bool:
+        raise StoreWriteError("votes database refused a write: database is locked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "submit", refuse)
+        assert session.submit(shown, _answers(session, "left"), 1.0)  # accepted: journaled
+        assert session.next() != shown and session.progress()[0] == 1 and len(backlog) == 1
+        assert backlog.flush(store) == 0 and len(backlog) == 1  # still refused
+        assert "database is locked" in backlog.incidents()[-1].detail
+    restarted = Backlog()  # a server restart: the journal still has it
+    restarted.load(study.journal, store)
+    assert restarted.items(study.name, "r001") == {shown.item.id}
+    assert backlog.flush(store) == 1 and len(backlog) == 0
+    assert len(store.votes(study.name)) == 3 and session.progress()[0] == 1
+    assert restarted.flush(store) == 1  # written already: counted once, logged as a duplicate
+    assert list(store.submissions(study.name)["outcome"]) == ["recorded", "duplicate"]
+
+
+def test_without_journal_or_database_the_rater_must_resubmit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    study = make_study(tmp_path)
+    store, backlog = study.open_store(), Backlog()
+    session = RatingSession(study, store, "r001", backlog)
+    shown = session.next()
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    def refuse(*args: object, **kwargs: object) -> bool:
+        raise StoreWriteError("votes database refused a write: database or disk is full")
+
+    monkeypatch.setattr(Journal, "append", disk_full)
+    monkeypatch.setattr(store, "submit", refuse)
+    with pytest.raises(NotSavedError):
+        session.submit(shown, _answers(session, "left"), 1.0)
+    assert session.next() == shown and len(backlog) == 0 and len(backlog.incidents()) == 2

@@ -100,7 +100,7 @@ window.ttmBenchKeys = function (e) {
   const labels = open ? open.querySelectorAll("label") : [];
   if (option < labels.length) { e.preventDefault(); labels[option].click(); }
 };
-window.document.addEventListener("keydown", e => window.ttmBenchKeys(e));
+window.document.addEventListener("keydown", e => window.ttmBenchKeys(e), true);
 """
 
 
