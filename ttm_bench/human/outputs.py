@@ -101,8 +101,26 @@ def _report(analysis: Analysis, study_name: str) -> str:
     ]
     if analysis.bradley_terry is not None:
         parts += [f"\n## Bradley–Terry log-strengths ({level} bootstrap intervals)\n",
-                  _markdown(analysis.bradley_terry.round(3))]
+                  "Natural-log strengths centred to mean 0 (a difference d means P(win) = "
+                  "1 / (1 + e^−d); × 173.7 for Elo points), fitted with 0.5 virtual ties per "
+                  "compared pair; intervals resample items.\n",
+                  _markdown(analysis.bradley_terry.round(3)), *_undefined_notes(analysis)]
     return "\n".join(parts)
+
+
+def _undefined_notes(analysis: Analysis) -> list[str]:
+    """Sentences explaining undefined strengths or intervals, per question."""
+    notes = []
+    for question, group in analysis.bradley_terry.groupby("question", sort=False):
+        undefined = int(group["undefined_resamples"].max())
+        if group["log_strength"].isna().all():
+            notes.append(f"\n{question}: the compared pairs do not connect all models, so no "
+                         "strengths are defined; add pairs linking the groups.\n")
+        elif undefined:
+            notes.append(f"\n{question}: {undefined} bootstrap resample(s) left the models "
+                         "disconnected, so the intervals are undefined (shown as NaN); collect "
+                         "more items per pair.\n")
+    return notes
 
 
 def write_analysis(analysis: Analysis, out: str | Path, study_name: str) -> list[Path]:
