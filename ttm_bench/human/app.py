@@ -28,10 +28,10 @@ import pandas as pd
 import streamlit as st
 
 from ttm_bench.human.backlog import Backlog
-from ttm_bench.human.player import player_html, video_data_uri
+from ttm_bench.human.player import player_html
 from ttm_bench.human.progress import item_progress, rater_progress, study_summary
 from ttm_bench.human.rating import LEFT, RIGHT, TIE, NotSavedError, RatingSession, Shown
-from ttm_bench.human.serve import STUDY_ENV
+from ttm_bench.human.serve import STUDY_ENV, video_url
 from ttm_bench.human.store import VotesStore
 from ttm_bench.human.study import ADMIN, STUDY_FILE, Study
 from ttm_bench.human.votes_csv import votes_csv
@@ -80,8 +80,8 @@ def _neutral_errors(backlog: Backlog | None, message: str = UNAVAILABLE) -> Iter
 
 
 def _player(study: Study, shown: Shown, slot_key: str) -> None:
-    left = video_data_uri(study.video_path(shown.left))
-    right = video_data_uri(study.video_path(shown.right))
+    """The player, loading both videos from the server's static video route by sha256."""
+    left, right = (video_url(study.data["files"][ref.key]) for ref in (shown.left, shown.right))
     st.iframe(player_html(left, right, item_key=slot_key), height="content")
 
 

@@ -2,17 +2,18 @@
 
 Both videos play, pause and restart together from one set of buttons; the right video follows
 the left one's clock (re-seeked when they drift apart by more than `MAX_DRIFT_S`), and when
-either reaches its end both restart, so clips of different lengths loop in step. Videos are
-embedded as base64 data URIs of files the caller has already checked (see
-`Study.video_path`), so the page fetches nothing and no file server is involved.
+either reaches its end both restart, so clips of different lengths loop in step. The videos
+are URLs of the server's static video route (`ttm_bench.human.server`), so the page itself
+stays small and the browser loads, caches and seeks the files over plain HTTP.
+
+The page's script also scrolls the rating page to the top when a new item's player loads and
+installs the keyboard shortcuts there (the player's frame shares the page's origin).
 """
 
 from __future__ import annotations
 
-import base64
 import html
 import json
-from pathlib import Path
 
 MAX_DRIFT_S = 0.08
 
@@ -102,11 +103,6 @@ window.ttmBenchKeys = function (e) {
 };
 window.document.addEventListener("keydown", e => window.ttmBenchKeys(e), true);
 """
-
-
-def video_data_uri(path: Path) -> str:
-    """`data:video/mp4;base64,...` of an mp4 file."""
-    return "data:video/mp4;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def player_html(left_src: str, right_src: str, max_height: int = 300, item_key: str = "") -> str:
