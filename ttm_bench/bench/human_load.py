@@ -5,9 +5,9 @@ study with N raters, starts `ttm-bench study serve` on a free loopback port and 
 rater at once at the protocol level — Streamlit's websocket messages, as a browser sends them,
 without a browser per rater: open the link, answer every question, press Submit, wait for the
 next item, repeat until the queue is done (the answers go in one run, which enables Submit,
-then Submit in the next, as a browser's clicks do). Each rater also fetches the item's two videos over
-HTTP, as the player does. Prints, per N: submissions per second and the p50 / p95 latency
-from pressing Submit to the next item being drawn. Target: p95 < 1 s at N = 100.
+then Submit in the next, as a browser's clicks do). Each rater also fetches the item's two
+videos over HTTP, as the player does. Prints, per N: submissions per second and the p50 / p95
+latency from pressing Submit to the next item being drawn. Target: p95 < 1 s at N = 100.
 """
 
 from __future__ import annotations
