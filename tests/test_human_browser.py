@@ -6,6 +6,7 @@ Runs whenever Debian's Chromium (`/usr/bin/chromium`, `apt-get install chromium`
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -248,8 +249,18 @@ def _in_view(page: object, locator: object) -> bool:
         page.viewport_size["height"])
 
 
+def _screenshot(page: object, name: str, tmp_path: Path) -> None:
+    """Save a screenshot; with TTM_BENCH_UPDATE_SCREENSHOTS=1 also as docs/images/`name`."""
+    page.wait_for_timeout(500)  # let the last paint settle
+    shot = tmp_path / name
+    page.screenshot(path=str(shot))
+    if os.environ.get("TTM_BENCH_UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(shot, Path(__file__).parents[1] / "docs" / "images" / name)
+
+
 def test_layout_keyboard_and_each_item_starts_at_the_top(served: tuple[Study, str],
-                                                         browser: object) -> None:
+                                                         browser: object,
+                                                         tmp_path: Path) -> None:
     study, url = served
     tokens = read_tokens(study)
     total = len(study.open_store().queue(study.name, "r002"))
@@ -270,6 +281,7 @@ def test_layout_keyboard_and_each_item_starts_at_the_top(served: tuple[Study, st
     for key in ("1", "2", "1"):  # keyboard: the next open question, then Enter submits
         page.keyboard.press(key)
     page.wait_for_function(f"() => {_CHECKED} === 3 && {_SUBMIT_ENABLED}")
+    _screenshot(page, "rater.png", tmp_path)
     page.set_viewport_size({"width": 800, "height": 360})  # small enough to scroll
     submit.scroll_into_view_if_needed()
     assert page.evaluate(_SCROLLED) > 0 and not _in_view(page, page.get_by_text("Caption",
@@ -282,6 +294,13 @@ def test_layout_keyboard_and_each_item_starts_at_the_top(served: tuple[Study, st
     first = study.open_store().queue(study.name, "r002")[0]
     left, right = ("a", "b") if first.a_on_left else ("b", "a")
     assert list(votes.sort_values("id")["choice"]) == [left, right, left]
+    admin = browser.new_page(viewport={"width": 1366, "height": 768})
+    admin.goto(f"{url}/?token={tokens['admin']}")
+    admin.get_by_text("Items complete: 0 / 4").wait_for(timeout=TIMEOUT_MS)
+    admin.get_by_text("Incidents").wait_for(timeout=TIMEOUT_MS)
+    admin.locator("canvas").first.wait_for(timeout=TIMEOUT_MS)  # the tables are drawn
+    admin.wait_for_timeout(2000)
+    _screenshot(admin, "admin.png", tmp_path)
 
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
     phone.goto(f"{url}/?token={tokens['r003']}")
