@@ -62,6 +62,7 @@ def test_rating_flow_submit_needs_every_answer(study: Study) -> None:
     assert not at.exception
     assert at.progress[0].proto.text == f"0 of {n} comparisons done"
     assert len(at.radio) == 3 and at.button[0].disabled
+    assert at.expander[0].proto.expanded  # instructions open on the first item
     at.radio[0].set_value("left")
     at.radio[1].set_value("right")
     at.run()
@@ -77,6 +78,7 @@ def test_rating_flow_submit_needs_every_answer(study: Study) -> None:
     log = study.open_store().submissions(study.name)
     assert log["watch_seconds"][0] >= 0
     assert all(r.value is None for r in at.radio) and at.button[0].disabled  # next item
+    assert not at.expander[0].proto.expanded  # folded from the second item on
 
 
 def test_page_shows_no_model_names_and_plain_text(tmp_path: Path,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.human_study_fixtures import make_study, read_tokens
-from tests.streamlit_server import free_port, wait_healthy
+from ttm_bench.bench.human_load import free_port, running_server
 from ttm_bench.human.serve import app_environment, streamlit_command
 from ttm_bench.human.spec import DEFAULT_QUESTIONS
 from ttm_bench.human.study import Study
@@ -36,19 +35,9 @@ TIMEOUT_MS = 30_000
 def served(tmp_path: Path) -> Iterator[tuple[Study, str]]:
     study = make_study(tmp_path)
     port = free_port()
-    server = subprocess.Popen(streamlit_command("127.0.0.1", port),
-                              env=app_environment(study.root), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, server)
+    with running_server(streamlit_command("127.0.0.1", port), port,
+                        app_environment(study.root)) as url:
         yield study, url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 @pytest.fixture
@@ -174,18 +163,8 @@ def faulty_served(tmp_path: Path) -> Iterator[tuple[Study, str, Path]]:
     launcher = [sys.executable, str(Path(__file__).with_name("faulty_streamlit.py")), str(fault),
                 *streamlit_command("127.0.0.1", port)[3:]]
     env = {**app_environment(study.root), "PYTHONPATH": str(Path(__file__).parents[1])}
-    server = subprocess.Popen(launcher, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, server)
+    with running_server(launcher, port, env) as url:
         yield study, url, fault
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def _assert_blind(page: object, study: Study) -> None:

@@ -8,6 +8,7 @@ tests/postgres_server.py).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ttm_bench.human.journal import Journal
 from ttm_bench.human.rating import NotSavedError, RatingSession
 from ttm_bench.human.store import Answer, StoreWriteError, VotesStore, sqlite_url
 from ttm_bench.human.store import votes as votes_table
+from ttm_bench.human.study import Study
 from ttm_bench.human.votes_csv import export_votes, import_votes
 
 
@@ -294,18 +296,26 @@ def test_a_read_only_database_raises_a_store_write_error(tmp_path: Path) -> None
                          a_on_left=True, watch_seconds=None)
 
 
-def test_a_refused_write_waits_in_the_backlog_and_is_not_asked_again(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _refusing(reason: str) -> Callable[..., bool]:
+    """A stand-in for `VotesStore.submit` on a database that refuses writes for `reason`."""
+    def refuse(*args: object, **kwargs: object) -> bool:
+        raise StoreWriteError(f"votes database refused a write: {reason}")
+
+    return refuse
+
+
+def _backlogged_session(tmp_path: Path) -> tuple[Study, VotesStore, Backlog, RatingSession]:
     study = make_study(tmp_path)
     store, backlog = study.open_store(), Backlog()
-    session = RatingSession(study, store, "r001", backlog)
+    return study, store, backlog, RatingSession(study, store, "r001", backlog)
+
+
+def test_a_refused_write_waits_in_the_backlog_and_is_not_asked_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    study, store, backlog, session = _backlogged_session(tmp_path)
     shown = session.next()
-
-    def refuse(*args: object, **kwargs: object) -> bool:
-        raise StoreWriteError("votes database refused a write: database is locked")
-
     with monkeypatch.context() as patch:
-        patch.setattr(store, "submit", refuse)
+        patch.setattr(store, "submit", _refusing("database is locked"))
         assert session.submit(shown, _answers(session, "left"), 1.0)  # accepted: journaled
         assert session.next() != shown and session.progress()[0] == 1 and len(backlog) == 1
         assert backlog.flush(store) == 0 and len(backlog) == 1  # still refused
@@ -321,19 +331,14 @@ def test_a_refused_write_waits_in_the_backlog_and_is_not_asked_again(
 
 def test_without_journal_or_database_the_rater_must_resubmit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    study = make_study(tmp_path)
-    store, backlog = study.open_store(), Backlog()
-    session = RatingSession(study, store, "r001", backlog)
+    _, store, backlog, session = _backlogged_session(tmp_path)
     shown = session.next()
 
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    def refuse(*args: object, **kwargs: object) -> bool:
-        raise StoreWriteError("votes database refused a write: database or disk is full")
-
     monkeypatch.setattr(Journal, "append", disk_full)
-    monkeypatch.setattr(store, "submit", refuse)
+    monkeypatch.setattr(store, "submit", _refusing("database or disk is full"))
     with pytest.raises(NotSavedError):
         session.submit(shown, _answers(session, "left"), 1.0)
     assert session.next() == shown and len(backlog) == 0 and len(backlog.incidents()) == 2

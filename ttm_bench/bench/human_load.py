@@ -4,8 +4,8 @@ Builds the demo (the default synthetic benchmark, `ken-burns` against `static`),
 study with N raters, starts `ttm-bench study serve` on a free loopback port and drives every
 rater at once at the protocol level — Streamlit's websocket messages, as a browser sends them,
 without a browser per rater: open the link, answer every question, press Submit, wait for the
-next item, repeat until the queue is done (the answers go in one run, which enables Submit,
-then Submit in the next, as a browser's clicks do). Each rater also fetches the item's two
+next item, repeat until the queue is done (the answers go in one run of the questions'
+fragment, which enables Submit, then Submit in a full run). Each rater also fetches the item's two
 videos over HTTP, as the player does. Prints, per N: submissions per second and the p50 / p95
 latency from pressing Submit to the next item being drawn. Target: p95 < 1 s at N = 100.
 """
@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +45,22 @@ class Rater:
     def __init__(self, url: str, token: str):
         self.url, self.token = url, token
         self.radios: list[str] = []  # widget ids of the questions on the page
+        self.fragment = ""  # id of the fragment holding the questions and Submit
         self.submit: str | None = None
         self.progress = ""
         self.videos: list[str] = []
 
-    async def _run(self, ws: object, widgets: list[object]) -> None:
-        """Send one script run with `widgets` and read its messages until it finishes."""
+    async def _run(self, ws: object, widgets: list[object], fragment: str = "") -> None:
+        """Send one script run (of `fragment` only, if given) with `widgets` and read its
+        messages until it finishes."""
         msg = BackMsg()
         msg.rerun_script.query_string = f"token={self.token}"
         msg.rerun_script.widget_states.widgets.extend(widgets)
+        msg.rerun_script.fragment_id = fragment
         await ws.send(msg.SerializeToString())
-        self.radios, self.submit, self.videos = [], None, []
+        self.radios, self.submit = [], None
+        if not fragment:
+            self.videos = []
         while True:
             fwd = ForwardMsg.FromString(await ws.recv())
             kind = fwd.WhichOneof("type")
@@ -60,6 +69,7 @@ class Rater:
                 which = element.WhichOneof("type")
                 if which == "radio":
                     self.radios.append(element.radio.id)
+                    self.fragment = fwd.delta.fragment_id
                 elif which == "button" and element.button.label == "Submit":
                     self.submit = element.button.id
                 elif which == "progress":
@@ -85,7 +95,7 @@ class Rater:
             while self.submit is not None:
                 await asyncio.to_thread(self._fetch_videos)
                 answers = [WidgetState(id=r, string_value=LEFT) for r in self.radios]
-                await self._run(ws, answers)  # the answers enable Submit, as clicks do
+                await self._run(ws, answers, self.fragment)  # enables Submit, as clicks do
                 before = self.progress
                 start = time.perf_counter()
                 await self._run(ws, [*answers, WidgetState(id=self.submit, trigger_value=True)])
@@ -125,15 +135,15 @@ def _tokens(study: Path) -> list[str]:
             if not line.startswith("#") and not line.startswith("admin")]
 
 
-def _free_port() -> int:
-    import socket
-
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 60.0) -> None:
+def wait_healthy(url: str, server: subprocess.Popen, seconds: float = 60.0) -> None:
+    """Wait until the Streamlit server at `url` answers its health check."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -146,6 +156,31 @@ def _wait_healthy(url: str, server: subprocess.Popen, seconds: float = 60.0) -> 
     raise TimeoutError(f"{url} did not become healthy in {seconds} s")
 
 
+@contextmanager
+def running_server(command: list[str], port: int, env: dict[str, str] | None = None,
+                   log: Path | None = None) -> Iterator[str]:
+    """Start a rating server (`command`, listening on `port`); yield its URL once healthy;
+    stop it on exit."""
+    with open(log or os.devnull, "wb") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, server)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def serve_command(study: Path, port: int) -> list[str]:
+    """`ttm-bench study serve` as an organiser runs it."""
+    return [sys.executable, "-m", "ttm_bench", "study", "serve", str(study), "--port",
+            str(port)]
+
+
 async def _drive(url: str, tokens: list[str]) -> tuple[int, list[float], float]:
     latencies: list[float] = []
     start = time.perf_counter()
@@ -155,17 +190,9 @@ async def _drive(url: str, tokens: list[str]) -> tuple[int, list[float], float]:
 
 def measure(study: Path) -> tuple[int, list[float], float]:
     """Serve `study` and drive all its raters at once: (submissions, latencies s, wall s)."""
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "ttm_bench", "study", "serve", str(study),
-                               "--port", str(port)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, server)
+    port = free_port()
+    with running_server(serve_command(study, port), port) as url:
         return asyncio.run(_drive(url, _tokens(study)))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> int:
