@@ -87,8 +87,7 @@ def _player(study: Study, shown: Shown, slot_key: str) -> None:
 
 def _instructions(study: Study, first: bool) -> None:
     with st.expander("Instructions", expanded=first):
-        for line in study.spec.instruction_lines():
-            st.markdown(escape_markdown(line))
+        st.markdown("\n\n".join(escape_markdown(line) for line in study.spec.instruction_lines()))
 
 
 def rater_page(study: Study, store: VotesStore, rater: str, backlog: Backlog) -> None:
@@ -116,7 +115,7 @@ def rater_page(study: Study, store: VotesStore, rater: str, backlog: Backlog) ->
         _player(study, shown, slot_key)
     with questions:
         image, caption = st.columns([1, 2])
-        image.image(study.benchmark.image(sample), caption="Input image")
+        image.image(str(study.benchmark.root / sample.image), caption="Input image")  # as is
         caption.markdown("**Caption**")
         caption.text(sample.caption)
         _questions(session, shown, slot_key)
