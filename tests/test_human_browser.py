@@ -68,15 +68,21 @@ def _answer_all(page: object, side: str, n: int = len(DEFAULT_QUESTIONS)) -> Non
     page.wait_for_function(f"() => {_SUBMIT_ENABLED}")
 
 
+def _open_link(browser: object, url: str, token: str, **page_options: object) -> object:
+    """A new page showing the personal link of `token`."""
+    page = browser.new_page(**page_options)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{url}/?token={token}")
+    return page
+
+
 def test_rate_in_a_real_browser(served: tuple[Study, str], browser: object) -> None:
     study, url = served
     tokens = read_tokens(study)
     store = study.open_store()
     total = len(store.queue(study.name, "r001"))
 
-    page = browser.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{url}/?token=wrong")
+    page = _open_link(browser, url, "wrong")
     page.get_by_text("This link is not valid").wait_for()
     assert page.get_by_role("radiogroup").count() == 0
 
@@ -182,9 +188,7 @@ def test_a_failing_database_never_unblinds_and_loses_no_vote(
     tokens = read_tokens(study)
     store = study.open_store()
     total = len(store.queue(study.name, "r001"))
-    page = browser.new_page()
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{url}/?token={tokens['r001']}")
+    page = _open_link(browser, url, tokens["r001"])
     _progress(page, 0, total)
     fault_file.write_text(fault)
     _answer_all(page, "Left video")
@@ -243,9 +247,7 @@ def test_layout_keyboard_and_each_item_starts_at_the_top(served: tuple[Study, st
     study, url = served
     tokens = read_tokens(study)
     total = len(study.open_store().queue(study.name, "r002"))
-    page = browser.new_page(viewport={"width": 1366, "height": 768})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.goto(f"{url}/?token={tokens['r002']}")
+    page = _open_link(browser, url, tokens["r002"], viewport={"width": 1366, "height": 768})
     _progress(page, 0, total)
     page.get_by_text("Watch both clips to the end").wait_for()  # instructions open at first
     page.get_by_text("Keyboard: 1 = left, 2 = right").wait_for()
