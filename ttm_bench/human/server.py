@@ -47,7 +47,9 @@ def _unchanged(path: Path, digest: str, size: int, mtime_ns: int) -> bool:
     return file_sha256(path) == digest
 
 
-async def study_video(request: Request) -> Response:
+def study_video(request: Request) -> Response:
+    """The route's handler (synchronous: Starlette runs it in a worker thread, so hashing a
+    file the first time never blocks the server's event loop)."""
     digest = request.path_params["digest"]
     root = os.environ.get(STUDY_ENV, "")
     study_file = Path(root) / STUDY_FILE
