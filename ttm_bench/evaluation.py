@@ -24,8 +24,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from ttm_bench import __version__
-from ttm_bench.data.benchmark import Benchmark
+from ttm_bench.data.benchmark import Benchmark, SampleError
 from ttm_bench.data.sample import ALL_SPLIT
+from ttm_bench.data.verification import open_benchmark
 from ttm_bench.decode_prefetch import DEFAULT_WORKERS, decode_ahead, ground_truth
 from ttm_bench.errors import TTMBenchError, optional_dependency
 from ttm_bench.generation.run import RunDir
@@ -62,12 +63,15 @@ class EvaluationInputs:
     model: str | None = None
     run_info: dict[str, Any] = field(default_factory=dict)
     run_sha256: str | None = None  # the run's identity (`RunInfo.identity`); None for folders
+    benchmark_verification: str | None = None  # verification.VERIFIED or SKIPPED; None: none
 
 
 def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
-                    name: str | None = None) -> EvaluationInputs:
-    """Collect the finished videos of a run and check it was made on this benchmark."""
-    bench = Benchmark.load(benchmark_root)
+                    name: str | None = None, *, verify: bool = True) -> EvaluationInputs:
+    """Collect the finished videos of a run and check it was made on this benchmark.
+
+    verify: check the benchmark's content hash first (`verification.open_benchmark`)."""
+    bench, verification = open_benchmark(benchmark_root, verify=verify)
     run = RunDir(run_root)
     info = run.read_info()
     made_on = info.benchmark
@@ -89,6 +93,7 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
         model=info.model,
         run_info=info.to_dict(),
         run_sha256=info.identity,
+        benchmark_verification=verification,
     )
 
 
@@ -250,6 +255,7 @@ def _evaluate_into(writer: ResultsWriter, inputs: EvaluationInputs,
         "model": inputs.model,
         "benchmark": ({"name": bench.info.name, "version": bench.info.version,
                        "sha256": bench.info.sha256} if bench else None),
+        "benchmark_verification": inputs.benchmark_verification,
         "code_version": __version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "decoder": decoder_backend(),
@@ -314,7 +320,10 @@ def _decode(entry: VideoEntry, bench: Benchmark | None, needs: set[str]) -> Eval
     if problem:
         return problem
     sample = bench.sample(entry.sample_id) if bench else None
-    image, reference = ground_truth(bench, sample, needs)
+    try:
+        image, reference = ground_truth(bench, sample, needs)
+    except (SampleError, VideoDecodeError) as exc:  # the benchmark's own sample is broken
+        return f"benchmark sample unusable: {exc}"
     return EvalItem(
         sample_id=entry.sample_id,
         split=entry.split,
