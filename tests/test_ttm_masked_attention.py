@@ -352,3 +352,11 @@ def test_gradient_checkpointing_changes_no_gradient():
     plain = gradients()
     layer.gradient_checkpointing = True
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(gradients(), plain, strict=True))
+
+
+def test_memory_benchmark_fits_the_growth_exponent_and_measures_a_step():
+    from reference_impl.ttm.bench_memory import growth_exponent, step_peak_mib
+
+    assert growth_exponent([1024, 4096, 16384], [3.0, 12.0, 48.0]) == pytest.approx(1.0)
+    assert growth_exponent([1, 2, 4], [1.0, 4.0, 16.0]) == pytest.approx(2.0)
+    assert step_peak_mib("grouped", 256) >= 0.0
