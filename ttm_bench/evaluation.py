@@ -115,7 +115,8 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device
     """
     explicit = names is not None
     kwargs = {canonical_name(k): dict(v) for k, v in (options or {}).items()}
-    chosen = list(dict.fromkeys(canonical_name(n) for n in names)) if names else list_metrics()
+    chosen = list(dict.fromkeys(canonical_name(n) for n in names)) if names else list_metrics(
+        default_set_only=True)
     has = {"caption": inputs.benchmark is not None, "image": inputs.benchmark is not None,
            "reference": inputs.benchmark is not None
            and all(s.video for s in inputs.benchmark.samples)}
