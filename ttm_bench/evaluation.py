@@ -30,7 +30,7 @@ from ttm_bench.generation.run import RunDir
 from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.registry import canonical_name, create_metric, list_metrics
-from ttm_bench.metrics.stats import bootstrap_ci, bootstrap_mean_ci
+from ttm_bench.metrics.stats import bootstrap_mean_ci, centred_bootstrap_ci
 
 RESULTS_FILE = "results.json"
 
@@ -111,7 +111,8 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device
     preset (and its hash), others (checkpoint, batch_size) do not.
 
     Explicitly requested metrics that cannot run raise; from the default set (every registered
-    metric) they are skipped with the reason recorded, for the leaderboard's footnotes.
+    metric not marked opt-in) they are skipped with the reason recorded, for the leaderboard's
+    footnotes.
     """
     explicit = names is not None
     kwargs = {canonical_name(k): dict(v) for k, v in (options or {}).items()}
@@ -215,7 +216,9 @@ def evaluate(
                     for m in metrics},
         "warnings": {m.preset.metric: m.warnings for m in metrics if m.warnings},
         "skipped_metrics": skipped,
-        "bootstrap": {"n_boot": n_boot, "level": 0.95, "seed": seed, "method": "percentile"},
+        "bootstrap": {"n_boot": n_boot, "level": 0.95, "seed": seed,
+                      "method": "percentile for per-sample means, centred for set-level metrics",
+                      "methods": {m.preset.metric: interval_method(m) for m in metrics}},
         "run_info": inputs.run_info,
         "aggregate": aggregate_rows,
     }
@@ -258,6 +261,11 @@ def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
     return invalid
 
 
+def interval_method(metric: Metric) -> str:
+    """How `_aggregate` draws the metric's interval (see `metrics.stats`)."""
+    return "percentile" if isinstance(metric, PerSampleMetric) else "centred"
+
+
 def _aggregate(metric: Metric, ids: list[str], n_boot: int,
                seed: int) -> tuple[float, float, float]:
     if not ids:
@@ -268,8 +276,8 @@ def _aggregate(metric: Metric, ids: list[str], n_boot: int,
         values = np.array([per_sample[s] for s in ids])
         low, high = bootstrap_mean_ci(values, n_boot=n_boot, seed=seed)
     else:
-        low, high = bootstrap_ci(lambda idx: metric.compute_on([ids[i] for i in idx]), len(ids),
-                                 n_boot=n_boot, seed=seed)
+        low, high = centred_bootstrap_ci(lambda idx: metric.compute_on([ids[i] for i in idx]),
+                                         len(ids), n_boot=n_boot, seed=seed)
     return value, low, high
 
 
