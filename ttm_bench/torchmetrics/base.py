@@ -25,10 +25,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torchmetrics import Metric as TorchMetric
-from torchmetrics.utilities import dim_zero_cat
 
-from ttm_bench.errors import TTMBenchError
+from ttm_bench.errors import TTMBenchError, optional_dependency
+
+with optional_dependency("ttm_bench.torchmetrics", "metrics"):
+    from torchmetrics import Metric as TorchMetric
+    from torchmetrics.utilities import dim_zero_cat
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.feature_cache import FeatureCache
 from ttm_bench.metrics.model_metric import ModelMetric
