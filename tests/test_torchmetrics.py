@@ -94,16 +94,26 @@ def synthetic_videos(seed: int, count: int) -> torch.Tensor:
     return torch.from_numpy(rng.integers(0, 256, (count, 16, 32, 40, 3), dtype=np.uint8))
 
 
+def _distributed_values(videos: torch.Tensor, references: torch.Tensor) -> dict[str, float]:
+    """compute() of FVD, KVD, FVD∞ and AD after updating with these videos (in this process,
+    synchronised with the others when a process group is initialised)."""
+    values = {}
+    for name in ("fvd16", "kvd16", "fvd16_inf"):
+        metric = FrechetVideoDistance(name)
+        metric.update(videos, references)
+        values[name] = float(metric.compute())
+    motion = AverageDisplacement()
+    motion.update(videos)
+    return {**values, "ad_dis": float(motion.compute())}
+
+
 def _ddp_worker(rank: int, world: int, init_file: str, weights: str, out: str) -> None:
     torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
                                          world_size=world)
     os.environ["TTM_BENCH_WEIGHTS_DIR"] = weights
     videos, references = synthetic_videos(0, 6), synthetic_videos(1, 6)
     mine = slice(rank * 3, rank * 3 + 3)
-    fvd, motion = FrechetVideoDistance("fvd16"), AverageDisplacement()
-    fvd.update(videos[mine], references[mine])
-    motion.update(videos[mine])
-    values = {"fvd16": float(fvd.compute()), "ad_dis": float(motion.compute())}
+    values = _distributed_values(videos[mine], references[mine])
     Path(out, f"rank{rank}.json").write_text(json.dumps(values))
     torch.distributed.destroy_process_group()
 
@@ -114,11 +124,7 @@ def test_two_gloo_processes_equal_one(tmp_path: Path, i3d_weights: Path) -> None
 
     mp.spawn(_ddp_worker, args=(2, str(tmp_path / "init"), str(i3d_weights), str(tmp_path)),
              nprocs=2, join=True)
-    videos, references = synthetic_videos(0, 6), synthetic_videos(1, 6)
-    fvd, motion = FrechetVideoDistance("fvd16"), AverageDisplacement()
-    fvd.update(videos, references)
-    motion.update(videos)
-    single = {"fvd16": float(fvd.compute()), "ad_dis": float(motion.compute())}
+    single = _distributed_values(synthetic_videos(0, 6), synthetic_videos(1, 6))
     for rank in range(2):
         ranked = json.loads((tmp_path / f"rank{rank}.json").read_text())
         assert ranked == pytest.approx(single, rel=1e-9)

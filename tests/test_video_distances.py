@@ -90,6 +90,11 @@ def test_extrapolation_is_exact_for_a_1_over_n_law_and_refuses_too_few_samples()
         return 3.0 + 50.0 / len(a)
 
     assert extrapolate_to_infinity(law, x, x) == pytest.approx(3.0, rel=1e-12)
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(50, 4)), rng.normal(size=(50, 4))
+    shuffled = rng.permutation(50)  # the order of the pairs does not matter, their pairing does
+    value = extrapolate_to_infinity(frechet_distance_of_samples, a, b)
+    assert extrapolate_to_infinity(frechet_distance_of_samples, a[shuffled], b[shuffled]) == value
     with pytest.raises(TTMBenchError, match="subset sizes"):
         extrapolate_to_infinity(law, x[:2], x[:2])
 

@@ -4,9 +4,10 @@ The expected Fréchet distance over n samples is, to first order, d∞ + k/n. `e
 evaluates the distance on random subsets (without replacement) at `sizes` evenly spaced
 between `min_fraction`·n and n, averages `draws` subsets per size, fits d = d∞ + k/size by
 least squares and returns the intercept d∞: an estimate of the population distance that does
-not depend on n to first order. Subsets are drawn from `numpy.random.default_rng(seed)`, so a
-value is a function of the features and the seed. Rows of `x` and `y` are paired (the same
-subset indexes both), as in FVD's (generated, ground-truth) pairs.
+not depend on n to first order. Subsets are drawn from `numpy.random.default_rng(seed)` over
+the pairs sorted by their values, so a value is a function of the set of pairs and the seed, not
+of their order (a distributed or batched evaluation gives the same number). Rows of `x` and `y`
+are paired (the same subset indexes both), as in FVD's (generated, ground-truth) pairs.
 
 The 1/n model holds when n is well above the feature dimension; below it (e.g. 128 videos, 400-d
 I3D features) the extrapolation removes part of the bias only.
@@ -39,6 +40,9 @@ def extrapolate_to_infinity(
     if sizes < 2 or not 0.0 < min_fraction < 1.0 or smallest >= n:
         raise TTMBenchError(f"extrapolation needs >= 2 subset sizes between {min_fraction}·n and "
                             f"n = {n}; use more samples or a smaller min_fraction")
+    pairs = np.concatenate([np.asarray(x).reshape(n, -1), np.asarray(y).reshape(n, -1)], axis=1)
+    order = np.lexsort(pairs.T[::-1])
+    x, y = np.asarray(x)[order], np.asarray(y)[order]
     subset_sizes = np.unique(np.linspace(smallest, n, sizes).round().astype(int))
     rng = np.random.default_rng(seed)
     means = []

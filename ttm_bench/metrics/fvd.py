@@ -255,6 +255,8 @@ class KernelVideoDistance(FrechetVideoDistance):
     `kernel_distance`); its expectation does not depend on the number of videos."""
 
     name = "kvd"
+    default_params: ClassVar[dict[str, Any]] = {
+        k: v for k, v in FrechetVideoDistance.default_params.items() if k != "covariance_ddof"}
 
     def distance(self, generated: np.ndarray, reference: np.ndarray) -> float:
         return kernel_distance(generated, reference)
