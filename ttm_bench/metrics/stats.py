@@ -88,12 +88,18 @@ def bootstrap_ci(
     Returns (low, high); see the module docstring for the convention and NaN handling.
     """
     _check_bootstrap_args(n, n_boot, level)
+    if n < 2:
+        return _interval_without_resamples(statistic, n)
+    return _percentile_interval(_replicates(statistic, n, n_boot, seed), level)
+
+
+def _interval_without_resamples(statistic: Callable[[np.ndarray], float],
+                                n: int) -> tuple[float, float]:
+    """(nan, nan) for n = 0; (v, v) for n = 1, v the statistic on the single sample."""
     if n == 0:
         return (math.nan, math.nan)
-    if n == 1:
-        value = float(statistic(np.zeros(1, dtype=np.int64)))
-        return (value, value)
-    return _percentile_interval(_replicates(statistic, n, n_boot, seed), level)
+    value = float(statistic(np.zeros(1, dtype=np.int64)))
+    return (value, value)
 
 
 def _replicates(statistic: Callable[[np.ndarray], float], n: int, n_boot: int,
@@ -126,11 +132,8 @@ def centred_bootstrap_ci(
     on all of them (see the module docstring for the estimand). Same resamples, arguments and
     NaN handling as `bootstrap_ci`."""
     _check_bootstrap_args(n, n_boot, level)
-    if n == 0:
-        return (math.nan, math.nan)
-    if n == 1:
-        value = float(statistic(np.zeros(1, dtype=np.int64)))
-        return (value, value)
+    if n < 2:
+        return _interval_without_resamples(statistic, n)
     estimate = float(statistic(np.arange(n, dtype=np.int64)))
     return _centred_interval(estimate, _replicates(statistic, n, n_boot, seed), level)
 

@@ -84,7 +84,17 @@ class FrechetVideoDistance(SuiteMetric):
         return torch.tensor(self.suite.distance(generated, reference), dtype=torch.float64)
 
 
-class CLIPFrameConsistency(PerSampleSuiteMetric):
+class _VideoOnlyMetric(PerSampleSuiteMetric):
+    """A per-video metric of the generated video alone: update(videos)."""
+
+    def update(self, videos: torch.Tensor) -> None:
+        super().update(videos)
+
+    def _items(self, videos: torch.Tensor, **inputs: Any) -> Iterator[EvalItem]:
+        return (self._item(clip) for clip in videos_as_uint8(videos))
+
+
+class CLIPFrameConsistency(_VideoOnlyMetric):
     """CLIPFrame (`clipframe`, `clipframe_consecutive`): mean cosine similarity of CLIP frame
     embeddings, averaged over videos; higher is better. update(videos)."""
 
@@ -93,12 +103,6 @@ class CLIPFrameConsistency(PerSampleSuiteMetric):
 
     def __init__(self, preset: str = "clipframe", **kwargs: Any) -> None:
         super().__init__(preset, **kwargs)
-
-    def update(self, videos: torch.Tensor) -> None:
-        super().update(videos)
-
-    def _items(self, videos: torch.Tensor, **inputs: Any) -> Iterator[EvalItem]:
-        return (self._item(clip) for clip in videos_as_uint8(videos))
 
 
 class ViCLIPScore(PerSampleSuiteMetric):
@@ -133,7 +137,7 @@ class ViCLIPScore(PerSampleSuiteMetric):
                                                                      strict=True))
 
 
-class AverageDisplacement(PerSampleSuiteMetric):
+class AverageDisplacement(_VideoOnlyMetric):
     """AD (`ad_dis`, `ad_raft`, `ad_cotracker`): mean optical-flow magnitude between
     consecutive frames in pixels at the preset's evaluation size, averaged over videos; no
     direction is better. update(videos)."""
@@ -143,9 +147,3 @@ class AverageDisplacement(PerSampleSuiteMetric):
 
     def __init__(self, preset: str = "ad_dis", **kwargs: Any) -> None:
         super().__init__(preset, **kwargs)
-
-    def update(self, videos: torch.Tensor) -> None:
-        super().update(videos)
-
-    def _items(self, videos: torch.Tensor, **inputs: Any) -> Iterator[EvalItem]:
-        return (self._item(clip) for clip in videos_as_uint8(videos))
