@@ -177,6 +177,10 @@ def test_reset_and_no_feature_files_written(tmp_path: Path, i3d_weights: Path) -
     fvd.reset()
     fvd.update(synthetic_videos(0, 3), synthetic_videos(1, 3))
     assert float(fvd.compute()) == first
+    copy = fvd.clone()  # a deep copy reloads the network the registry found
+    copy.reset()
+    copy.update(synthetic_videos(0, 3), synthetic_videos(1, 3))
+    assert float(copy.compute()) == first
     assert not (tmp_path / "cache").exists()  # training loops write nothing to disk
 
 

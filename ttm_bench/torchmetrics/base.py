@@ -67,8 +67,15 @@ class SuiteMetric(TorchMetric):
             options.setdefault("feature_cache", FeatureCache(None))
         self.suite: Metric = create_metric(name, **options)
         self.suite.setup(device)
+        self.network_device = device
         self.preset_name = name
         self._count = 0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Copies (`clone()`, pickling, DDP spawn) load the network again: the suite metric
+        leaves a network it loaded out of its pickled state."""
+        super().__setstate__(state)
+        self.suite.setup(self.network_device)
 
     @property
     def preset(self) -> dict[str, Any]:
