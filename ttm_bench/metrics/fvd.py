@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.metrics.base import EvalItem
+from ttm_bench.metrics.base import EvalItem, Preset
 from ttm_bench.metrics.bias_extrapolation import extrapolate_to_infinity
 from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.frechet import GaussianStats, frechet_distance
@@ -148,6 +148,10 @@ class FrechetVideoDistance(ModelMetric):
         if self.params["resize"] not in RESIZE_RULES:
             raise TTMBenchError(f"FVD resize={self.params['resize']!r}; use one of "
                                 f"{RESIZE_RULES}")
+        if self.params["frames"] == "all":  # no frame count: leave it out of the preset
+            params = {k: v for k, v in self.params.items() if k != "num_frames"}
+            self.preset = Preset(self.name, params, self.preset_version)
+            self.feature_params = tuple(p for p in self.feature_params if p != "num_frames")
 
     def reset(self) -> None:
         self._generated: dict[str, np.ndarray] = {}
@@ -179,9 +183,13 @@ class FrechetVideoDistance(ModelMetric):
                       what: str, start: int = 0) -> np.ndarray:
         """float64 [400] I3D logits of one clip from frame `start` (cached per content and
         feature preset; `content_sha256` names the whole video, used only when start is 0)."""
-        num_frames = self.params["num_frames"]
-        check_clip(video, what, start + num_frames if self.params["frames"] == "first" else 1)
-        clip = video[start:start + num_frames] if self.params["frames"] == "first" else video
+        if self.params["frames"] == "all":
+            check_clip(video, what)
+            clip = video
+        else:
+            num_frames = self.params["num_frames"]
+            check_clip(video, what, start + num_frames)
+            clip = video[start:start + num_frames]
         if start:
             content_sha256 = None
 
@@ -202,9 +210,9 @@ class FrechetVideoDistance(ModelMetric):
             raise TTMBenchError(f"FVD needs the ground-truth clip of sample {item.sample_id!r}; "
                                 "evaluate against a benchmark with videos")
         what = f"ground-truth clip of {item.sample_id!r}"
-        seed, num_frames = self.params["reference_offset_seed"], self.params["num_frames"]
+        seed, num_frames = self.params["reference_offset_seed"], self.params.get("num_frames")
         start = 0
-        if seed is not None:
+        if seed is not None and num_frames is not None:
             check_clip(item.reference, what, num_frames)
             start = reference_offset(item.sample_id, seed, len(item.reference), num_frames)
         self._generated[item.sample_id] = self.clip_features(

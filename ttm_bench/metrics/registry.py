@@ -22,7 +22,7 @@ _FVD_INF = "ttm_bench.metrics.fvd:FrechetVideoDistanceInf"
 #: 224 and a centre crop, every frame passed, np.cov (N-1).
 _STYLEGANV = {"num_frames": 16, "resize": "in_module", "reference_offset_seed": 0,
               "covariance_ddof": 0}
-_COMMON_METRICS = {"num_frames": None, "frames": "all", "resize": "short_side_crop"}
+_COMMON_METRICS = {"frames": "all", "resize": "short_side_crop"}
 _CLIPFRAME = "ttm_bench.metrics.clipframe:CLIPFrame"
 _VICLIP = "ttm_bench.metrics.viclip.metric"
 _AD = "ttm_bench.metrics.motion:AverageDisplacement"
