@@ -54,6 +54,9 @@ class EvaluationInputs:
     benchmark: Benchmark | None = None
     model: str | None = None
     run_info: dict[str, Any] = field(default_factory=dict)
+    #: Where the inputs were read from (absolute paths), recorded so that reports can find the
+    #: videos and images: "run" and "benchmark", or "videos" for a plain folder.
+    source: dict[str, str] = field(default_factory=dict)
 
 
 def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
@@ -79,6 +82,7 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
         benchmark=bench,
         model=info.model,
         run_info=info.to_dict(),
+        source={"run": str(run.root.resolve()), "benchmark": str(bench.root.resolve())},
     )
 
 
@@ -91,7 +95,8 @@ def inputs_from_folder(folder: str | Path, name: str) -> EvaluationInputs:
     if not paths:
         raise TTMBenchError(f"no .mp4 files in {folder}; videos must be named <sample_id>.mp4")
     videos = [VideoEntry(p.stem, ALL_SPLIT, p) for p in paths]
-    return EvaluationInputs(name, videos, {ALL_SPLIT: [v.sample_id for v in videos]})
+    return EvaluationInputs(name, videos, {ALL_SPLIT: [v.sample_id for v in videos]},
+                            source={"videos": str(folder.resolve())})
 
 
 def _expected_by_split(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
@@ -216,6 +221,7 @@ def evaluate(
         "skipped_metrics": skipped,
         "bootstrap": {"n_boot": n_boot, "level": 0.95, "seed": seed, "method": "percentile"},
         "run_info": inputs.run_info,
+        "source": inputs.source,
         "aggregate": aggregate_rows,
     }
     _write_results(out, per_sample_rows, aggregate_rows, results)

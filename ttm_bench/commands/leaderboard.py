@@ -11,7 +11,7 @@ from ttm_bench.report.leaderboard import RENDERERS, build_leaderboard
 from ttm_bench.report.results import load_results
 
 
-def _names(text: str) -> list[str]:
+def comma_separated(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
@@ -27,9 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="results directories written by `ttm-bench evaluate`")
     parser.add_argument("--format", choices=sorted(RENDERERS), default="md",
                         help="output format (default: md)")
-    parser.add_argument("--splits", type=_names, default=None,
+    parser.add_argument("--splits", type=comma_separated, default=None,
                         help="comma-separated splits to show, in order (e.g. single,multi or all)")
-    parser.add_argument("--metrics", type=_names, default=None,
+    parser.add_argument("--metrics", type=comma_separated, default=None,
                         help="comma-separated metrics to show, in order (e.g. fvd16,ad_dis)")
     parser.add_argument("--out", default="-", help="output file, or - for stdout (default)")
     parser.set_defaults(func=run)

@@ -11,9 +11,9 @@ import json
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.fields import (
@@ -27,6 +27,9 @@ from ttm_bench.fields import (
     FieldReader,
     Kind,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RESULTS_FILE = "results.json"
 _REWRITE = "rerun `ttm-bench evaluate` to rewrite the results directory"
@@ -87,6 +90,8 @@ class Results:
 
     ci_level: the bootstrap confidence level of the intervals, when recorded.
     warnings: metric → warnings raised while computing it (e.g. fewer samples than dimensions).
+    source: where the evaluation read its inputs (absolute paths as recorded): "run" and
+    "benchmark", or "videos" for a plain folder; empty for results written before it was recorded.
     """
 
     directory: Path
@@ -103,6 +108,7 @@ class Results:
     warnings: Mapping[str, tuple[str, ...]]
     ci_level: float | None
     aggregate: tuple[AggregateRow, ...]
+    source: Mapping[str, str] = field(default_factory=dict)
 
     def row(self, split: str, metric: str) -> AggregateRow | None:
         return next((r for r in self.aggregate if r.split == split and r.metric == metric), None)
@@ -261,7 +267,62 @@ def load_results(directory: str | os.PathLike[str]) -> Results:
         warnings={k: tuple(v) for k, v in fields.get("warnings", _WARNING_MAP, {}).items()},
         ci_level=None if level is None else float(level),
         aggregate=tuple(row for _, row in rows),
+        source=fields.get("source", _STRING_MAP, {}),
     )
     if fields.problems:
         raise ValidationError(fields.problems)
     return results
+
+
+PER_SAMPLE_FILE = "per_sample.parquet"
+PER_SAMPLE_COLUMNS = ("sample_id", "split", "metric", "value")
+
+
+def load_per_sample(results: Results) -> pd.DataFrame:
+    """The per-sample values of `results`: one row per (sample_id, metric), columns
+    `PER_SAMPLE_COLUMNS` (strings; `value` float64). Raise `ValidationError` listing every
+    problem: missing columns, wrong types, unknown metrics, duplicate rows, a sample in two splits.
+    """
+    import pandas as pd
+
+    path = results.directory / PER_SAMPLE_FILE
+    if not path.is_file():
+        raise TTMBenchError(f"{results.directory} has no {PER_SAMPLE_FILE}; {_REWRITE}")
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:  # pyarrow raises subclasses of both for bad files
+        raise TTMBenchError(f"cannot read {path}: {exc}; {_REWRITE}") from None
+    problems: list[Problem] = []
+
+    def problem(field_name: str, message: str) -> None:
+        problems.append(Problem(str(path), message, _REWRITE, field=field_name))
+
+    missing = [c for c in PER_SAMPLE_COLUMNS if c not in table.columns]
+    if missing:
+        problem(", ".join(missing), f"missing column(s); columns are {list(table.columns)}")
+        raise ValidationError(problems)
+    table = table[list(PER_SAMPLE_COLUMNS)].reset_index(drop=True)
+    for column in PER_SAMPLE_COLUMNS[:3]:
+        bad = ~table[column].map(lambda v: isinstance(v, str) and v != "")
+        if bad.any():
+            problem(column, f"{int(bad.sum())} row(s) are not non-empty strings, e.g. "
+                            f"{table[column][bad].iloc[0]!r}")
+    if not pd.api.types.is_numeric_dtype(table["value"]) or pd.api.types.is_bool_dtype(
+            table["value"]):
+        problem("value", f"must be numeric, got dtype {table['value'].dtype}")
+    if problems:
+        raise ValidationError(problems)
+    unknown = sorted(set(table["metric"]) - set(results.metrics))
+    if unknown:
+        problem("metric", f"metric(s) {unknown} have no entry in {RESULTS_FILE}")
+    duplicated = table.duplicated(["sample_id", "metric"])
+    if duplicated.any():
+        first = table[duplicated].iloc[0]
+        problem("sample_id", f"{int(duplicated.sum())} duplicate (sample_id, metric) row(s), "
+                             f"e.g. ({first['sample_id']!r}, {first['metric']!r})")
+    splits = table.groupby("sample_id")["split"].nunique()
+    if (splits > 1).any():
+        problem("split", f"sample {splits[splits > 1].index[0]!r} appears in more than one split")
+    if problems:
+        raise ValidationError(problems)
+    return table.astype({"value": "float64"})

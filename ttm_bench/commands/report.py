@@ -1,0 +1,53 @@
+"""`ttm-bench report`: the visual HTML report (leaderboard, plots, video gallery) of evaluated
+runs, as a self-contained folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ttm_bench.commands.leaderboard import comma_separated
+from ttm_bench.errors import TTMBenchError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write the visual HTML report (plots and a video gallery) of evaluated runs",
+        description="Writes OUT/index.html and OUT/assets/: the leaderboard, plots of every "
+                    "metric per run and split, the motion–consistency plane, per-sample "
+                    "distributions, and a gallery with each sample's input and every run's "
+                    "video. Opens from disk or any static server; nothing is fetched.",
+    )
+    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS",
+                        help="results directories written by `ttm-bench evaluate`")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="report folder (index.html and assets/ in it are replaced)")
+    parser.add_argument("--bench", type=Path, default=None,
+                        help="benchmark directory (default: the one the results record)")
+    parser.add_argument("--videos", action="append", default=[], metavar="RUN=DIR",
+                        help="folder of RUN's <sample_id>.mp4 videos (default: the run "
+                             "directory's videos/ the results record); repeatable")
+    parser.add_argument("--splits", type=comma_separated, default=None,
+                        help="comma-separated splits to show, in order")
+    parser.add_argument("--metrics", type=comma_separated, default=None,
+                        help="comma-separated metrics to show, in order")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ttm_bench.report.html_report import write_report
+
+    videos = {}
+    for item in args.videos:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise TTMBenchError(f"--videos {item!r}: expected RUN=DIR")
+        if name in videos:
+            raise TTMBenchError(f"--videos names run {name!r} twice")
+        videos[name] = Path(folder)
+    index = write_report(args.results, args.out, bench=args.bench, videos=videos,
+                         splits=args.splits, metrics=args.metrics)
+    print(f"wrote {index}", file=sys.stderr)
+    return 0
