@@ -242,7 +242,11 @@ def write_report(results_dirs: Sequence[str | os.PathLike[str]], out: str | os.P
     """Write the report for `results_dirs` into `out`; return the path of its index.html."""
     inputs = read_inputs(results_dirs, bench=bench, videos=videos, splits=splits,
                          metrics=metrics)
-    out = Path(out)
+    return write_report_folder(inputs, Path(out))
+
+
+def write_report_folder(inputs: ReportInputs, out: Path) -> Path:
+    """Write `out/index.html` and `out/assets/` for `inputs`; return the index's path."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         _check_owned(out)

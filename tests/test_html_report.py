@@ -1,0 +1,207 @@
+"""The visual HTML report: gallery rows and sort keys, path confinement, escaping, the folder's
+self-containment and reproducibility, and the `report` command (browser: test_report_browser)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.report_fixtures import REPORT_MODELS, make_evaluated_runs
+from ttm_bench.cli import main
+from ttm_bench.data.benchmark import Benchmark
+from ttm_bench.errors import TTMBenchError, ValidationError
+from ttm_bench.report import gallery, plots
+from ttm_bench.report.html_report import read_inputs, write_report, write_report_folder
+from ttm_bench.report.results import load_per_sample, load_results
+
+
+@pytest.fixture(scope="session")
+def evaluated(small_bench: Benchmark, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return make_evaluated_runs(tmp_path_factory.mktemp("report-runs"), small_bench)
+
+
+def _row(sid: str, *values: dict[str, float]) -> gallery.GalleryRow:
+    return gallery.GalleryRow(sid, "single", None, None,
+                              tuple(gallery.GalleryCell(None, v) for v in values))
+
+
+def test_sort_by_difference_largest_first_missing_last_ties_stable() -> None:
+    rows = [_row("a", {"m": 1.0}, {"m": 1.5}),   # 0.5
+            _row("b", {"m": 0.0}, {}),           # missing in run 1
+            _row("c", {"m": 3.0}, {"m": 1.0}),   # 2.0
+            _row("d", {"m": 2.0}, {"m": 2.5}),   # 0.5, tie with a: keeps a first
+            _row("e", {"x": 9.0}, {"m": 0.0})]   # missing in run 0
+    order = [r.sample_id for r in gallery.sort_by_difference(rows, 0, 1, "m")]
+    assert order == ["c", "a", "d", "b", "e"]
+    assert gallery.difference(rows[2], 1, 0, "m") == 2.0  # |A − B| is symmetric
+    assert gallery.difference(rows[1], 0, 1, "m") is None
+
+
+def test_sample_values_drop_nan_and_rows_follow_run_order() -> None:
+    table = pd.DataFrame({"sample_id": ["s1", "s1", "s2"], "split": ["single"] * 3,
+                          "metric": ["ad", "cf", "ad"], "value": [1.0, np.nan, 2.0]})
+    values = gallery.sample_values(table)
+    assert values == {"s1": {"ad": 1.0}, "s2": {"ad": 2.0}}
+    samples = [gallery.SampleEntry("s2", "multi", "c2"), gallery.SampleEntry("s1", "single")]
+    rows = gallery.gallery_rows(samples, [values, {}], {"s1": "assets/media/images/1.png"},
+                                [{"s2": "v.mp4"}, {}])
+    assert [r.sample_id for r in rows] == ["s2", "s1"]
+    assert rows[0].cells[0] == gallery.GalleryCell("v.mp4", {"ad": 2.0})
+    assert rows[0].cells[1] == gallery.GalleryCell(None, {})
+    assert rows[1].image == "assets/media/images/1.png" and rows[1].caption is None
+
+
+def test_confined_refuses_paths_outside_their_folder(tmp_path: Path) -> None:
+    root = tmp_path / "bench"
+    (root / "images").mkdir(parents=True)
+    (root / "images" / "a.png").write_bytes(b"x")
+    (tmp_path / "secret.png").write_bytes(b"x")
+    assert gallery.confined(root, "images/a.png") == (root / "images" / "a.png").resolve()
+    with pytest.raises(TTMBenchError, match="outside"):
+        gallery.confined(root, "../secret.png")
+    with pytest.raises(TTMBenchError, match="outside"):
+        gallery.confined(root, str(tmp_path / "secret.png"))  # absolute paths too
+    (root / "images" / "link.png").symlink_to(tmp_path / "secret.png")
+    with pytest.raises(TTMBenchError, match="outside"):
+        gallery.confined(root, "images/link.png")
+
+
+def test_place_media_copies_when_it_cannot_link(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "a.mp4"
+    source.write_bytes(b"video")
+    gallery.place_media(source, tmp_path / "linked" / "a.mp4")
+    assert (tmp_path / "linked" / "a.mp4").stat().st_ino == source.stat().st_ino
+
+    def refuse(*_: object) -> None:
+        raise OSError("cross-device link")
+
+    monkeypatch.setattr(gallery.os, "link", refuse)
+    gallery.place_media(source, tmp_path / "copied" / "a.mp4")
+    copied = tmp_path / "copied" / "a.mp4"
+    assert copied.read_bytes() == b"video" and copied.stat().st_ino != source.stat().st_ino
+
+
+def test_plot_text_is_literal() -> None:
+    assert plots.plain("run $x$ \\alpha") == r"run \$x\$ \\alpha"
+
+
+def test_per_sample_reader_names_every_problem(evaluated: list[Path], tmp_path: Path) -> None:
+    results = load_results(evaluated[0])
+    table = load_per_sample(results)
+    assert list(table.columns) == ["sample_id", "split", "metric", "value"]
+    assert set(table["metric"]) == {"ad_dis"} and table["value"].dtype == np.float64
+    bad = pd.concat([table, table.iloc[:1]]).assign(
+        metric=lambda t: ["ad_dis"] * (len(t) - 1) + ["nope"])
+    bad.iloc[0, bad.columns.get_loc("split")] = "other"
+    bad.to_parquet(tmp_path / "per_sample.parquet")
+    edited = dataclasses.replace(results, directory=tmp_path)
+    with pytest.raises(ValidationError) as caught:
+        load_per_sample(edited)
+    text = str(caught.value)
+    assert "['nope']" in text and "more than one split" in text
+    assert str(tmp_path / "per_sample.parquet") in text
+    table.drop(columns=["value"]).to_parquet(tmp_path / "per_sample.parquet")
+    with pytest.raises(ValidationError, match=r"\[value\]: missing column"):
+        load_per_sample(edited)
+
+
+def test_report_folder_is_self_contained(evaluated: list[Path], small_bench: Benchmark,
+                                         tmp_path: Path) -> None:
+    index = write_report(evaluated, tmp_path / "report")
+    html = index.read_text(encoding="utf-8")
+    folder = index.parent
+    references = re.findall(r'(?:src|href)="([^"#]+)"', html)
+    local = [r for r in references if not r.startswith("data:")]
+    assert local and all(not r.startswith(("/", "http:", "https:", "file:")) for r in local)
+    for ref in local:
+        target = (folder / ref).resolve()
+        assert target.is_relative_to(folder.resolve()) and target.is_file(), ref
+    n = len(small_bench.samples)
+    assert html.count("<video ") == n * len(REPORT_MODELS)
+    assert html.count('<article class="sample"') == n
+    assert len(list((folder / "assets" / "plots").glob("*.svg"))) == 2  # AD: CIs + spread
+    assert "Motion–consistency plane" in html and "Not drawn" in html  # no consistency metric
+    for sample in small_bench.samples:
+        assert sample.caption in html
+    # the per-sample values in the page are those of the parquet files
+    values = [gallery.sample_values(load_per_sample(load_results(d))) for d in evaluated]
+    first = small_bench.samples[0].id
+    row = re.search(rf'data-sample="{first}"[^>]*data-values="([^"]*)"', html).group(1)
+    assert json.loads(row.replace("&#34;", '"').replace("&quot;", '"')) == [
+        v[first] for v in values]
+
+
+def test_report_is_reproducible_and_replaces_only_its_own_files(
+        evaluated: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "leaderboard.md").write_text("kept")
+    write_report(evaluated, out)
+    first = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    write_report(evaluated, out)
+    second = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert first == second
+    assert (out / "leaderboard.md").read_text() == "kept"
+    assert not list(out.glob(".assets.*"))  # no staging left behind
+
+
+def test_report_refuses_a_folder_it_did_not_write(evaluated: list[Path], tmp_path: Path) -> None:
+    (tmp_path / "site" / "assets").mkdir(parents=True)
+    with pytest.raises(TTMBenchError, match="not written by `ttm-bench report`"):
+        write_report(evaluated, tmp_path / "site")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "index.html").write_text("<html>my page</html>")
+    with pytest.raises(TTMBenchError, match="not written by `ttm-bench report`"):
+        write_report(evaluated, tmp_path / "home")
+    assert (tmp_path / "home" / "index.html").read_text() == "<html>my page</html>"
+
+
+def test_names_and_captions_are_escaped(evaluated: list[Path], tmp_path: Path) -> None:
+    hostile = '<script>alert("x")</script> $\\frac{1}{0}$ & co'
+    copy = tmp_path / "results"
+    copy.mkdir()
+    for name in ("per_sample.parquet", "aggregate.parquet"):
+        (copy / name).write_bytes((evaluated[1] / name).read_bytes())
+    data = json.loads((evaluated[1] / "results.json").read_text())
+    data["run"] = hostile
+    for row in data["aggregate"]:
+        row["run"] = hostile
+    (copy / "results.json").write_text(json.dumps(data))
+    inputs = read_inputs([evaluated[0], copy])
+    samples = tuple(dataclasses.replace(s, caption=hostile) for s in inputs.samples)
+    index = write_report_folder(dataclasses.replace(inputs, samples=samples), tmp_path / "out")
+    html = index.read_text(encoding="utf-8")
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert html.count("<script") == 1  # only the report's own script
+
+
+def test_bench_from_another_benchmark_is_refused(evaluated: list[Path], bench_copy: Path) -> None:
+    manifest = bench_copy / "benchmark.json"
+    info = json.loads(manifest.read_text())
+    info["sha256"] = "0" * 64
+    manifest.write_text(json.dumps(info))
+    with pytest.raises(TTMBenchError, match="pass the benchmark the runs were evaluated on"):
+        read_inputs(evaluated, bench=bench_copy)
+
+
+def test_missing_sources_leave_videos_out_with_a_note(evaluated: list[Path], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    gone = tmp_path / "nowhere"
+    code = main(["report", *map(str, evaluated), "--out", str(tmp_path / "r"),
+                 "--videos", f"static={gone}", "--bench", str(gone)])
+    assert code == 0
+    html = (tmp_path / "r" / "index.html").read_text(encoding="utf-8")
+    assert f"video folder {gone} does not exist" in html
+    assert "no input images or captions; pass --bench DIR" in html
+    assert html.count("<video ") == len(load_per_sample(load_results(evaluated[0]))) * 2
+    assert main(["report", str(evaluated[0]), "--out", str(tmp_path / "r2"),
+                 "--videos", "nosuchrun=x"]) == 2
+    assert "not among the results" in capsys.readouterr().err
