@@ -1,12 +1,11 @@
 """End to end: the real Streamlit server on loopback, driven by a real headless Chromium.
 
-Runs whenever Debian's Chromium (`/usr/bin/chromium`, `apt-get install chromium`) and the
-`playwright` Python package are installed, and skips otherwise.
+Runs whenever Debian's Chromium and the `playwright` Python package are installed, and skips
+otherwise (see tests/browser_fixtures.py).
 """
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -16,19 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser_fixtures import TIMEOUT_MS, browser_fixture  # noqa: F401  (`browser`)
 from tests.human_study_fixtures import make_study, read_tokens
 from ttm_bench.human.serve import app_environment, streamlit_command
 from ttm_bench.human.spec import DEFAULT_QUESTIONS
 from ttm_bench.human.study import Study
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
-                                reason="needs Debian's chromium (apt-get install chromium)")
-sync_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TIMEOUT_MS = 30_000
 
 
 def _free_port() -> int:
@@ -68,14 +59,6 @@ def served(tmp_path: Path) -> Iterator[tuple[Study, str]]:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _progress(page: object, done: int, total: int) -> None:

@@ -86,7 +86,7 @@ def metric_figure(runs: Sequence[str], splits: Sequence[str], split_titles: Sequ
                           capsize=3, color=run_colour(k), label=plain(run))
         axes.set_xticks(positions, [plain(t) for t in split_titles])
         axes.set_ylabel(plain(label))
-        axes.legend(fontsize=8, frameon=False, loc="best")
+        axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return figure
 
 
@@ -110,7 +110,7 @@ def plane_figure(runs: Sequence[str], x_rows: Sequence[AggregateRow | None],
                       - 0.05 * _span(x_rows))
         axes.set_xlabel(plain(x_label) + " (motion)")
         axes.set_ylabel(plain(y_label) + " (consistency)")
-        axes.legend(fontsize=8, frameon=False, loc="best")
+        axes.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return figure
 
 
