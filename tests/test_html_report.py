@@ -4,7 +4,9 @@ self-containment and reproducibility, and the `report` command (browser: test_re
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
+import os
 import re
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.errors import TTMBenchError, ValidationError
 from ttm_bench.report import gallery, plots
 from ttm_bench.report.html_report import read_inputs, write_report, write_report_folder
-from ttm_bench.report.results import load_per_sample, load_results
+from ttm_bench.report.results import AggregateRow, load_per_sample, load_results
 
 
 @pytest.fixture(scope="session")
@@ -205,3 +207,33 @@ def test_missing_sources_leave_videos_out_with_a_note(evaluated: list[Path], tmp
     assert main(["report", str(evaluated[0]), "--out", str(tmp_path / "r2"),
                  "--videos", "nosuchrun=x"]) == 2
     assert "not among the results" in capsys.readouterr().err
+
+
+def test_one_writer_at_a_time_and_leftovers_of_killed_writers_go(evaluated: list[Path],
+                                                                 tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    (out / ".assets.new-99999" / "plots").mkdir(parents=True)  # a writer killed mid-way
+    descriptor = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # another writer holds the folder
+        with pytest.raises(TTMBenchError, match="another `ttm-bench report` is writing"):
+            write_report(evaluated, out)
+    finally:
+        os.close(descriptor)
+    write_report(evaluated, out)
+    assert sorted(p.name for p in out.iterdir()) == ["assets", "index.html"]
+
+
+def _aggregate(value: float, low: float, high: float) -> AggregateRow:
+    return AggregateRow("all", "m", value, low, high, 4, 4, "h")
+
+
+def test_plane_marks_the_static_floor_and_is_reproducible() -> None:
+    runs = ["static", "ttm $1$"]
+    xs = [_aggregate(0.0, 0.0, 0.0), _aggregate(2.5, 2.0, 3.0)]
+    ys = [_aggregate(0.99, 0.98, 1.0), _aggregate(0.9, 0.85, 0.95)]
+    svg = plots.to_svg(plots.plane_figure(runs, xs, ys, "AD", "CLIPFrame"))
+    assert "<!-- static floor (AD = 0) -->" in svg and "<!-- ttm $1$ -->" in svg
+    assert "<!-- AD (motion) -->" in svg and "<!-- CLIPFrame (consistency) -->" in svg
+    assert svg == plots.to_svg(plots.plane_figure(runs, xs, ys, "AD", "CLIPFrame"))
+    assert "<dc:date>" not in svg

@@ -9,7 +9,7 @@ the template engine.
 Writing owns `index.html` and `assets/` inside `--out` and nothing else there: the new assets are
 built in a temporary folder beside them and swapped in, then `index.html` is replaced atomically;
 an `assets/` or `index.html` that a report did not write is never touched. One writer at a time
-holds `.report.lock`.
+holds a lock on the folder.
 """
 
 from __future__ import annotations
@@ -282,13 +282,17 @@ def _check_owned(out: Path) -> None:
 
 @contextmanager
 def _lock(out: Path) -> Iterator[None]:
-    with (out / ".report.lock").open("a") as handle:
+    """Hold an exclusive lock on the folder itself (no lock file is left in the report)."""
+    descriptor = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise TTMBenchError(f"another `ttm-bench report` is writing {out}; wait for it "
                                 "or choose another --out") from None
         yield
+    finally:
+        os.close(descriptor)
 
 
 @contextmanager
