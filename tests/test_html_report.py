@@ -237,3 +237,13 @@ def test_plane_marks_the_static_floor_and_is_reproducible() -> None:
     assert "<!-- AD (motion) -->" in svg and "<!-- CLIPFrame (consistency) -->" in svg
     assert svg == plots.to_svg(plots.plane_figure(runs, xs, ys, "AD", "CLIPFrame"))
     assert "<dc:date>" not in svg
+
+
+def test_report_never_writes_inside_what_it_reads(evaluated: list[Path],
+                                                  small_bench: Benchmark) -> None:
+    run = evaluated[0].parent.parent / "runs" / REPORT_MODELS[0]
+    for inside in (small_bench.root, small_bench.root / "report", evaluated[1] / "r", run):
+        with pytest.raises(TTMBenchError, match="which the report reads"):
+            write_report(evaluated, inside)
+    assert not (small_bench.root / "report").exists()
+    assert not (small_bench.root / "index.html").exists()

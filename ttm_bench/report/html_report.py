@@ -77,6 +77,7 @@ class ReportInputs:
     samples: tuple[gallery.SampleEntry, ...]
     video_folders: tuple[Path | None, ...]  # per run
     notes: tuple[str, ...]
+    read_from: tuple[Path, ...] = ()  # every folder read: the report never writes inside one
 
 
 def read_inputs(results_dirs: Sequence[str | os.PathLike[str]], *, bench: Path | None = None,
@@ -104,8 +105,11 @@ def read_inputs(results_dirs: Sequence[str | os.PathLike[str]], *, bench: Path |
     if samples is None:
         samples = gallery.samples_from_tables(tables)
     folders = tuple((videos or {}).get(r.run) or _video_folder(r) for r in results)
+    read_from = [r.directory for r in results] + [f for f in folders if f is not None]
+    read_from += [p for r in results if (p := _recorded(r, "run")) is not None]
+    read_from += [bench_dir] if bench_dir is not None else []
     return ReportInputs(results, board, shown, tuple(chosen), values, tuple(samples), folders,
-                        tuple(notes))
+                        tuple(notes), tuple(read_from))
 
 
 def _recorded(results: Results, key: str) -> Path | None:
@@ -247,6 +251,11 @@ def write_report(results_dirs: Sequence[str | os.PathLike[str]], out: str | os.P
 
 def write_report_folder(inputs: ReportInputs, out: Path) -> Path:
     """Write `out/index.html` and `out/assets/` for `inputs`; return the index's path."""
+    for folder in inputs.read_from:
+        if out.resolve().is_relative_to(folder.resolve()):
+            raise TTMBenchError(f"--out {out} lies inside {folder}, which the report reads "
+                                "(a benchmark, run or results directory must not change); "
+                                "choose a folder outside it")
     try:
         out.mkdir(parents=True, exist_ok=True)
         _check_owned(out)
