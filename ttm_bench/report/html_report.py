@@ -151,13 +151,14 @@ def build_plots(inputs: ReportInputs, folder: Path, prefix: str) -> list[Plot]:
         (folder / name).write_text(plots.to_svg(figure), encoding="utf-8")
         made.append(Plot(f"{prefix}/{name}", title, caption))
 
-    ci = _ci_phrase(inputs.results)
+    level = inputs.board.ci_level
+    ci = (f"{level:.0%} " if level is not None else "") + "bootstrap confidence interval"
     for k, metric in enumerate(inputs.metrics):
         rows = [[r.row(s, metric) for s in inputs.splits] for r in inputs.results]
-        header = info[metric].header if metric in info else metric
+        header = info[metric].header
         save(f"metric-{k}.svg", plots.metric_figure(runs, inputs.splits, titles, rows, header),
              header, f"{header} per run and split: the value with its {ci}. "
-                     + _direction(info[metric].higher_is_better if metric in info else None))
+                     + _direction(info[metric].higher_is_better))
     x = next((m for m in MOTION_METRICS if m in inputs.metrics), None)
     y = next((m for m in CONSISTENCY_METRICS if m in inputs.metrics), None)
     if x is not None and y is not None:
@@ -179,7 +180,7 @@ def build_plots(inputs: ReportInputs, folder: Path, prefix: str) -> list[Plot]:
                          "`--metrics clipframe` (or viclip_v) to add one."))
     samples = [s.sample_id for s in inputs.samples]
     for k, metric in enumerate(inputs.metrics):
-        header = info[metric].header if metric in info else metric
+        header = info[metric].header
         spread = plots.per_run_values(inputs.values, metric, samples)
         if not any(len(v) for v in spread):
             continue  # set-level metrics (FVD) have no per-sample values
@@ -190,15 +191,9 @@ def build_plots(inputs: ReportInputs, folder: Path, prefix: str) -> list[Plot]:
     return made
 
 
-def _ci_phrase(results: Sequence[Results]) -> str:
-    levels = {r.ci_level for r in results}
-    level = levels.pop() if len(levels) == 1 else None
-    return (f"{level:.0%} " if level is not None else "") + "bootstrap confidence interval"
-
-
 def _direction(higher_is_better: bool | None) -> str:
     return {True: "Higher is better.", False: "Lower is better.",
-            None: "No direction is better: more is more motion."}[higher_is_better]
+            None: "No direction is better."}[higher_is_better]
 
 
 def render_page(inputs: ReportInputs, plots_made: Sequence[Plot],
@@ -220,7 +215,6 @@ def render_page(inputs: ReportInputs, plots_made: Sequence[Plot],
                             else "videos, no benchmark"),
         generator=GENERATOR,
         assets=ASSETS,
-        static_files=STATIC_FILES,
         leaderboard=Markup(render_html_section(inputs.board)),
         leaderboard_css=Markup(HTML_CSS),
         runs=inputs.results,
@@ -229,7 +223,7 @@ def render_page(inputs: ReportInputs, plots_made: Sequence[Plot],
         row_values=[json.dumps([c.values for c in row.cells], sort_keys=True,
                                allow_nan=False) for row in rows],
         splits=list(dict.fromkeys(r.split for r in rows)),
-        metrics=[(m, labels.get(m, m)) for m in per_sample],
+        metrics=[(m, labels[m]) for m in per_sample],
         notes=notes,
     )
 
