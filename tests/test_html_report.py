@@ -45,9 +45,9 @@ def test_sort_by_difference_largest_first_missing_last_ties_stable() -> None:
     assert gallery.difference(rows[1], 0, 1, "m") is None
 
 
-def test_sample_values_drop_nan_and_rows_follow_run_order() -> None:
-    table = pd.DataFrame({"sample_id": ["s1", "s1", "s2"], "split": ["single"] * 3,
-                          "metric": ["ad", "cf", "ad"], "value": [1.0, np.nan, 2.0]})
+def test_sample_values_keep_finite_values_and_rows_follow_run_order() -> None:
+    table = pd.DataFrame({"sample_id": ["s1", "s1", "s2", "s2"], "split": ["single"] * 4,
+                          "metric": ["ad", "cf", "ad", "cf"], "value": [1.0, np.nan, 2.0, np.inf]})
     values = gallery.sample_values(table)
     assert values == {"s1": {"ad": 1.0}, "s2": {"ad": 2.0}}
     samples = [gallery.SampleEntry("s2", "multi", "c2"), gallery.SampleEntry("s1", "single")]
@@ -247,3 +247,14 @@ def test_report_never_writes_inside_what_it_reads(evaluated: list[Path],
             write_report(evaluated, inside)
     assert not (small_bench.root / "report").exists()
     assert not (small_bench.root / "index.html").exists()
+
+
+def test_a_missing_input_image_is_named(evaluated: list[Path], bench_copy: Path,
+                                        tmp_path: Path) -> None:
+    first = Benchmark.load(bench_copy).samples[0]
+    (bench_copy / first.image).unlink()
+    index = write_report(evaluated, tmp_path / "r", bench=bench_copy)
+    html = index.read_text(encoding="utf-8")
+    assert ("1 input image(s) missing or not .png/.jpg/.jpeg/.webp, e.g. of sample "
+            f"&#39;{first.id}&#39;") in html
+    assert html.count('class="input">\n    <img') == len(Benchmark.load(bench_copy).samples) - 1

@@ -43,7 +43,7 @@ class SampleEntry:
 @dataclass(frozen=True)
 class GalleryCell:
     """One run's column in a row: its video (path relative to the report folder, None when the
-    run has none for this sample) and its per-sample values (metric → value; NaN left out)."""
+    run has none for this sample) and its per-sample values (metric → finite value)."""
 
     video: str | None
     values: Mapping[str, float]
@@ -59,11 +59,11 @@ class GalleryRow:
 
 
 def sample_values(per_sample: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """sample id → metric → value, from a per-sample table; NaN values are left out."""
+    """sample id → metric → value, from a per-sample table; NaN and ±inf are left out."""
     values: dict[str, dict[str, float]] = {}
     for sid, metric, value in per_sample[["sample_id", "metric", "value"]].itertuples(
             index=False):
-        if not math.isnan(value):
+        if math.isfinite(value):
             values.setdefault(sid, {})[metric] = float(value)
     return values
 
@@ -149,16 +149,21 @@ def collect_media(samples: Sequence[SampleEntry], video_folders: Sequence[Path |
     `video_folders[k]` into `folder`; the returned paths start with `prefix` (the name under
     which `folder` will sit in the report). Files are named by row number, never by id."""
     images: dict[str, str] = {}
+    unshown: list[str] = []
     for i, s in enumerate(samples):
-        if s.image is None or not s.image.is_file():
+        if s.image is None:
             continue
         suffix = s.image.suffix.lower()
-        if suffix in IMAGE_SUFFIXES:
+        if suffix in IMAGE_SUFFIXES and s.image.is_file():
             name = f"images/{i:05d}{suffix}"
             place_media(s.image, folder / name)
             images[s.sample_id] = f"{prefix}/{name}"
+        else:
+            unshown.append(s.sample_id)
+    notes = [f"{len(unshown)} input image(s) missing or not {'/'.join(IMAGE_SUFFIXES)}, e.g. "
+             f"of sample {unshown[0]!r}; check the benchmark with `ttm-bench bench validate`"
+             ] if unshown else []
     videos: list[dict[str, str]] = []
-    notes: list[str] = []
     for k, (run, source) in enumerate(zip(runs, video_folders, strict=True)):
         found: dict[str, str] = {}
         if source is None:
