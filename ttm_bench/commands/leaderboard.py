@@ -11,8 +11,18 @@ from ttm_bench.report.leaderboard import RENDERERS, build_leaderboard
 from ttm_bench.report.results import load_results
 
 
-def comma_separated(text: str) -> list[str]:
+def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def add_results_arguments(parser: argparse.ArgumentParser) -> None:
+    """The RESULTS directories and the --splits/--metrics selection shared by report commands."""
+    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS",
+                        help="results directories written by `ttm-bench evaluate`")
+    parser.add_argument("--splits", type=_names, default=None,
+                        help="comma-separated splits to show, in order (e.g. single,multi or all)")
+    parser.add_argument("--metrics", type=_names, default=None,
+                        help="comma-separated metrics to show, in order (e.g. fvd16,ad_dis)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,14 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "'value (CI low–high)'; notes explain missing values and incomplete runs, "
                     "and the footer names the preset behind every metric.",
     )
-    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS",
-                        help="results directories written by `ttm-bench evaluate`")
+    add_results_arguments(parser)
     parser.add_argument("--format", choices=sorted(RENDERERS), default="md",
                         help="output format (default: md)")
-    parser.add_argument("--splits", type=comma_separated, default=None,
-                        help="comma-separated splits to show, in order (e.g. single,multi or all)")
-    parser.add_argument("--metrics", type=comma_separated, default=None,
-                        help="comma-separated metrics to show, in order (e.g. fvd16,ad_dis)")
     parser.add_argument("--out", default="-", help="output file, or - for stdout (default)")
     parser.set_defaults(func=run)
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ttm_bench.commands.leaderboard import comma_separated
+from ttm_bench.commands.leaderboard import add_results_arguments
 from ttm_bench.errors import TTMBenchError
 
 
@@ -20,8 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "distributions, and a gallery with each sample's input and every run's "
                     "video. Opens from disk or any static server; nothing is fetched.",
     )
-    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS",
-                        help="results directories written by `ttm-bench evaluate`")
+    add_results_arguments(parser)
     parser.add_argument("--out", type=Path, required=True,
                         help="report folder (index.html and assets/ in it are replaced)")
     parser.add_argument("--bench", type=Path, default=None,
@@ -29,10 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--videos", action="append", default=[], metavar="RUN=DIR",
                         help="folder of RUN's <sample_id>.mp4 videos (default: the run "
                              "directory's videos/ the results record); repeatable")
-    parser.add_argument("--splits", type=comma_separated, default=None,
-                        help="comma-separated splits to show, in order")
-    parser.add_argument("--metrics", type=comma_separated, default=None,
-                        help="comma-separated metrics to show, in order")
     parser.set_defaults(func=run)
 
 
