@@ -258,3 +258,26 @@ def test_a_missing_input_image_is_named(evaluated: list[Path], bench_copy: Path,
     assert ("1 input image(s) missing or not .png/.jpg/.jpeg/.webp, e.g. of sample "
             f"&#39;{first.id}&#39;") in html
     assert html.count('class="input">\n    <img') == len(Benchmark.load(bench_copy).samples) - 1
+
+
+def test_results_without_recorded_sources_name_the_options(evaluated: list[Path],
+                                                           tmp_path: Path) -> None:
+    old = tmp_path / "old-results"  # written before results recorded their source
+    old.mkdir()
+    for name in ("per_sample.parquet", "aggregate.parquet"):
+        (old / name).write_bytes((evaluated[0] / name).read_bytes())
+    data = json.loads((evaluated[0] / "results.json").read_text())
+    del data["source"]
+    (old / "results.json").write_text(json.dumps(data))
+    html = write_report([old], tmp_path / "r").read_text(encoding="utf-8")
+    assert "record no benchmark folder" in html and "pass --bench DIR (synthetic@" in html
+    assert f"pass --videos {data['run']}=DIR" in html
+    assert "<video " not in html and html.count('<article class="sample"') == 4
+
+
+def test_results_record_where_the_evaluation_read(evaluated: list[Path],
+                                                  small_bench: Benchmark) -> None:
+    results = load_results(evaluated[0])
+    run = evaluated[0].parent.parent / "runs" / REPORT_MODELS[0]
+    assert results.source == {"run": str(run.resolve()),
+                              "benchmark": str(small_bench.root.resolve())}

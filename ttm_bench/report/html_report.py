@@ -100,7 +100,10 @@ def read_inputs(results_dirs: Sequence[str | os.PathLike[str]], *, bench: Path |
     notes: list[str] = []
     bench_dir = bench or _recorded(results[0], "benchmark")
     samples: list[gallery.SampleEntry] | None = None
-    if bench_dir is not None and results[0].benchmark is not None:
+    if results[0].benchmark is not None and bench_dir is None:
+        notes.append(f"the results record no benchmark folder, so the gallery has no input "
+                     f"images or captions; pass --bench DIR ({results[0].benchmark.tag})")
+    elif results[0].benchmark is not None:
         samples = _benchmark_samples(bench_dir, results[0], notes)
     if samples is None:
         samples = gallery.samples_from_tables(tables)
