@@ -16,13 +16,15 @@ PHONE = (390, 844)
 
 
 def open_report(browser: object, url: str, viewport: tuple[int, int]) -> tuple[object, list[str]]:
-    """A new page at `url` (loaded, scripts run) and the live list of problems it reports."""
+    """A new page at `url` (loaded, scripts run) and the live list of problems it reports
+    (requests the page itself aborts, when it releases a video, are not problems)."""
     page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
             if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})")
+            if r.failure != "net::ERR_ABORTED" else None)  # aborted: a video released early
     page.goto(url, wait_until="load")
     page.wait_for_function("() => document.getElementById('shown-count').textContent !== ''")
     return page, problems

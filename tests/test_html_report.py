@@ -119,7 +119,7 @@ def test_report_folder_is_self_contained(evaluated: list[Path], small_bench: Ben
     index = write_report(evaluated, tmp_path / "report")
     html = index.read_text(encoding="utf-8")
     folder = index.parent
-    references = re.findall(r'(?:src|href)="([^"#]+)"', html)
+    references = re.findall(r'(?:src|href|data-src)="([^"#]+)"', html)
     local = [r for r in references if not r.startswith("data:")]
     assert local and all(not r.startswith(("/", "http:", "https:", "file:")) for r in local)
     for ref in local:

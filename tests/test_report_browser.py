@@ -54,11 +54,11 @@ def _order(page: object) -> list[str]:
 
 
 def _assert_rows_play(page: object) -> None:
-    """Each row's videos play, pause together from the row's button, and resume in step."""
-    for row in page.locator("article.sample").all():
+    """Each row's videos load and play once the row is on screen, pause together from the
+    row's button, resume in step, and are released when the row is far off screen."""
+    rows = page.locator("article.sample").all()
+    for row in rows:
         row.scroll_into_view_if_needed()
-        row.evaluate("r => Promise.all([...r.querySelectorAll('video')].map(v => v.play()))")
-        row.locator("video").first.wait_for()
         page.wait_for_function(
             "r => [...r.querySelectorAll('video')].every(v => v.readyState >= 2 && "
             "!v.paused && v.currentTime > 0.05)", arg=row.element_handle(), timeout=TIMEOUT_MS)
@@ -67,6 +67,11 @@ def _assert_rows_play(page: object) -> None:
         row.get_by_role("button", name="Play").click()
         times = row.evaluate("r => [...r.querySelectorAll('video')].map(v => v.currentTime)")
         assert len(times) == len(REPORT_MODELS) and max(times) - min(times) < 0.25
+    page.set_viewport_size({"width": DESKTOP[0], "height": 200})
+    rows[-1].scroll_into_view_if_needed()
+    page.wait_for_function("r => [...r.querySelectorAll('video')].every(v => !v.src)",
+                           arg=rows[0].element_handle())
+    page.set_viewport_size({"width": DESKTOP[0], "height": DESKTOP[1]})
 
 
 @pytest.mark.parametrize("opened_from", ["disk", "server"])

@@ -42,19 +42,38 @@
     control("shown-count").textContent = `${shown} of ${rows.length} samples`;
   }
 
-  // Playback: a row's videos start, pause and stay in step together.
+  // Playback: a row's videos load when the row comes near the screen and are released when it
+  // leaves (so a long gallery never holds more players than a screenful), start and pause
+  // together from the row's button, and stay in step.
   const videosOf = (row) => [...row.querySelectorAll("video")];
-  function setPlaying(row, playing) {
+  const wanted = new Map(rows.map((row) => [row, true]));  // playing unless the user paused
+  const near = new Set();
+  function refresh(row) {
+    const play = wanted.get(row) && near.has(row);
     for (const video of videosOf(row)) {
-      if (playing) video.play().catch(() => {}); else video.pause();
+      if (near.has(row) && !video.getAttribute("src")) video.src = video.dataset.src;
+      if (!near.has(row) && video.getAttribute("src")) {
+        video.removeAttribute("src");
+        video.load();
+      } else if (play) {
+        video.play().catch(() => {});
+      } else {
+        video.pause();
+      }
     }
-    row.querySelector("button.toggle").textContent = playing ? "Pause" : "Play";
+    row.querySelector("button.toggle").textContent = wanted.get(row) ? "Pause" : "Play";
   }
+  const observer = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      if (entry.isIntersecting) near.add(entry.target); else near.delete(entry.target);
+      refresh(entry.target);
+    }
+  }, {rootMargin: "50% 0px"});
   for (const row of rows) {
     const videos = videosOf(row);
     const button = row.querySelector("button.toggle");
     if (videos.length === 0) { button.hidden = true; continue; }
-    button.addEventListener("click", () => setPlaying(row, videos[0].paused));
+    button.addEventListener("click", () => { wanted.set(row, !wanted.get(row)); refresh(row); });
     videos[0].addEventListener("timeupdate", () => {
       for (const other of videos.slice(1)) {
         if (Math.abs(other.currentTime - videos[0].currentTime) > 0.15) {
@@ -62,11 +81,12 @@
         }
       }
     });
+    observer.observe(row);
   }
   const playAll = control("play-all");
   playAll.addEventListener("click", () => {
     const playing = playAll.textContent === "Play all";
-    rows.forEach((row) => { if (videosOf(row).length) setPlaying(row, playing); });
+    for (const row of rows) { wanted.set(row, playing); refresh(row); }
     playAll.textContent = playing ? "Pause all" : "Play all";
   });
 
