@@ -269,8 +269,8 @@ def write_report_folder(inputs: ReportInputs, out: Path) -> Path:
             page = render_page(inputs, plots_made, rows, [*inputs.notes, *media.notes])
         write_text(out / INDEX, page)
     except OSError as exc:
-        raise TTMBenchError(f"cannot write the report to {out}: {exc}; choose a writable "
-                            "--out") from None
+        raise TTMBenchError(f"writing the report to {out} failed: {exc}; check that --out is "
+                            "writable and the videos and images are readable") from None
     return out / INDEX
 
 
