@@ -281,3 +281,19 @@ def test_results_record_where_the_evaluation_read(evaluated: list[Path],
     run = evaluated[0].parent.parent / "runs" / REPORT_MODELS[0]
     assert results.source == {"run": str(run.resolve()),
                               "benchmark": str(small_bench.root.resolve())}
+
+
+def test_a_failed_rewrite_keeps_the_previous_report(evaluated: list[Path], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "report"
+    write_report(evaluated, out)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def unreadable(source: Path, destination: Path) -> None:
+        raise PermissionError(13, "Permission denied", str(source))
+
+    monkeypatch.setattr(gallery, "place_media", unreadable)
+    with pytest.raises(TTMBenchError, match=r"writing the report to .* failed: .*Permission"):
+        write_report(evaluated, out)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
