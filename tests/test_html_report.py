@@ -8,6 +8,8 @@ import fcntl
 import json
 import os
 import re
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from tests.report_fixtures import REPORT_MODELS, make_evaluated_runs
 from ttm_bench.cli import main
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.errors import TTMBenchError, ValidationError
+from ttm_bench.hashing import file_sha256
 from ttm_bench.report import gallery, plots
 from ttm_bench.report.html_report import read_inputs, write_report, write_report_folder
 from ttm_bench.report.results import AggregateRow, load_per_sample, load_results
@@ -31,6 +34,21 @@ def evaluated(small_bench: Benchmark, tmp_path_factory: pytest.TempPathFactory) 
 def _row(sid: str, *values: dict[str, float]) -> gallery.GalleryRow:
     return gallery.GalleryRow(sid, "single", None, None,
                               tuple(gallery.GalleryCell(None, v) for v in values))
+
+
+def _rewritten(source: Path, target: Path, edit: Callable[[dict], None] | None = None,
+               tables: dict[str, pd.DataFrame] | None = None) -> Path:
+    """A copy of the results directory `source` as a consistent (hostile) writer would leave
+    it: `edit` applied to results.json, `tables` written, and the manifest's hashes updated."""
+    shutil.copytree(source, target)
+    for name, table in (tables or {}).items():
+        table.to_parquet(target / name, index=False)
+    data = json.loads((target / "results.json").read_text())
+    if edit is not None:
+        edit(data)
+    data["files"] = {name: file_sha256(target / name) for name in data["files"]}
+    (target / "results.json").write_text(json.dumps(data))
+    return target
 
 
 def test_sort_by_difference_largest_first_missing_last_ties_stable() -> None:
@@ -102,16 +120,26 @@ def test_per_sample_reader_names_every_problem(evaluated: list[Path], tmp_path: 
     bad = pd.concat([table, table.iloc[:1]]).assign(
         metric=lambda t: ["ad_dis"] * (len(t) - 1) + ["nope"])
     bad.iloc[0, bad.columns.get_loc("split")] = "other"
-    bad.to_parquet(tmp_path / "per_sample.parquet")
-    edited = dataclasses.replace(results, directory=tmp_path)
+    copy = _rewritten(evaluated[0], tmp_path / "bad", tables={"per_sample.parquet": bad})
     with pytest.raises(ValidationError) as caught:
-        load_per_sample(edited)
+        load_per_sample(load_results(copy))
     text = str(caught.value)
     assert "['nope']" in text and "more than one split" in text
-    assert str(tmp_path / "per_sample.parquet") in text
-    table.drop(columns=["value"]).to_parquet(tmp_path / "per_sample.parquet")
+    assert str(copy / "per_sample.parquet") in text
+    copy = _rewritten(evaluated[0], tmp_path / "no-value",
+                      tables={"per_sample.parquet": table.drop(columns=["value"])})
     with pytest.raises(ValidationError, match=r"\[value\]: missing column"):
-        load_per_sample(edited)
+        load_per_sample(load_results(copy))
+
+
+def test_per_sample_values_come_from_the_state_the_aggregate_was_read_from(
+        evaluated: list[Path], tmp_path: Path) -> None:
+    copy = _rewritten(evaluated[0], tmp_path / "copy")
+    results = load_results(copy)
+    table = load_per_sample(results)
+    table.assign(value=table["value"] + 1).to_parquet(copy / "per_sample.parquet")
+    with pytest.raises(TTMBenchError, match=r"changed after .* was read"):
+        load_per_sample(results)
 
 
 def test_report_folder_is_self_contained(evaluated: list[Path], small_bench: Benchmark,
@@ -167,15 +195,15 @@ def test_report_refuses_a_folder_it_did_not_write(evaluated: list[Path], tmp_pat
 
 def test_names_and_captions_are_escaped(evaluated: list[Path], tmp_path: Path) -> None:
     hostile = '<script>alert("x")</script> $\\frac{1}{0}$ & co'
-    copy = tmp_path / "results"
-    copy.mkdir()
-    for name in ("per_sample.parquet", "aggregate.parquet"):
-        (copy / name).write_bytes((evaluated[1] / name).read_bytes())
-    data = json.loads((evaluated[1] / "results.json").read_text())
-    data["run"] = hostile
-    for row in data["aggregate"]:
-        row["run"] = hostile
-    (copy / "results.json").write_text(json.dumps(data))
+
+    def rename(data: dict) -> None:
+        data["run"] = hostile
+        for row in data["aggregate"]:
+            row["run"] = hostile
+
+    aggregate = pd.read_parquet(evaluated[1] / "aggregate.parquet").assign(run=hostile)
+    copy = _rewritten(evaluated[1], tmp_path / "results", rename,
+                      {"aggregate.parquet": aggregate})
     inputs = read_inputs([evaluated[0], copy])
     samples = tuple(dataclasses.replace(s, caption=hostile) for s in inputs.samples)
     index = write_report_folder(dataclasses.replace(inputs, samples=samples), tmp_path / "out")
@@ -262,13 +290,9 @@ def test_a_missing_input_image_is_named(evaluated: list[Path], bench_copy: Path,
 
 def test_results_without_recorded_sources_name_the_options(evaluated: list[Path],
                                                            tmp_path: Path) -> None:
-    old = tmp_path / "old-results"  # written before results recorded their source
-    old.mkdir()
-    for name in ("per_sample.parquet", "aggregate.parquet"):
-        (old / name).write_bytes((evaluated[0] / name).read_bytes())
     data = json.loads((evaluated[0] / "results.json").read_text())
-    del data["source"]
-    (old / "results.json").write_text(json.dumps(data))
+    # written before results recorded their source
+    old = _rewritten(evaluated[0], tmp_path / "old-results", lambda d: d.pop("source"))
     html = write_report([old], tmp_path / "r").read_text(encoding="utf-8")
     assert "record no benchmark folder" in html and "pass --bench DIR (synthetic@" in html
     assert f"pass --videos {data['run']}=DIR" in html

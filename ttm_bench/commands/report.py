@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ttm_bench.commands.leaderboard import add_results_arguments
+from ttm_bench.commands.leaderboard import add_results_arguments, selection
 from ttm_bench.errors import TTMBenchError
 
 
@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
         if name in videos:
             raise TTMBenchError(f"--videos names run {name!r} twice")
         videos[name] = Path(folder)
+    splits, metrics = selection(args)
     index = write_report(args.results, args.out, bench=args.bench, videos=videos,
-                         splits=args.splits, metrics=args.metrics)
+                         splits=splits, metrics=metrics)
     print(f"wrote {index}", file=sys.stderr)
     return 0
