@@ -321,3 +321,24 @@ def test_a_failed_rewrite_keeps_the_previous_report(evaluated: list[Path], tmp_p
         write_report(evaluated, out)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_videos_changed_since_the_evaluation_are_left_out(evaluated: list[Path],
+                                                          tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(evaluated[1].parent.parent / "runs" / REPORT_MODELS[1], run)
+    videos = sorted((run / "videos").glob("*.mp4"))
+    videos[0].write_bytes(videos[1].read_bytes())  # swapped after generation
+    results = _rewritten(evaluated[1], tmp_path / "results",
+                         lambda d: d["source"].update(run=str(run)))
+    html = write_report([evaluated[0], results], tmp_path / "r").read_text(encoding="utf-8")
+    assert (f"1 video(s) changed after they were generated (e.g. of sample "
+            f"&#39;{videos[0].stem}&#39;)") in html
+    assert html.count("<video ") == 2 * len(videos) - 1
+
+    info = json.loads((run / "run.json").read_text())
+    info["config"] = {"zoom": 2.0}  # the folder now holds another run
+    (run / "run.json").write_text(json.dumps(info))
+    html = write_report([evaluated[0], results], tmp_path / "r").read_text(encoding="utf-8")
+    assert "now holds another run than the one evaluated" in html
+    assert html.count("<video ") == len(videos)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ttm_bench.errors import TTMBenchError
+from ttm_bench.hashing import file_sha256
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -135,6 +136,17 @@ def place_media(source: Path, destination: Path) -> None:
 
 
 @dataclass(frozen=True)
+class VideoSource:
+    """Where a run's videos are: `folder` holds `<sample_id>.mp4`. `sha256`: per finished
+    sample, the hash its run sidecar records (None: a run generated before sidecars recorded
+    it); a video whose file no longer has it is left out. `sha256` None: unverified (a plain
+    folder of videos)."""
+
+    folder: Path
+    sha256: Mapping[str, str | None] | None = None
+
+
+@dataclass(frozen=True)
 class Media:
     """Where the gallery's files went: relative paths per sample, and what was left out."""
 
@@ -143,11 +155,12 @@ class Media:
     notes: list[str]
 
 
-def collect_media(samples: Sequence[SampleEntry], video_folders: Sequence[Path | None],
+def collect_media(samples: Sequence[SampleEntry], video_sources: Sequence[VideoSource | None],
                   runs: Sequence[str], folder: Path, prefix: str) -> Media:
-    """Hard-link or copy each sample's image and each run's `<sample_id>.mp4` from
-    `video_folders[k]` into `folder`; the returned paths start with `prefix` (the name under
-    which `folder` will sit in the report). Files are named by row number, never by id."""
+    """Hard-link or copy each sample's image and each run's `<sample_id>.mp4` (checked against
+    its sidecar's sha256, see `VideoSource`) into `folder`; the returned paths start with
+    `prefix` (the name under which `folder` will sit in the report). Files are named by row
+    number, never by id. `video_sources[k]` None: run k has no videos to show."""
     images: dict[str, str] = {}
     unshown: list[str] = []
     for i, s in enumerate(samples):
@@ -164,20 +177,28 @@ def collect_media(samples: Sequence[SampleEntry], video_folders: Sequence[Path |
              f"of sample {unshown[0]!r}; check the benchmark with `ttm-bench bench validate`"
              ] if unshown else []
     videos: list[dict[str, str]] = []
-    for k, (run, source) in enumerate(zip(runs, video_folders, strict=True)):
+    for k, (run, source) in enumerate(zip(runs, video_sources, strict=True)):
         found: dict[str, str] = {}
-        if source is None:
-            notes.append(f"run {run!r}: its results record no video folder, so the gallery "
-                         f"shows its values without videos; pass --videos {run}=DIR")
-        elif not source.is_dir():
-            notes.append(f"run {run!r}: video folder {source} does not exist, so the gallery "
-                         f"shows its values without videos; pass --videos {run}=DIR")
-        else:
+        changed: list[str] = []
+        if source is not None and not source.folder.is_dir():
+            notes.append(f"run {run!r}: video folder {source.folder} does not exist, so the "
+                         f"gallery shows its values without videos; pass --videos {run}=DIR")
+        elif source is not None:
             for i, s in enumerate(samples):
-                video = confined(source, f"{s.sample_id}.mp4")
-                if video.is_file():
-                    name = f"run-{k}/{i:05d}.mp4"
-                    place_media(video, folder / name)
-                    found[s.sample_id] = f"{prefix}/{name}"
+                video = confined(source.folder, f"{s.sample_id}.mp4")
+                if not video.is_file() or (source.sha256 is not None
+                                           and s.sample_id not in source.sha256):
+                    continue  # not generated, or not finished
+                expected = source.sha256.get(s.sample_id) if source.sha256 else None
+                if expected is not None and file_sha256(video) != expected:
+                    changed.append(s.sample_id)
+                    continue
+                name = f"run-{k}/{i:05d}.mp4"
+                place_media(video, folder / name)
+                found[s.sample_id] = f"{prefix}/{name}"
+        if changed:
+            notes.append(f"run {run!r}: {len(changed)} video(s) changed after they were "
+                         f"generated (e.g. of sample {changed[0]!r}) and are left out; "
+                         "regenerate and re-evaluate those samples")
         videos.append(found)
     return Media(images, videos, notes)

@@ -75,7 +75,7 @@ class ReportInputs:
     splits: tuple[str, ...]  # splits of the plots, `all` last
     values: tuple[dict[str, dict[str, float]], ...]  # per run: sample → metric → value
     samples: tuple[gallery.SampleEntry, ...]
-    video_folders: tuple[Path | None, ...]  # per run
+    videos: tuple[gallery.VideoSource | None, ...]  # per run
     notes: tuple[str, ...]
     read_from: tuple[Path, ...] = ()  # every folder read: the report never writes inside one
 
@@ -107,11 +107,12 @@ def read_inputs(results_dirs: Sequence[str | os.PathLike[str]], *, bench: Path |
         samples = _benchmark_samples(bench_dir, results[0], notes)
     if samples is None:
         samples = gallery.samples_from_tables(tables)
-    folders = tuple((videos or {}).get(r.run) or _video_folder(r) for r in results)
-    read_from = [r.directory for r in results] + [f for f in folders if f is not None]
+    sources = tuple(gallery.VideoSource(videos[r.run]) if r.run in (videos or {})
+                    else _video_source(r, notes) for r in results)
+    read_from = [r.directory for r in results] + [v.folder for v in sources if v is not None]
     read_from += [p for r in results if (p := _recorded(r, "run")) is not None]
     read_from += [bench_dir] if bench_dir is not None else []
-    return ReportInputs(results, board, shown, tuple(chosen), values, tuple(samples), folders,
+    return ReportInputs(results, board, shown, tuple(chosen), values, tuple(samples), sources,
                         tuple(notes), tuple(read_from))
 
 
@@ -119,9 +120,30 @@ def _recorded(results: Results, key: str) -> Path | None:
     return Path(results.source[key]) if key in results.source else None
 
 
-def _video_folder(results: Results) -> Path | None:
-    run = _recorded(results, "run")
-    return run / "videos" if run is not None else _recorded(results, "videos")
+def _video_source(results: Results, notes: list[str]) -> gallery.VideoSource | None:
+    """The recorded run's videos, with the hashes its sidecars record, if the run directory
+    still holds the run that was evaluated; else None, with a note."""
+    from ttm_bench.generation.run import RunDir
+
+    fix = f"pass --videos {results.run}=DIR"
+    if "videos" in results.source:
+        return gallery.VideoSource(Path(results.source["videos"]))
+    if "run" not in results.source:
+        notes.append(f"run {results.run!r}: its results record no video folder, so the gallery "
+                     f"shows its values without videos; {fix}")
+        return None
+    run = RunDir(results.source["run"])
+    if not run.info_path.is_file():
+        notes.append(f"run {results.run!r}: run directory {run.root} is gone, so the gallery "
+                     f"shows its values without videos; {fix}")
+        return None
+    if results.run_sha256 is not None and run.read_info().identity != results.run_sha256:
+        notes.append(f"run {results.run!r}: {run.root} now holds another run than the one "
+                     f"evaluated (its run.json changed), so its videos are left out; {fix}")
+        return None
+    sidecars = sorted(run.videos.glob("*.json"))  # the run's own names: nothing outside it
+    records = {p.stem: r for p in sidecars if (r := run.finished_record(p.stem)) is not None}
+    return gallery.VideoSource(run.videos, {sid: r.video_sha256 for sid, r in records.items()})
 
 
 def _benchmark_samples(bench_dir: Path, results: Results,
@@ -258,7 +280,7 @@ def write_report_folder(inputs: ReportInputs, out: Path) -> Path:
         _check_owned(out)
         with _lock(out), _staged_assets(out) as staging:
             plots_made = build_plots(inputs, staging / "plots", f"{ASSETS}/plots")
-            media = gallery.collect_media(inputs.samples, inputs.video_folders,
+            media = gallery.collect_media(inputs.samples, inputs.videos,
                                           [r.run for r in inputs.results], staging / "media",
                                           f"{ASSETS}/media")
             rows = gallery.gallery_rows(inputs.samples, inputs.values, media.images,

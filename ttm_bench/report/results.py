@@ -111,6 +111,7 @@ class Results:
     warnings: metric → warnings raised while computing it (e.g. fewer samples than dimensions).
     source: where the evaluation read its inputs (absolute paths as recorded): "run" and
     "benchmark", or "videos" for a plain folder; empty for results written before it was recorded.
+    run_sha256: the identity of the run directory evaluated (`RunInfo.identity`), if any.
     snapshot: the verified state of the directory these results were read from.
     """
 
@@ -129,6 +130,7 @@ class Results:
     bootstrap: BootstrapSettings | None
     aggregate: tuple[AggregateRow, ...]
     source: Mapping[str, str] = field(default_factory=dict)
+    run_sha256: str | None = None
     snapshot: ResultsSnapshot | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -324,6 +326,7 @@ def load_results(directory: str | os.PathLike[str]) -> Results:
         bootstrap=bootstrap,
         aggregate=tuple(row for _, row in rows),
         source=fields.get("source", _STRING_MAP, {}),
+        run_sha256=fields.get("run_sha256", NONEMPTY_STRING, None, nullable=True),
         snapshot=snapshot,
     )
     if fields.problems:
