@@ -74,10 +74,12 @@
     const button = row.querySelector("button.toggle");
     if (videos.length === 0) { button.hidden = true; continue; }
     button.addEventListener("click", () => { wanted.set(row, !wanted.get(row)); refresh(row); });
-    videos[0].addEventListener("timeupdate", () => {
-      for (const other of videos.slice(1)) {
-        if (Math.abs(other.currentTime - videos[0].currentTime) > 0.15) {
-          other.currentTime = videos[0].currentTime;
+    const lead = videos[0];
+    lead.addEventListener("timeupdate", () => {
+      for (const other of videos.slice(1)) {  // distance on the loop: 0.95 s and 0.02 s are close
+        const apart = Math.abs(other.currentTime - lead.currentTime);
+        if (Math.min(apart, (lead.duration || Infinity) - apart) > 0.15) {
+          other.currentTime = lead.currentTime;
         }
       }
     });
