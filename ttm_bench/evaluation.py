@@ -62,6 +62,9 @@ class EvaluationInputs:
     run_info: dict[str, Any] = field(default_factory=dict)
     run_sha256: str | None = None  # the run's identity (`RunInfo.identity`); None for folders
     benchmark_verification: str | None = None  # verification.VERIFIED or SKIPPED; None: none
+    #: Where the inputs were read from (absolute paths), recorded so that reports can find the
+    #: videos and images: "run" and "benchmark", or "videos" for a plain folder.
+    source: dict[str, str] = field(default_factory=dict)
 
 
 def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
@@ -92,6 +95,7 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
         run_info=info.to_dict(),
         run_sha256=info.identity,
         benchmark_verification=verification,
+        source={"run": str(run.root.resolve()), "benchmark": str(bench.root.resolve())},
     )
 
 
@@ -104,7 +108,8 @@ def inputs_from_folder(folder: str | Path, name: str) -> EvaluationInputs:
     if not paths:
         raise TTMBenchError(f"no .mp4 files in {folder}; videos must be named <sample_id>.mp4")
     videos = [VideoEntry(p.stem, ALL_SPLIT, p) for p in paths]
-    return EvaluationInputs(name, videos, {ALL_SPLIT: [v.sample_id for v in videos]})
+    return EvaluationInputs(name, videos, {ALL_SPLIT: [v.sample_id for v in videos]},
+                            source={"videos": str(folder.resolve())})
 
 
 def _expected_by_split(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
@@ -274,6 +279,7 @@ def _evaluate_into(writer: ResultsWriter, inputs: EvaluationInputs,
                       "method": "percentile (means), centred (set-level)",
                       "methods": {m.preset.metric: interval_method(m) for m in metrics}},
         "run_info": inputs.run_info,
+        "source": inputs.source,
         "aggregate": aggregate_rows,
     }
     _write_results(writer, per_sample_rows, aggregate_rows, results)
