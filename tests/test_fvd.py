@@ -14,8 +14,8 @@ from torch import nn
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics.base import EvalItem, MissingWeightsError
 from ttm_bench.metrics.feature_cache import FeatureCache
-from ttm_bench.metrics.frechet import frechet_distance_from_features
-from ttm_bench.metrics.fvd import frechet_distance_of_samples, i3d_input
+from ttm_bench.metrics.frechet import frechet_distance_from_features, frechet_distance_of_samples
+from ttm_bench.metrics.fvd import i3d_input
 from ttm_bench.metrics.registry import create_metric
 
 # The released I3D is TorchScript; torch deprecates scripting, but the format is what it is.

@@ -6,8 +6,8 @@ antialiasing), scaled to [-1, 1], fed as float32 [B, 3, T, 224, 224] to the I3D 
 port of StyleGAN-V as `detector(x, rescale=False, resize=False, return_features=True)`, which
 returns the 400 Kinetics logits before the softmax. The reference set is the benchmark's
 ground-truth clips processed identically. Gaussian statistics are float64 with N-1
-covariances; the distance is `frechet.frechet_distance`, or its exact sample-space form
-`frechet_distance_of_samples` when there are fewer videos than feature dimensions.
+covariances; the distance is `frechet.frechet_distance_of_samples` (exact in sample space when
+there are fewer videos than feature dimensions).
 
 Sets and resamples: `compute_on(ids)` uses the generated and the ground-truth features of the
 same ids (repeats allowed), so a bootstrap resamples (generated, reference) pairs of samples.
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics.base import EvalItem
 from ttm_bench.metrics.feature_cache import array_sha256
-from ttm_bench.metrics.frechet import GaussianStats, frechet_distance
+from ttm_bench.metrics.frechet import frechet_distance_of_samples
 from ttm_bench.metrics.model_metric import ModelMetric
 from ttm_bench.metrics.video_input import check_clip
 
@@ -49,32 +49,6 @@ def i3d_input(video: np.ndarray, num_frames: int, size: int) -> torch.Tensor:
 def i3d_features(detector: Any, clips: torch.Tensor) -> torch.Tensor:
     """clips: float32 [B, 3, T, 224, 224] in [-1, 1] → logits [B, 400], as the preset calls I3D."""
     return detector(clips, rescale=False, resize=False, return_features=True)
-
-
-def frechet_distance_of_samples(x: np.ndarray, y: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to float [n1, D] and [n2, D] features.
-
-    Means and unbiased (N-1) covariances, as `frechet.GaussianStats`. When n1·n2 < D², the
-    trace term is computed in sample space instead of from D×D eigendecompositions: with
-    centred features Xc, Yc, the nonzero eigenvalues of Σx·Σy are the squared singular values
-    of Xc·Ycᵀ / √((n1-1)(n2-1)), so tr((√Σx Σy √Σx)^½) is the sum of those singular values.
-    Exact, and fast enough to bootstrap FVD over 400-d features of a few hundred videos.
-    """
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    (n1, dim), n2 = x.shape, len(y)
-    if n1 * n2 >= dim * dim:
-        gx, gy = GaussianStats.from_features(x), GaussianStats.from_features(y)
-        return frechet_distance(gx.mean, gx.covariance, gy.mean, gy.covariance)
-    if min(n1, n2) < 2:
-        raise TTMBenchError(f"a covariance needs at least 2 feature vectors, got {n1} and {n2}")
-    mean_x, mean_y = x.mean(axis=0), y.mean(axis=0)
-    xc, yc = x - mean_x, y - mean_y
-    trace_x = float(np.sum(xc * xc)) / (n1 - 1)
-    trace_y = float(np.sum(yc * yc)) / (n2 - 1)
-    singular = np.linalg.svd(xc @ yc.T, compute_uv=False)
-    trace_sqrt = float(singular.sum()) / np.sqrt((n1 - 1) * (n2 - 1))
-    diff = mean_x - mean_y
-    return max(float(diff @ diff) + trace_x + trace_y - 2.0 * trace_sqrt, 0.0)
 
 
 class FrechetVideoDistance(ModelMetric):

@@ -48,7 +48,9 @@ def _resample_blocks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
         yield rng.integers(0, n, size=(rows, n), dtype=np.int64)
 
 
-def _percentile_interval(replicates: np.ndarray, level: float) -> tuple[float, float]:
+def percentile_interval(replicates: np.ndarray, level: float) -> tuple[float, float]:
+    """The percentile interval of bootstrap `replicates` (float [n_boot]); (nan, nan) when any
+    replicate is not finite."""
     if not np.all(np.isfinite(replicates)):
         return (math.nan, math.nan)
     alpha = 1.0 - level
@@ -81,14 +83,26 @@ def bootstrap_ci(
     _check_bootstrap_args(n, n_boot, level)
     if n == 0:
         return (math.nan, math.nan)
+    return percentile_interval(bootstrap_replicates(statistic, n, n_boot=n_boot, seed=seed),
+                                level)
+
+
+def bootstrap_replicates(
+    statistic: Callable[[np.ndarray], float], n: int, *, n_boot: int = 1000, seed: int = 0
+) -> np.ndarray:
+    """float64 [n_boot] values of `statistic` on the resamples `bootstrap_ci` draws (n >= 1).
+
+    With n = 1 every resample is the single sample, so one evaluation is repeated n_boot times.
+    """
+    if n < 1 or n_boot < 1:
+        raise TTMBenchError(f"bootstrap replicates need n >= 1 and n_boot >= 1, got n={n}, "
+                            f"n_boot={n_boot}")
     if n == 1:
-        value = float(statistic(np.zeros(1, dtype=np.int64)))
-        return (value, value)
-    replicates = np.array(
+        return np.full(n_boot, float(statistic(np.zeros(1, dtype=np.int64))))
+    return np.array(
         [float(statistic(row)) for block in _resample_blocks(n, n_boot, seed) for row in block],
         dtype=np.float64,
     )
-    return _percentile_interval(replicates, level)
 
 
 def bootstrap_mean_ci(
@@ -116,7 +130,7 @@ def bootstrap_mean_ci(
     replicates = np.concatenate(
         [values[block].mean(axis=1) for block in _resample_blocks(n, n_boot, seed)]
     )
-    return _percentile_interval(replicates, level)
+    return percentile_interval(replicates, level)
 
 
 def _check_counts(successes: int, n: int) -> None:
