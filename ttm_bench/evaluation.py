@@ -3,10 +3,11 @@
 Inputs are a run directory plus the benchmark it was generated on, or a plain folder of
 `<sample_id>.mp4` files (reference-free metrics only). Outputs, in the results directory:
 `per_sample.parquet` (sample_id, split, metric, value), `aggregate.parquet` (run, benchmark,
-split, metric, value, ci_low, ci_high, n, n_expected, preset_hash) and `results.json` (the same
-aggregate plus presets, skipped metrics with reasons, and provenance). Aggregates exist per
-split and for `all`; a split with fewer evaluated samples than expected is marked incomplete
-through `n < n_expected`, never silently averaged over fewer samples.
+split, metric, value, ci_low, ci_high, n, n_expected, preset_hash), `results.json` (the same
+aggregate plus presets, skipped metrics with reasons, and provenance) and, for set-level metrics
+such as FVD, their per-sample features in `features/<metric>.npz` (`metrics.sample_features`).
+Aggregates exist per split and for `all`; a split with fewer evaluated samples than expected is
+marked incomplete through `n < n_expected`, never silently averaged over fewer samples.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from ttm_bench.generation.run import RunDir
 from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.registry import canonical_name, create_metric, list_metrics
+from ttm_bench.metrics.sample_features import FEATURES_DIR, SampleFeatures, features_path
+from ttm_bench.metrics.sample_features import write as write_features
 from ttm_bench.metrics.stats import bootstrap_ci, bootstrap_mean_ci
 
 RESULTS_FILE = "results.json"
@@ -218,7 +221,10 @@ def evaluate(
         "run_info": inputs.run_info,
         "aggregate": aggregate_rows,
     }
-    _write_results(out, per_sample_rows, aggregate_rows, results)
+    features = [SampleFeatures.from_state(m.preset.metric, m.preset.hash, m.set_statistic,
+                                          m.state(), split_of)
+                for m in metrics if m.set_statistic is not None]
+    _write_results(out, per_sample_rows, aggregate_rows, features, results)
     return results
 
 
@@ -293,8 +299,14 @@ def _check_out_dir(out: Path, inputs: EvaluationInputs) -> None:
 
 
 def _write_results(out: Path, per_sample: list[dict], aggregate: list[dict],
-                   results: dict[str, Any]) -> None:
+                   features: list[SampleFeatures], results: dict[str, Any]) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    kept = {features_path(out, f.metric) for f in features}
+    for stale in (out / FEATURES_DIR).glob("*.npz"):  # metrics no longer evaluated
+        if stale not in kept:
+            stale.unlink()
+    for entry in features:
+        write_features(features_path(out, entry.metric), entry)
     columns = ["sample_id", "split", "metric", "value"]
     with atomic_path(out / "per_sample.parquet") as tmp:
         pd.DataFrame(per_sample, columns=columns).to_parquet(tmp, index=False)

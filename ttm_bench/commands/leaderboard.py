@@ -1,4 +1,4 @@
-"""`ttm-bench leaderboard`: compare evaluated runs in one table (Markdown or HTML)."""
+"""`ttm-bench leaderboard`: compare evaluated runs in one table (Markdown, HTML or LaTeX)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 from ttm_bench.atomic import write_text
+from ttm_bench.report.latex import render_leaderboard
 from ttm_bench.report.leaderboard import RENDERERS, build_leaderboard
 from ttm_bench.report.results import load_results
 
 
-def _names(text: str) -> list[str]:
+def names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
@@ -25,11 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS",
                         help="results directories written by `ttm-bench evaluate`")
-    parser.add_argument("--format", choices=sorted(RENDERERS), default="md",
-                        help="output format (default: md)")
-    parser.add_argument("--splits", type=_names, default=None,
+    parser.add_argument("--format", choices=sorted([*RENDERERS, "latex"]), default="md",
+                        help="output format (default: md); latex: a booktabs table")
+    parser.add_argument("--ci", action="store_true",
+                        help="LaTeX: add a confidence-interval column after each metric")
+    parser.add_argument("--splits", type=names, default=None,
                         help="comma-separated splits to show, in order (e.g. single,multi or all)")
-    parser.add_argument("--metrics", type=_names, default=None,
+    parser.add_argument("--metrics", type=names, default=None,
                         help="comma-separated metrics to show, in order (e.g. fvd16,ad_dis)")
     parser.add_argument("--out", default="-", help="output file, or - for stdout (default)")
     parser.set_defaults(func=run)
@@ -38,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     board = build_leaderboard([load_results(p) for p in args.results],
                               splits=args.splits, metrics=args.metrics)
-    text = RENDERERS[args.format](board)
+    text = (render_leaderboard(board, with_ci=args.ci) if args.format == "latex"
+            else RENDERERS[args.format](board))
     if args.out == "-":
         sys.stdout.write(text)
     else:

@@ -84,11 +84,15 @@ class Metric(ABC):
     higher_is_better: True/False for the leaderboard's ↑/↓, None when no direction is better.
     requires: which `EvalItem` fields (see `REQUIREMENTS`) must be present.
     default_params: the pinned preset parameters; constructor keywords override them.
+    set_statistic: for set-level metrics, the `sample_features.STATISTICS` entry that recomputes
+    the value from `state()` (role "generated"/"reference" → sample id → features), which the
+    evaluation keeps so that paired comparisons never need the model again.
     """
 
     name: ClassVar[str]
     label: str = ""  # set from the registry entry by `create_metric`
     higher_is_better: ClassVar[bool | None]
+    set_statistic: ClassVar[str | None] = None
     requires: ClassVar[frozenset[str]] = frozenset()
     default_params: ClassVar[Mapping[str, Any]] = {}
     preset_version: ClassVar[str] = "1"

@@ -56,6 +56,7 @@ class FrechetVideoDistance(ModelMetric):
 
     name = "fvd"
     higher_is_better = False
+    set_statistic = "frechet_distance"
     requires = frozenset({"reference"})
     checkpoint_name = "i3d_kinetics400"
     default_params: ClassVar[dict[str, Any]] = {"num_frames": 16, "size": 224,

@@ -1,0 +1,76 @@
+"""`ttm-bench compare`: every run against a baseline on paired samples, with significance."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ttm_bench.atomic import write_text
+from ttm_bench.commands.leaderboard import names
+from ttm_bench.errors import TTMBenchError
+from ttm_bench.report.compare import build_comparison
+from ttm_bench.report.compare_tables import LAYOUTS, RENDERERS
+from ttm_bench.report.latex import render_comparison
+from ttm_bench.report.run_samples import load_run_samples
+
+#: Output format → file suffix in --out.
+FORMATS = {"md": "md", "html": "html", "latex": "tex", "csv": "csv", "json": "json"}
+
+
+def _formats(text: str) -> list[str]:
+    chosen = names(text)
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown format(s) {unknown}; choose from "
+                                         f"{', '.join(FORMATS)}")
+    return chosen
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="paired comparison of runs against a baseline (Δ, CI, p-values, verdicts)",
+        description="For every other run, metric and split: the baseline's and the run's value "
+                    "on the samples both evaluated, Δ = run − baseline with a paired bootstrap "
+                    "interval, a two-sided p-value (sign-flip permutation test; paired "
+                    "bootstrap for FVD) Holm–Bonferroni adjusted over the table, and a verdict.",
+    )
+    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS",
+                        help="results directories written by `ttm-bench evaluate`")
+    parser.add_argument("--baseline", required=True, metavar="RUN",
+                        help="the baseline: a run name or one of the RESULTS directories")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="folder for comparison.<md|html|tex|csv|json>")
+    parser.add_argument("--format", type=_formats, default=["md", "csv", "json"],
+                        help="comma-separated formats: md, html, latex, csv, json "
+                             "(default: md,csv,json)")
+    parser.add_argument("--layout", choices=LAYOUTS, default="pairs",
+                        help="pairs: one row per run × metric × split (default); ablation: the "
+                             "paper's ablation table, baseline then variants, cells value (Δ)")
+    parser.add_argument("--metrics", type=names, default=None,
+                        help="comma-separated metrics (default: every metric all runs have)")
+    parser.add_argument("--splits", type=names, default=None,
+                        help="comma-separated splits (default: every split, then all)")
+    parser.add_argument("--ci", action="store_true",
+                        help="LaTeX: add a column with the interval of Δ")
+    parser.add_argument("--n-boot", type=int, default=1000,
+                        help="bootstrap resamples and random sign flips (default: 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="resampling seed (default: 0)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.n_boot < 1:
+        raise TTMBenchError(f"--n-boot must be >= 1, got {args.n_boot} (the default is 1000)")
+    comparison = build_comparison([load_run_samples(p) for p in args.results], args.baseline,
+                                  metrics=args.metrics, splits=args.splits, n_boot=args.n_boot,
+                                  seed=args.seed)
+    for fmt in args.format:
+        path = args.out / f"comparison.{FORMATS[fmt]}"
+        text = (render_comparison(comparison, args.layout, with_ci=args.ci) if fmt == "latex"
+                else RENDERERS[fmt](comparison, args.layout))
+        write_text(path, text)
+        print(f"wrote {path}", file=sys.stderr)
+    sys.stdout.write(RENDERERS["md"](comparison, args.layout))
+    return 0
