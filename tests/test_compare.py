@@ -231,7 +231,7 @@ def test_unknown_baseline_metric_or_split(tmp_path: Path) -> None:
         compare([base, run], "base", splits=["singel"])
     with pytest.raises(TTMBenchError, match="at least one other"):
         compare([base], "base")
-    by_directory = compare([base, run], str(base))
+    by_directory = compare([base, run], str(base) + "/")
     assert by_directory.baseline == "base" and [m.name for m in by_directory.metrics] == [
         "clipframe"]
 
@@ -256,11 +256,19 @@ def test_cli_writes_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_bad_format_and_n_boot_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = write_run(tmp_path, "base", {"clipframe": shifted(1, 0.0)})
-    args = ["compare", str(base), str(base), "--baseline", "base", "--out", str(tmp_path)]
+    run = write_run(tmp_path, "run", {"clipframe": shifted(2, 0.0)})
+    args = ["compare", str(base), str(run), "--baseline", "base", "--out", str(tmp_path)]
     with pytest.raises(SystemExit) as info:
         main([*args, "--format", "pdf"])
     assert info.value.code == 2 and "unknown format" in capsys.readouterr().err
     assert main([*args, "--n-boot", "0"]) == 2
+    assert main([*args, "--seed", "-1"]) == 2
+    assert main([*args[:2], *args[1:]]) == 2
+    assert "appears in both" in capsys.readouterr().err
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert main([*args[:-1], str(blocked)]) == 2
+    assert "choose another --out" in capsys.readouterr().err
 
 
 def test_ablation_layout_rows_cells_and_markers(tmp_path: Path) -> None:

@@ -63,6 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.n_boot < 1:
         raise TTMBenchError(f"--n-boot must be >= 1, got {args.n_boot} (the default is 1000)")
+    if args.seed < 0:
+        raise TTMBenchError(f"--seed must be >= 0, got {args.seed}")
     comparison = build_comparison([load_run_samples(p) for p in args.results], args.baseline,
                                   metrics=args.metrics, splits=args.splits, n_boot=args.n_boot,
                                   seed=args.seed)
@@ -70,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
         path = args.out / f"comparison.{FORMATS[fmt]}"
         text = (render_comparison(comparison, args.layout, with_ci=args.ci) if fmt == "latex"
                 else RENDERERS[fmt](comparison, args.layout))
-        write_text(path, text)
+        try:
+            write_text(path, text)
+        except OSError as exc:
+            raise TTMBenchError(f"cannot write {path}: {exc.strerror or exc}; choose another "
+                                "--out") from None
         print(f"wrote {path}", file=sys.stderr)
     sys.stdout.write(RENDERERS["md"](comparison, args.layout))
     return 0

@@ -23,6 +23,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -168,7 +169,10 @@ def verdict_text(result: Verdict, metric: str) -> str:
 
 def _find_baseline(runs: Sequence[RunSamples], baseline: str) -> RunSamples:
     for run in runs:
-        if baseline in (run.results.run, str(run.results.directory)):
+        if baseline == run.results.run:
+            return run
+    for run in runs:
+        if Path(baseline).resolve() == run.results.directory.resolve():
             return run
     raise UnknownNameError("baseline run", baseline, [r.results.run for r in runs])
 
