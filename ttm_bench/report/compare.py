@@ -158,6 +158,20 @@ def _difference(run: MetricSamples, baseline: MetricSamples, run_rows: np.ndarra
                                        len(run_rows), n_boot=n_boot, level=level, seed=seed)
 
 
+def _paired_cell(run: RunSamples, base: RunSamples, metric: str, split: str, n_boot: int,
+                 level: float, seed: int) -> PairedCell:
+    """The cell before adjustment: samples of `split` in both runs, paired by sample id."""
+    run_samples, base_samples = run.metric(metric), base.metric(metric)
+    run_rows, base_rows = _split_rows(run_samples, split), _split_rows(base_samples, split)
+    paired = sorted(set(run_rows) & set(base_rows))
+    r_idx = np.array([run_rows[s] for s in paired], dtype=np.int64)
+    b_idx = np.array([base_rows[s] for s in paired], dtype=np.int64)
+    diff = _difference(run_samples, base_samples, r_idx, b_idx, n_boot, level, seed)
+    return PairedCell(run.results.run, metric, split, len(paired),
+                      base_samples.statistic(b_idx), run_samples.statistic(r_idx), diff.delta,
+                      diff.ci_low, diff.ci_high, diff.p_value, math.nan, diff.test, "")
+
+
 def verdict_text(result: Verdict, metric: str) -> str:
     """The verdict in words; directionless metrics use their family's words if it has some."""
     family = next((f for f in _DIRECTIONLESS_WORDS if metric.startswith(f)), None)
@@ -233,19 +247,8 @@ def build_comparison(
                                tuple(sorted(run_ids - base_ids))))
         for metric in chosen_metrics:
             direction = metric_info(results, metric)[1]
-            for split in chosen_splits:
-                run_rows = _split_rows(run.metric(metric), split)
-                base_rows = _split_rows(base.metric(metric), split)
-                paired = sorted(set(run_rows) & set(base_rows))
-                r_idx = np.array([run_rows[s] for s in paired], dtype=np.int64)
-                b_idx = np.array([base_rows[s] for s in paired], dtype=np.int64)
-                diff = _difference(run.metric(metric), base.metric(metric), r_idx, b_idx,
-                                   n_boot, level, seed)
-                raw.append((PairedCell(
-                    run.results.run, metric, split, len(paired),
-                    base.metric(metric).statistic(b_idx), run.metric(metric).statistic(r_idx),
-                    diff.delta, diff.ci_low, diff.ci_high, diff.p_value, math.nan, diff.test,
-                    ""), direction))
+            raw += [(_paired_cell(run, base, metric, split, n_boot, level, seed), direction)
+                    for split in chosen_splits]
     adjusted = holm_adjust([cell.p_value for cell, _ in raw])
     cells = tuple(
         _with_verdict(cell, p, direction, alpha)
