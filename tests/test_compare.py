@@ -328,3 +328,14 @@ def test_undefined_cells_stay_undefined(tmp_path: Path) -> None:
     assert cell.n_paired == 0 and math.isnan(cell.delta) and math.isnan(cell.p_adjusted)
     assert cell.verdict == "no significant difference" and result.family_size == 0
     assert "| — |" in render_markdown(result)
+
+
+def test_leaderboard_latex_from_the_cli(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    dirs = [write_run(tmp_path, name, {"clipframe": shifted(i, 0.1 * i)})
+            for i, name in enumerate(["low", "high_1"])]
+    assert main(["leaderboard", *map(str, dirs), "--format", "latex", "--ci"]) == 0
+    tex = capsys.readouterr().out
+    assert r"\toprule" in tex and r"\bottomrule" in tex and r"\cmidrule(lr){2-3}" in tex
+    high = next(line for line in tex.splitlines() if line.startswith(r"high\_1"))
+    assert high.count(" & ") == 4 and r"\textbf{" in high  # value and CI per split, best bold
