@@ -15,6 +15,7 @@ import pytest
 
 from ttm_bench.cli import main
 from ttm_bench.errors import TTMBenchError, UnknownNameError
+from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics import sample_features
 from ttm_bench.metrics.base import Preset
 from ttm_bench.metrics.frechet import frechet_distance_of_samples
@@ -37,11 +38,14 @@ SPLIT = {sid: ("single" if i % 2 == 0 else "multi") for i, sid in enumerate(IDS)
 
 def write_run(root: Path, run: str, values: dict[str, dict[str, float]] | None = None,
               features: tuple[np.ndarray, np.ndarray] | None = None, *,
-              benchmark: dict | None = None, params: dict[str, dict] | None = None) -> Path:
+              benchmark: dict | None = None, params: dict[str, dict] | None = None,
+              features_preset: str | None = None, features_file: bool = True) -> Path:
     """A results directory as `ttm-bench evaluate` writes it.
 
     values: per-sample metric → sample id → value; features: (generated, reference) float
-    [len(IDS), D] of `fvd16` for the samples IDS. Aggregates are the means (no CI).
+    [len(IDS), D] of `fvd16` for the samples IDS, in a features file recording
+    `features_preset` (default: the right one) unless not `features_file` (as written before
+    evaluation kept features). Aggregates are the means (no CI).
     """
     values = values or {}
     out = root / run.replace("/", "_")
@@ -69,15 +73,18 @@ def write_run(root: Path, run: str, values: dict[str, dict[str, float]] | None =
         "bootstrap": {"n_boot": 1000, "level": 0.95, "seed": 0, "method": "percentile"},
         "aggregate": rows,
     }
-    (out / "results.json").write_text(json.dumps(results), encoding="utf-8")
     per_sample = [{"sample_id": s, "split": SPLIT[s], "metric": m, "value": v}
                   for m, by_id in values.items() for s, v in by_id.items()]
     pd.DataFrame(per_sample, columns=["sample_id", "split", "metric", "value"]).to_parquet(
         out / "per_sample.parquet", index=False)
-    if features is not None:
+    pd.DataFrame(rows).to_parquet(out / "aggregate.parquet", index=False)
+    if features is not None and features_file:
         sample_features.write(features_path(out, "fvd16"), SampleFeatures(
-            "fvd16", presets["fvd16"]["hash"], "frechet_distance", tuple(IDS),
+            "fvd16", features_preset or presets["fvd16"]["hash"], "frechet_distance", tuple(IDS),
             tuple(SPLIT[s] for s in IDS), *features))
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    results.update(format_version=2, files={f: file_sha256(out / f) for f in files})
+    (out / "results.json").write_text(json.dumps(results), encoding="utf-8")
     return out
 
 
@@ -176,8 +183,8 @@ def test_results_without_features_name_the_fix(tmp_path: Path,
     rng = np.random.default_rng(0)
     features = (rng.normal(size=(30, 4)), rng.normal(size=(30, 4)))
     base = write_run(tmp_path, "base", {"clipframe": shifted(1, 0.0)}, features=features)
-    old = write_run(tmp_path, "old", {"clipframe": shifted(2, 0.0)}, features=features)
-    shutil.rmtree(old / "features")
+    old = write_run(tmp_path, "old", {"clipframe": shifted(2, 0.0)}, features=features,
+                    features_file=False)
     out = tmp_path / "out"
     assert main(["compare", str(base), str(old), "--baseline", "base", "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -187,20 +194,12 @@ def test_results_without_features_name_the_fix(tmp_path: Path,
                  "--metrics", "clipframe"]) == 0  # leaving FVD out works
 
 
-def test_edited_features_file_is_refused(tmp_path: Path) -> None:
+def test_features_of_another_preset_are_refused(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     features = (rng.normal(size=(30, 4)), rng.normal(size=(30, 4)))
     base = write_run(tmp_path, "base", features=features)
-    run = write_run(tmp_path, "run", features=features)
-    path = features_path(run, "fvd16")
-    stored = sample_features.read(path)
-    sample_features.write(path, SampleFeatures("fvd16", "0" * 16, stored.statistic,
-                                               stored.sample_ids, stored.splits,
-                                               stored.generated, stored.reference))
+    run = write_run(tmp_path, "run", features=features, features_preset="0" * 16)
     with pytest.raises(TTMBenchError, match="edited or mixed"):
-        compare([base, run], "base")
-    path.write_bytes(b"not a zip")
-    with pytest.raises(TTMBenchError, match="is not a features file"):
         compare([base, run], "base")
 
 
@@ -218,6 +217,9 @@ def test_features_file_round_trip_and_checks(tmp_path: Path) -> None:
         sample_features.read(path)
     with pytest.raises(TTMBenchError, match="does not exist"):
         sample_features.read(tmp_path / "none.npz")
+    path.write_bytes(b"not a zip")
+    with pytest.raises(TTMBenchError, match="is not a features file"):
+        sample_features.read(path)
 
 
 def test_unknown_baseline_metric_or_split(tmp_path: Path) -> None:
