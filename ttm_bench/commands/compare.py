@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ttm_bench.atomic import write_text
-from ttm_bench.commands.leaderboard import names
+from ttm_bench.commands.key_values import parse_names
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.report.compare import build_comparison
 from ttm_bench.report.compare_tables import LAYOUTS, RENDERERS
@@ -16,15 +16,6 @@ from ttm_bench.report.run_samples import load_run_samples
 
 #: Output format → file suffix in --out.
 FORMATS = {"md": "md", "html": "html", "latex": "tex", "csv": "csv", "json": "json"}
-
-
-def _formats(text: str) -> list[str]:
-    chosen = names(text)
-    unknown = [f for f in chosen if f not in FORMATS]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(f"unknown format(s) {unknown}; choose from "
-                                         f"{', '.join(FORMATS)}")
-    return chosen
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,15 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the baseline: a run name or one of the RESULTS directories")
     parser.add_argument("--out", required=True, type=Path, metavar="DIR",
                         help="folder for comparison.<md|html|tex|csv|json>")
-    parser.add_argument("--format", type=_formats, default=["md", "csv", "json"],
+    parser.add_argument("--format", default="md,csv,json",
                         help="comma-separated formats: md, html, latex, csv, json "
                              "(default: md,csv,json)")
     parser.add_argument("--layout", choices=LAYOUTS, default="pairs",
                         help="pairs: one row per run × metric × split (default); ablation: the "
                              "paper's ablation table, baseline then variants, cells value (Δ)")
-    parser.add_argument("--metrics", type=names, default=None,
+    parser.add_argument("--metrics", default=None,
                         help="comma-separated metrics (default: every metric all runs have)")
-    parser.add_argument("--splits", type=names, default=None,
+    parser.add_argument("--splits", default=None,
                         help="comma-separated splits (default: every split, then all)")
     parser.add_argument("--ci", action="store_true",
                         help="LaTeX: add a column with the interval of Δ")
@@ -65,10 +56,18 @@ def run(args: argparse.Namespace) -> int:
         raise TTMBenchError(f"--n-boot must be >= 1, got {args.n_boot} (the default is 1000)")
     if args.seed < 0:
         raise TTMBenchError(f"--seed must be >= 0, got {args.seed}")
+    formats = parse_names(args.format, "--format")
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise TTMBenchError(f"--format: unknown format(s) {', '.join(unknown)}; choose from "
+                            f"{', '.join(FORMATS)}")
+    metrics, splits = (None if text is None else parse_names(text, option)
+                       for text, option in ((args.metrics, "--metrics"),
+                                            (args.splits, "--splits")))
     comparison = build_comparison([load_run_samples(p) for p in args.results], args.baseline,
-                                  metrics=args.metrics, splits=args.splits, n_boot=args.n_boot,
+                                  metrics=metrics, splits=splits, n_boot=args.n_boot,
                                   seed=args.seed)
-    for fmt in args.format:
+    for fmt in formats:
         path = args.out / f"comparison.{FORMATS[fmt]}"
         text = (render_comparison(comparison, args.layout, with_ci=args.ci) if fmt == "latex"
                 else RENDERERS[fmt](comparison, args.layout))

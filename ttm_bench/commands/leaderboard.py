@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 from ttm_bench.atomic import write_text
+from ttm_bench.commands.key_values import parse_names
+from ttm_bench.errors import TTMBenchError
 from ttm_bench.report.latex import render_leaderboard
 from ttm_bench.report.leaderboard import RENDERERS, build_leaderboard
 from ttm_bench.report.results import load_results
 
-
-def names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
+#: File suffix of a format, where it is not the format's name.
+SUFFIXES = {"latex": "tex"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,17 +31,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="output format (default: md); latex: a booktabs table")
     parser.add_argument("--ci", action="store_true",
                         help="LaTeX: add a confidence-interval column after each metric")
-    parser.add_argument("--splits", type=names, default=None,
+    parser.add_argument("--splits", default=None,
                         help="comma-separated splits to show, in order (e.g. single,multi or all)")
-    parser.add_argument("--metrics", type=names, default=None,
+    parser.add_argument("--metrics", default=None,
                         help="comma-separated metrics to show, in order (e.g. fvd16,ad_dis)")
     parser.add_argument("--out", default="-", help="output file, or - for stdout (default)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out != "-" and Path(args.out).is_dir():
+        suffix = SUFFIXES.get(args.format, args.format)
+        raise TTMBenchError(f"--out {args.out} is a directory; give a file path, e.g. --out "
+                            f"{Path(args.out) / f'leaderboard.{suffix}'}")
+    splits, metrics = ([None if text is None else parse_names(text, option)
+                        for text, option in ((args.splits, "--splits"),
+                                             (args.metrics, "--metrics"))])
     board = build_leaderboard([load_results(p) for p in args.results],
-                              splits=args.splits, metrics=args.metrics)
+                              splits=splits, metrics=metrics)
     text = (render_leaderboard(board, with_ci=args.ci) if args.format == "latex"
             else RENDERERS[args.format](board))
     if args.out == "-":

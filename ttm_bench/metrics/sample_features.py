@@ -41,9 +41,14 @@ STATISTICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 _ROLES = ("generated", "reference")
 
 
+def features_file(metric: str) -> str:
+    """The features file of `metric`, relative to the results directory (POSIX)."""
+    return f"{FEATURES_DIR}/{metric}.npz"
+
+
 def features_path(results_dir: str | os.PathLike[str], metric: str) -> Path:
     """Where the results directory keeps the features of `metric`."""
-    return Path(results_dir) / FEATURES_DIR / f"{metric}.npz"
+    return Path(results_dir) / features_file(metric)
 
 
 @dataclass(frozen=True)
@@ -62,8 +67,10 @@ class SampleFeatures:
     def from_state(cls, metric: str, preset_hash: str, statistic: str,
                    state: Mapping[str, Mapping[str, np.ndarray]],
                    split_of: Mapping[str, str]) -> SampleFeatures:
-        """From a metric's `state()`: role ("generated", "reference") → sample id → float [D]."""
-        ids = tuple(state["generated"])
+        """From a metric's `state()`: role ("generated", "reference") → sample id → float [D].
+        Only samples in `split_of` (sample id → split) are kept, e.g. not videos another metric
+        refused."""
+        ids = tuple(s for s in state["generated"] if s in split_of)
         return cls(metric, preset_hash, statistic, ids, tuple(split_of[s] for s in ids),
                    _stack([state["generated"][s] for s in ids]),
                    _stack([state["reference"][s] for s in ids]))

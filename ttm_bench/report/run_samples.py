@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,9 @@ import pandas as pd
 
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics import sample_features
-from ttm_bench.metrics.sample_features import SampleFeatures, features_path
-from ttm_bench.report.results import Results, load_results
+from ttm_bench.metrics.sample_features import SampleFeatures, features_file
+from ttm_bench.report.results import Results, results_from_snapshot
+from ttm_bench.results_dir import MANIFEST, open_results
 
 PER_SAMPLE_FILE = "per_sample.parquet"
 _COLUMNS = ("sample_id", "split", "metric", "value")
@@ -44,13 +46,10 @@ class MetricSamples:
         return self.features.compute_on(rows)
 
 
-def _read_per_sample(root: Path) -> pd.DataFrame:
-    path = root / PER_SAMPLE_FILE
+def _read_per_sample(path: Path, root: Path) -> pd.DataFrame:
     fix = f"re-run `ttm-bench evaluate` with --out {root} to rewrite it"
     try:
         table = pd.read_parquet(path)
-    except FileNotFoundError:
-        raise TTMBenchError(f"{path} does not exist; {fix}") from None
     except (OSError, ValueError) as exc:
         raise TTMBenchError(f"{path} is not a readable parquet table ({exc}); {fix}") from None
     missing = [c for c in _COLUMNS if c not in table.columns]
@@ -64,48 +63,55 @@ def _read_per_sample(root: Path) -> pd.DataFrame:
     return table.assign(value=values.astype(np.float64))
 
 
-def _set_level(results: Results, metric: str) -> MetricSamples:
-    root = results.directory
-    path = features_path(root, metric)
-    if not path.is_file():
-        raise TTMBenchError(
-            f"{root} has no per-sample values or features for {metric!r} ({path} is missing: "
-            "results written before evaluation kept the features of set-level metrics); re-run "
-            f"`ttm-bench evaluate` with --out {root} (the feature cache makes that cheap), or "
-            "leave the metric out with --metrics")
+def _checked_features(results: Results, metric: str, path: Path) -> SampleFeatures:
     features = sample_features.read(path)
     expected = results.presets[metric].hash
     if features.metric != metric or features.preset_hash != expected:
+        root = results.directory
         raise TTMBenchError(f"{path} holds features of {features.metric!r} with preset "
                             f"{features.preset_hash}, but {root / 'results.json'} has {metric!r} "
                             f"with preset {expected}; the directory was edited or mixed: re-run "
                             f"`ttm-bench evaluate` with --out {root}")
-    return MetricSamples(features.sample_ids, features.splits, features=features)
+    return features
 
 
 class RunSamples:
-    """An evaluated run: its `results` and, loaded on first use, each metric's samples."""
+    """An evaluated run: its `results`, per-sample values and set-level features (the files
+    as verified together by `open_results`)."""
 
-    def __init__(self, results: Results, per_sample: pd.DataFrame) -> None:
+    def __init__(self, results: Results, per_sample: pd.DataFrame,
+                 features: Mapping[str, SampleFeatures]) -> None:
         self.results = results
         self._per_sample = per_sample
-        self._loaded: dict[str, MetricSamples] = {}
+        self._features = features
 
     def metric(self, name: str) -> MetricSamples:
         """The samples of an evaluated metric (`name` in `results.presets`)."""
-        if name not in self._loaded:
-            rows = self._per_sample[self._per_sample["metric"] == name]
-            evaluated = any(r.n > 0 for r in self.results.aggregate if r.metric == name)
-            if len(rows) or not evaluated:
-                self._loaded[name] = MetricSamples(
-                    tuple(rows["sample_id"].astype(str)), tuple(rows["split"].astype(str)),
-                    values=rows["value"].to_numpy(dtype=np.float64))
-            else:
-                self._loaded[name] = _set_level(self.results, name)
-        return self._loaded[name]
+        rows = self._per_sample[self._per_sample["metric"] == name]
+        evaluated = any(r.n > 0 for r in self.results.aggregate if r.metric == name)
+        if len(rows) or not evaluated:
+            return MetricSamples(tuple(rows["sample_id"].astype(str)),
+                                 tuple(rows["split"].astype(str)),
+                                 values=rows["value"].to_numpy(dtype=np.float64))
+        if name not in self._features:
+            root = self.results.directory
+            raise TTMBenchError(
+                f"{root} has no per-sample values or features for {name!r} "
+                f"({features_file(name)} is missing: results written before evaluation kept the "
+                f"features of set-level metrics); re-run `ttm-bench evaluate` with --out {root} "
+                "(the feature cache makes that cheap), or leave the metric out with --metrics")
+        features = self._features[name]
+        return MetricSamples(features.sample_ids, features.splits, features=features)
 
 
 def load_run_samples(directory: str | os.PathLike[str]) -> RunSamples:
-    """The results in `directory` with its per-sample values (features load on demand)."""
-    results = load_results(directory)
-    return RunSamples(results, _read_per_sample(results.directory))
+    """The verified results in `directory` with its per-sample values and features."""
+    snapshot = open_results(directory)
+    results = results_from_snapshot(snapshot)
+    if PER_SAMPLE_FILE not in snapshot.files:
+        raise TTMBenchError(f"{snapshot.root / MANIFEST} lists no {PER_SAMPLE_FILE}; re-run "
+                            f"`ttm-bench evaluate` with --out {snapshot.root}")
+    per_sample = _read_per_sample(snapshot.path(PER_SAMPLE_FILE), snapshot.root)
+    features = {metric: _checked_features(results, metric, snapshot.path(features_file(metric)))
+                for metric in results.presets if features_file(metric) in snapshot.files}
+    return RunSamples(results, per_sample, features)
