@@ -340,3 +340,25 @@ def test_leaderboard_latex_from_the_cli(tmp_path: Path,
     assert r"\toprule" in tex and r"\bottomrule" in tex and r"\cmidrule(lr){2-3}" in tex
     high = next(line for line in tex.splitlines() if line.startswith(r"high\_1"))
     assert high.count(" & ") == 4 and r"\textbf{" in high  # value and CI per split, best bold
+
+
+def test_a_changed_features_file_is_refused_by_its_manifest_hash(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    features = (rng.normal(size=(30, 4)), rng.normal(size=(30, 4)))
+    base = write_run(tmp_path, "base", features=features)
+    run = write_run(tmp_path, "run", features=features)
+    path = features_path(run, "fvd16")
+    stored = sample_features.read(path)
+    sample_features.write(path, SampleFeatures(
+        "fvd16", stored.preset_hash, stored.statistic, stored.sample_ids, stored.splits,
+        stored.generated + 1.0, stored.reference))
+    with pytest.raises(TTMBenchError, match="does not have the sha256"):
+        compare([base, run], "base")
+
+
+def test_features_keep_only_the_samples_given_splits() -> None:
+    state = {"generated": {"a": np.zeros(2), "b": np.ones(2)},
+             "reference": {"a": np.ones(2), "b": np.zeros(2)}}
+    kept = SampleFeatures.from_state("fvd16", "h", "frechet_distance", state, {"b": "multi"})
+    assert kept.sample_ids == ("b",) and kept.splits == ("multi",)
+    assert np.array_equal(kept.generated, np.ones((1, 2)))
