@@ -18,7 +18,8 @@ from ttm_bench.errors import TTMBenchError, UnknownNameError
 from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics import sample_features
 from ttm_bench.metrics.base import Preset
-from ttm_bench.metrics.frechet import frechet_distance_of_samples
+from ttm_bench.metrics.fvd import frechet_distance_of_samples
+from ttm_bench.metrics.registry import create_metric
 from ttm_bench.metrics.sample_features import SampleFeatures, features_path
 from ttm_bench.report.compare import build_comparison
 from ttm_bench.report.compare_tables import ablation_table, render_markdown
@@ -52,6 +53,8 @@ def write_run(root: Path, run: str, values: dict[str, dict[str, float]] | None =
     out.mkdir(parents=True)
     evaluated = [*values, *(["fvd16"] if features is not None else [])]
     presets = {m: Preset(m, (params or {}).get(m, METRICS[m][2])).to_dict() for m in evaluated}
+    if "fvd16" in presets:  # compare rebuilds set-level metrics from their real preset
+        presets["fvd16"] = create_metric("fvd16").preset.to_dict()
     rows = []
     for metric in evaluated:
         ids = list(values[metric]) if metric in values else IDS
@@ -80,7 +83,7 @@ def write_run(root: Path, run: str, values: dict[str, dict[str, float]] | None =
     pd.DataFrame(rows).to_parquet(out / "aggregate.parquet", index=False)
     if features is not None and features_file:
         sample_features.write(features_path(out, "fvd16"), SampleFeatures(
-            "fvd16", features_preset or presets["fvd16"]["hash"], "frechet_distance", tuple(IDS),
+            "fvd16", features_preset or presets["fvd16"]["hash"], tuple(IDS),
             tuple(SPLIT[s] for s in IDS), *features))
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     results.update(format_version=2, files={f: file_sha256(out / f) for f in files})
@@ -204,7 +207,7 @@ def test_features_of_another_preset_are_refused(tmp_path: Path) -> None:
 
 
 def test_features_file_round_trip_and_checks(tmp_path: Path) -> None:
-    original = SampleFeatures("fvd16", "ab" * 8, "frechet_distance", ("a", "b"),
+    original = SampleFeatures("fvd16", "ab" * 8, ("a", "b"),
                               ("single", "multi"), np.eye(2), np.ones((2, 2)))
     path = tmp_path / "f.npz"
     sample_features.write(path, original)
@@ -350,7 +353,7 @@ def test_a_changed_features_file_is_refused_by_its_manifest_hash(tmp_path: Path)
     path = features_path(run, "fvd16")
     stored = sample_features.read(path)
     sample_features.write(path, SampleFeatures(
-        "fvd16", stored.preset_hash, stored.statistic, stored.sample_ids, stored.splits,
+        "fvd16", stored.preset_hash, stored.sample_ids, stored.splits,
         stored.generated + 1.0, stored.reference))
     with pytest.raises(TTMBenchError, match="does not have the sha256"):
         compare([base, run], "base")
@@ -359,6 +362,6 @@ def test_a_changed_features_file_is_refused_by_its_manifest_hash(tmp_path: Path)
 def test_features_keep_only_the_samples_given_splits() -> None:
     state = {"generated": {"a": np.zeros(2), "b": np.ones(2)},
              "reference": {"a": np.ones(2), "b": np.zeros(2)}}
-    kept = SampleFeatures.from_state("fvd16", "h", "frechet_distance", state, {"b": "multi"})
+    kept = SampleFeatures.from_state("fvd16", "h", state, {"b": "multi"})
     assert kept.sample_ids == ("b",) and kept.splits == ("multi",)
     assert np.array_equal(kept.generated, np.ones((1, 2)))

@@ -14,8 +14,8 @@ from torch import nn
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics.base import EvalItem, MissingWeightsError
 from ttm_bench.metrics.feature_cache import FeatureCache
-from ttm_bench.metrics.frechet import frechet_distance_from_features, frechet_distance_of_samples
-from ttm_bench.metrics.fvd import i3d_input
+from ttm_bench.metrics.frechet import frechet_distance_from_features
+from ttm_bench.metrics.fvd import frechet_distance_of_samples, i3d_input
 from ttm_bench.metrics.registry import create_metric
 
 # The released I3D is TorchScript; torch deprecates scripting, but the format is what it is.
@@ -38,6 +38,9 @@ class StandInI3D(nn.Module):
             raise RuntimeError("expected float32 [B, 3, T, 224, 224]")
         if bool(x.min() < -1.0) or bool(x.max() > 1.0):
             raise RuntimeError("expected values in [-1, 1]")
+        return self.logits(x)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
         pooled = F.adaptive_avg_pool3d(x, [2, 4, 4]).flatten(1)
         return torch.tanh(self.proj(pooled * 3.0))
 

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.metrics.frechet import frechet_distance_of_samples
+from ttm_bench.metrics.fvd import frechet_distance_of_samples
 from ttm_bench.metrics.paired import (
     PAIRED_BOOTSTRAP,
     SIGN_FLIP,
@@ -22,7 +22,7 @@ from ttm_bench.metrics.paired import (
     sign_flip_p_value,
     verdict,
 )
-from ttm_bench.metrics.stats import bootstrap_mean_ci
+from ttm_bench.metrics.stats import bootstrap_mean_ci, bootstrap_replicates, centred_interval
 
 
 def correlated_pair(seed: int, n: int = 40, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -48,7 +48,12 @@ def test_paired_interval_resamples_sample_ids_once_for_both_runs() -> None:
     by_ids = paired_statistic_difference(lambda idx: run[idx].mean(),
                                          lambda idx: baseline[idx].mean(), 30, n_boot=300, seed=5)
     by_means = paired_mean_difference(run, baseline, n_boot=300, seed=5)
-    assert (by_ids.ci_low, by_ids.ci_high) == pytest.approx((by_means.ci_low, by_means.ci_high))
+    d = run - baseline
+    replicates = bootstrap_replicates(lambda idx: d[idx].mean(), 30, 300, 5)
+    assert (by_ids.ci_low, by_ids.ci_high) == pytest.approx(  # centred, same resamples
+        centred_interval(d.mean(), replicates, 0.95))
+    assert (by_means.ci_low, by_means.ci_high) == pytest.approx(
+        tuple(np.quantile(replicates, [0.025, 0.975])))  # percentile, same resamples
     assert by_ids.delta == pytest.approx(by_means.delta)
     assert by_ids.test == PAIRED_BOOTSTRAP
 
@@ -100,11 +105,14 @@ def test_sign_flip_edge_cases() -> None:
         sign_flip_p_value(np.zeros((2, 2)))
 
 
-def test_bootstrap_p_value_is_twice_the_smaller_tail() -> None:
-    assert bootstrap_p_value(np.array([1.0, 2.0, -1.0, 3.0])) == pytest.approx(2 * 2 / 5)
-    assert bootstrap_p_value(np.zeros(10)) == 1.0
-    assert bootstrap_p_value(np.full(999, 2.0)) == pytest.approx(2 / 1000)
-    assert math.isnan(bootstrap_p_value(np.array([1.0, np.inf])))
+def test_bootstrap_p_value_is_twice_the_smaller_tail_of_the_centred_replicates() -> None:
+    replicates = np.array([1.0, 2.0, -1.0, 3.0])
+    centred = replicates - replicates.mean()  # [-0.25, 0.75, -2.25, 1.75]
+    assert bootstrap_p_value(1.0, replicates) == pytest.approx(
+        2 * (1 + np.count_nonzero(centred >= 1.0)) / 5)
+    assert bootstrap_p_value(0.0, np.zeros(10)) == 1.0
+    assert bootstrap_p_value(2.0, np.full(999, 2.0)) == pytest.approx(2 / 1000)
+    assert math.isnan(bootstrap_p_value(1.0, np.array([1.0, np.inf])))
 
 
 def test_frechet_delta_of_a_run_with_itself_is_exactly_zero() -> None:

@@ -85,15 +85,11 @@ class Metric(ABC):
     higher_is_better: True/False for the leaderboard's ↑/↓, None when no direction is better.
     requires: which `EvalItem` fields (see `REQUIREMENTS`) must be present.
     default_params: the pinned preset parameters; constructor keywords override them.
-    set_statistic: for set-level metrics, the `sample_features.STATISTICS` entry that recomputes
-    the value from `state()` (role "generated"/"reference" → sample id → features), which the
-    evaluation keeps so that paired comparisons never need the model again.
     """
 
     name: ClassVar[str]
     label: str = ""  # set from the registry entry by `create_metric`
     higher_is_better: ClassVar[bool | None]
-    set_statistic: ClassVar[str | None] = None
     requires: ClassVar[frozenset[str]] = frozenset()
     default_params: ClassVar[Mapping[str, Any]] = {}
     preset_version: ClassVar[str] = "1"
@@ -194,8 +190,15 @@ class PerSampleMetric(Metric):
 @dataclass
 class MetricSpec:
     """A registry entry: the class target, the preset parameters it overrides, and the label
-    reports show (data, so reports can name a metric without importing its class)."""
+    reports show (data, so reports can name a metric without importing its class).
+
+    in_default_set: evaluated when no metric is named (False for opt-in compatibility presets
+    that would recompute features). depends_on_n: the expected value moves with the number of
+    samples (FVD), so values are shown with their n and compared only at equal n.
+    """
 
     target: str
     label: str
     params: dict[str, Any] = field(default_factory=dict)
+    in_default_set: bool = True
+    depends_on_n: bool = False

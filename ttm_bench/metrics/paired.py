@@ -12,9 +12,10 @@ independent intervals whenever per-sample values are positively correlated.
   seed gives the same resamples as the evaluation's intervals; resampling d is resampling ids);
   the p-value is the two-sided paired sign-flip permutation test of mean(d) = 0.
 - Set-level metrics (e.g. FVD): Δ = statistic(run, ids) − statistic(baseline, ids); the interval
-  is the percentile interval of Δ over paired resamples, and the p-value the two-sided paired
-  bootstrap p-value (`bootstrap_p_value`), which is below 1 − level exactly when the interval
-  excludes 0 (up to the +1 correction).
+  is the centred bootstrap interval of Δ over paired resamples (`stats.centred_interval`: FVD
+  is biased in n and resamples hold fewer distinct samples, see `stats`), and the p-value the
+  two-sided paired bootstrap p-value (`bootstrap_p_value`), which is below 1 − level exactly
+  when that interval excludes 0 (up to the +1 correction).
 
 Multiple comparisons: `holm_adjust` controls the family-wise error rate over the p-values of
 one table (Holm–Bonferroni); `verdict` reads an adjusted p-value with the metric's direction.
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.metrics.stats import bootstrap_mean_ci, bootstrap_replicates, percentile_interval
+from ttm_bench.metrics.stats import bootstrap_mean_ci, bootstrap_replicates, centred_interval
 
 #: Rows of sign vectors drawn (or enumerated) at a time, bounding memory to rows × n.
 _BLOCK_ELEMENTS = 1 << 20
@@ -96,18 +97,23 @@ def sign_flip_p_value(differences: np.ndarray, *, n_perm: int = 1000, seed: int 
     return (1 + extreme) / (1 + n_perm)
 
 
-def bootstrap_p_value(replicates: np.ndarray) -> float:
-    """Two-sided paired bootstrap p-value of Δ = 0 from bootstrap replicates of Δ (float [B]).
+def bootstrap_p_value(estimate: float, replicates: np.ndarray) -> float:
+    """Two-sided paired bootstrap p-value of Δ = 0, the test `stats.centred_interval` inverts.
 
-    p = min(1, 2 · min(1 + #{Δ* <= 0}, 1 + #{Δ* >= 0}) / (1 + B)): twice the smaller tail
-    beyond 0, the test the percentile interval inverts. NaN when a replicate is not finite.
+    The replicates centred on their mean (float [B]) are the null distribution of Δ̂:
+    p = min(1, 2 · (1 + min(#{Δ* - mean ≥ Δ̂}, #{Δ* - mean ≤ Δ̂})) / (1 + B)), so p < 1 - level
+    exactly when the centred interval excludes 0 (up to the +1 correction). NaN when the
+    estimate or a replicate is not finite.
     """
     replicates = np.asarray(replicates, dtype=np.float64)
-    if replicates.size == 0 or not np.all(np.isfinite(replicates)):
+    if replicates.size == 0 or not (math.isfinite(estimate)
+                                    and np.all(np.isfinite(replicates))):
         return math.nan
-    below = int(np.count_nonzero(replicates <= 0.0))
-    above = int(np.count_nonzero(replicates >= 0.0))
-    return min(1.0, 2.0 * (1 + min(below, above)) / (1 + replicates.size))
+    null = replicates - replicates.mean()
+    slack = _TIE_RELATIVE_SLACK * max(float(np.abs(null).max()), abs(estimate), 1e-300)
+    above = int(np.count_nonzero(null >= estimate - slack))
+    below = int(np.count_nonzero(null <= estimate + slack))
+    return min(1.0, 2.0 * (1 + min(above, below)) / (1 + replicates.size))
 
 
 def paired_mean_difference(run: np.ndarray, baseline: np.ndarray, *, n_boot: int = 1000,
@@ -135,14 +141,15 @@ def paired_statistic_difference(run: Callable[[np.ndarray], float],
     run, baseline: map int64 indices [n] into the paired samples (repeats allowed) to the
     statistic of that run on those samples. Each resample evaluates both on the same indices.
     """
-    if n < 1:
+    if n < 2:
         return PairedDifference(math.nan, math.nan, math.nan, math.nan, PAIRED_BOOTSTRAP)
     everything = np.arange(n, dtype=np.int64)
     delta = float(run(everything)) - float(baseline(everything))
     replicates = bootstrap_replicates(lambda idx: float(run(idx)) - float(baseline(idx)), n,
                                       n_boot=n_boot, seed=seed)
-    low, high = percentile_interval(replicates, level)
-    return PairedDifference(delta, low, high, bootstrap_p_value(replicates), PAIRED_BOOTSTRAP)
+    low, high = centred_interval(delta, replicates, level)
+    return PairedDifference(delta, low, high, bootstrap_p_value(delta, replicates),
+                            PAIRED_BOOTSTRAP)
 
 
 def holm_adjust(p_values: Sequence[float]) -> list[float]:

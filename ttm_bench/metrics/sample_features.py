@@ -8,19 +8,20 @@ with `numpy.load(allow_pickle=False)`:
     format       str, `FORMAT`
     metric       str, the metric name (e.g. `fvd16`)
     preset_hash  str, the preset that produced the features (as in results.json)
-    statistic    str, the set statistic recomputed from them (a key of `STATISTICS`)
     sample_id    str [N], unique, in evaluation order
     split        str [N], each sample's split
     generated    float64 [N, D], features of each sample's generated video
     reference    float64 [N, D], features of each sample's ground-truth clip
 
-Row i of `generated` and `reference` belongs to `sample_id[i]`.
+Row i of `generated` and `reference` belongs to `sample_id[i]`. They are the metric's
+`state()` (role → sample id → features), so the metric class itself recomputes its value from
+them (`merge_state`, then `compute_on`), with no network.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,15 +29,9 @@ import numpy as np
 
 from ttm_bench.atomic import atomic_path
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.metrics.frechet import frechet_distance_of_samples
 
 FORMAT = "ttm-bench-sample-features/1"
 FEATURES_DIR = "features"
-
-#: Set statistics recomputable from (generated, reference) features of the same samples.
-STATISTICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "frechet_distance": frechet_distance_of_samples,
-}
 
 _ROLES = ("generated", "reference")
 
@@ -57,29 +52,27 @@ class SampleFeatures:
 
     metric: str
     preset_hash: str
-    statistic: str
     sample_ids: tuple[str, ...]
     splits: tuple[str, ...]
     generated: np.ndarray
     reference: np.ndarray
 
     @classmethod
-    def from_state(cls, metric: str, preset_hash: str, statistic: str,
+    def from_state(cls, metric: str, preset_hash: str,
                    state: Mapping[str, Mapping[str, np.ndarray]],
                    split_of: Mapping[str, str]) -> SampleFeatures:
         """From a metric's `state()`: role ("generated", "reference") → sample id → float [D].
         Only samples in `split_of` (sample id → split) are kept, e.g. not videos another metric
         refused."""
         ids = tuple(s for s in state["generated"] if s in split_of)
-        return cls(metric, preset_hash, statistic, ids, tuple(split_of[s] for s in ids),
+        return cls(metric, preset_hash, ids, tuple(split_of[s] for s in ids),
                    _stack([state["generated"][s] for s in ids]),
                    _stack([state["reference"][s] for s in ids]))
 
-    def compute_on(self, rows: np.ndarray) -> float:
-        """The set statistic over these rows (int indices [k], repeats allowed); NaN when k < 2."""
-        if len(rows) < 2:
-            return float("nan")
-        return STATISTICS[self.statistic](self.generated[rows], self.reference[rows])
+    def state(self) -> dict[str, dict[str, np.ndarray]]:
+        """The metric `state()` these features came from, for its `merge_state`."""
+        return {role: dict(zip(self.sample_ids, getattr(self, role), strict=True))
+                for role in _ROLES}
 
 
 def _stack(vectors: Sequence[np.ndarray]) -> np.ndarray:
@@ -91,7 +84,6 @@ def write(path: str | os.PathLike[str], features: SampleFeatures) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, format=np.str_(FORMAT), metric=np.str_(features.metric),
                  preset_hash=np.str_(features.preset_hash),
-                 statistic=np.str_(features.statistic),
                  sample_id=np.array(features.sample_ids, dtype=np.str_),
                  split=np.array(features.splits, dtype=np.str_),
                  generated=features.generated, reference=features.reference)
@@ -110,14 +102,13 @@ def read(path: str | os.PathLike[str]) -> SampleFeatures:
     if str(fields.get("format", "")) != FORMAT:
         raise TTMBenchError(f"{path} is not in format {FORMAT!r} (format "
                             f"{str(fields.get('format'))!r}); {fix}")
-    missing = sorted({"metric", "preset_hash", "statistic", "sample_id", "split", *_ROLES}
+    missing = sorted({"metric", "preset_hash", "sample_id", "split", *_ROLES}
                      - set(fields))
     if missing:
         raise TTMBenchError(f"{path} lacks the field(s) {missing}; {fix}")
     ids = tuple(str(s) for s in fields["sample_id"].reshape(-1))
     generated = np.asarray(fields["generated"], dtype=np.float64)
     reference = np.asarray(fields["reference"], dtype=np.float64)
-    statistic = str(fields["statistic"])
     problem = None
     if len(set(ids)) != len(ids):
         problem = "sample ids repeat"
@@ -127,9 +118,7 @@ def read(path: str | os.PathLike[str]) -> SampleFeatures:
                    f"generated {generated.shape}, reference {reference.shape}")
     elif not (np.all(np.isfinite(generated)) and np.all(np.isfinite(reference))):
         problem = "features contain NaN or inf"
-    elif statistic not in STATISTICS:
-        problem = f"unknown statistic {statistic!r} (known: {sorted(STATISTICS)})"
     if problem:
         raise TTMBenchError(f"{path}: {problem}; {fix}")
-    return SampleFeatures(str(fields["metric"]), str(fields["preset_hash"]), statistic, ids,
+    return SampleFeatures(str(fields["metric"]), str(fields["preset_hash"]), ids,
                           tuple(str(s) for s in fields["split"]), generated, reference)

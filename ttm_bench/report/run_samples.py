@@ -19,6 +19,8 @@ import pandas as pd
 
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics import sample_features
+from ttm_bench.metrics.base import Metric
+from ttm_bench.metrics.registry import create_metric
 from ttm_bench.metrics.sample_features import SampleFeatures, features_file
 from ttm_bench.report.results import Results, results_from_snapshot
 from ttm_bench.results_dir import MANIFEST, open_results
@@ -30,20 +32,33 @@ _COLUMNS = ("sample_id", "split", "metric", "value")
 @dataclass(frozen=True)
 class MetricSamples:
     """One run's samples of one metric: ids in evaluation order, their splits, and either
-    per-sample `values` (float64 [n]) or the `features` of a set-level metric."""
+    per-sample `values` (float64 [n]) or a set-level metric holding the kept features."""
 
     sample_ids: tuple[str, ...]
     splits: tuple[str, ...]
     values: np.ndarray | None = None
-    features: SampleFeatures | None = None
+    set_metric: Metric | None = None
 
     def statistic(self, rows: np.ndarray) -> float:
         """The metric over these rows (int indices, repeats allowed): the mean of per-sample
-        values, or the set statistic recomputed from the features."""
+        values, or the set-level metric's own `compute_on` of those samples."""
         if self.values is not None:
             return float(self.values[rows].mean()) if len(rows) else math.nan
-        assert self.features is not None
-        return self.features.compute_on(rows)
+        assert self.set_metric is not None
+        return self.set_metric.compute_on([self.sample_ids[r] for r in rows])
+
+
+def _set_metric(results: Results, features: SampleFeatures) -> Metric:
+    """The registered metric of the features' preset, holding them (no network is loaded)."""
+    preset = results.presets[features.metric]
+    metric = create_metric(features.metric, **preset.params)
+    if metric.preset.hash != preset.hash:
+        raise TTMBenchError(f"{results.directory / MANIFEST}: metric {features.metric!r} has "
+                            f"preset {preset.hash}, but this ttm-bench builds it as "
+                            f"{metric.preset.hash}; re-run `ttm-bench evaluate` with --out "
+                            f"{results.directory}, or leave the metric out with --metrics")
+    metric.merge_state(features.state())
+    return metric
 
 
 def _read_per_sample(path: Path, root: Path) -> pd.DataFrame:
@@ -101,7 +116,8 @@ class RunSamples:
                 f"features of set-level metrics); re-run `ttm-bench evaluate` with --out {root} "
                 "(the feature cache makes that cheap), or leave the metric out with --metrics")
         features = self._features[name]
-        return MetricSamples(features.sample_ids, features.splits, features=features)
+        return MetricSamples(features.sample_ids, features.splits,
+                             set_metric=_set_metric(self.results, features))
 
 
 def load_run_samples(directory: str | os.PathLike[str]) -> RunSamples:
