@@ -111,8 +111,9 @@ def legend(comparison: Comparison, layout: str) -> str:
     markers = ", ".join(f"{m}: p < {limit:g}" for limit, m in reversed(MARKERS))
     common = (f"Δ = run − baseline ({comparison.baseline}) on the samples both evaluated; "
               f"{level} paired bootstrap interval ({comparison.n_boot} resamples, seed "
-              f"{comparison.seed}); p: sign-flip permutation test (per-sample metrics) or paired "
-              f"bootstrap (set-level metrics); {comparison.adjustment}.")
+              f"{comparison.seed}; centred for set-level metrics); p: sign-flip permutation test "
+              f"(per-sample metrics) or paired bootstrap (set-level metrics); "
+              f"{comparison.adjustment}.")
     if layout == "ablation":
         return (common + f" Cells: value (Δ with marker; {markers}, Holm-adjusted). The "
                 "baseline's row is its value over every sample it evaluated; bold: best value "
