@@ -13,6 +13,9 @@ from ttm_bench.cli import main
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.evaluation import evaluate, inputs_from_run
 from ttm_bench.generation.runner import generate_run
+from ttm_bench.metrics import sample_features
+from ttm_bench.report.compare import build_comparison
+from ttm_bench.report.run_samples import load_run_samples
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
 
@@ -39,7 +42,7 @@ def fvd_row(results: dict, split: str = "all") -> dict:
     return next(r for r in results["aggregate"] if r["metric"] == "fvd16" and r["split"] == split)
 
 
-def test_fvd16_through_the_evaluation_and_leaderboard(
+def test_fvd16_through_the_evaluation_leaderboard_and_compare(
         default_bench: Benchmark, runs: Path, weights_dir: Path, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     truth = evaluate(inputs_from_run(runs / "ground-truth", default_bench.root),
@@ -64,6 +67,19 @@ def test_fvd16_through_the_evaluation_and_leaderboard(
     assert fvd_row(again)["value"] == static_row["value"]
     assert sorted(cache.rglob("*.npy")) == entries  # nothing new was computed
     assert again["bootstrap"]["methods"] == {"fvd16": "centred"}
+
+    stored = sample_features.read(tmp_path / "static" / "features" / "fvd16.npz")
+    assert stored.sample_ids == tuple(s.id for s in default_bench.samples)
+    assert stored.preset_hash == static["presets"]["fvd16"]["hash"]
+    assert stored.generated.shape == stored.reference.shape == (len(default_bench.samples), 400)
+    comparison = build_comparison([load_run_samples(tmp_path / d) for d in ("gt", "static")],
+                                  "static", n_boot=50)
+    for split in comparison.splits:  # the evaluation's numbers, recomputed without the model
+        cell = comparison.cell("ground-truth", "fvd16", split)
+        assert cell.baseline_value == fvd_row(static, split)["value"]
+        assert cell.run_value == fvd_row(truth, split)["value"]
+        assert cell.delta < 0 and cell.test == "paired bootstrap"
+
     others = evaluate(inputs_from_run(runs / "static", default_bench.root),
                       tmp_path / "static", ["kvd16", "fvd16_inf", "ad_dis"], n_boot=5,
                       progress=False)
@@ -72,6 +88,11 @@ def test_fvd16_through_the_evaluation_and_leaderboard(
                                               "ad_dis": "percentile"}
     kvd = next(r for r in others["aggregate"] if r["metric"] == "kvd16" and r["split"] == "all")
     assert kvd["ci_low"] <= kvd["value"] <= kvd["ci_high"]  # unbiased: may be below 0
+    assert sorted(p.name for p in (tmp_path / "static" / "features").glob("*.npz")) == [
+        "fvd16_inf.npz", "kvd16.npz"]  # every set-level metric keeps its features
+    evaluate(inputs_from_run(runs / "static", default_bench.root), tmp_path / "static", ["ad"],
+             n_boot=20, progress=False)
+    assert not list((tmp_path / "static" / "features").glob("*.npz"))  # no stale features
 
 
 def test_model_metrics_without_weights_are_skipped_with_the_fix(

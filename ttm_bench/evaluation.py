@@ -3,10 +3,11 @@
 Inputs are a run directory plus the benchmark it was generated on, or a plain folder of
 `<sample_id>.mp4` files (reference-free metrics only). Outputs, in the results directory:
 `per_sample.parquet` (sample_id, split, metric, value), `aggregate.parquet` (run, benchmark,
-split, metric, value, ci_low, ci_high, n, n_expected, preset_hash) and `results.json` (the same
-aggregate plus presets, skipped metrics with reasons, and provenance). Aggregates exist per
-split and for `all`; a split with fewer evaluated samples than expected is marked incomplete
-through `n < n_expected`, never silently averaged over fewer samples.
+split, metric, value, ci_low, ci_high, n, n_expected, preset_hash), `results.json` (the same
+aggregate plus presets, skipped metrics with reasons, and provenance) and, for set-level metrics
+such as FVD, their per-sample features in `features/<metric>.npz` (`metrics.sample_features`).
+Aggregates exist per split and for `all`; a split with fewer evaluated samples than expected is
+marked incomplete through `n < n_expected`, never silently averaged over fewer samples.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from ttm_bench.generation.run import RunDir
 from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.registry import canonical_name, create_metric, list_metrics
+from ttm_bench.metrics.sample_features import SampleFeatures, features_file
+from ttm_bench.metrics.sample_features import write as write_features
 from ttm_bench.metrics.stats import bootstrap_mean_ci, centred_bootstrap_ci
 from ttm_bench.results_dir import ResultsWriter
 
@@ -284,7 +287,11 @@ def _evaluate_into(writer: ResultsWriter, inputs: EvaluationInputs,
         "source": inputs.source,
         "aggregate": aggregate_rows,
     }
-    _write_results(writer, per_sample_rows, aggregate_rows, results)
+    valid_splits = {sid: split_of[sid] for sid in evaluated}
+    features = [SampleFeatures.from_state(m.preset.metric, m.preset.hash, m.state(),
+                                          valid_splits)
+                for m in metrics if not isinstance(m, PerSampleMetric)]
+    _write_results(writer, per_sample_rows, aggregate_rows, features, results)
     return results
 
 
@@ -393,13 +400,14 @@ def _check_replaceable(writer: ResultsWriter, inputs: EvaluationInputs,
 
 
 def _write_results(writer: ResultsWriter, per_sample: list[dict], aggregate: list[dict],
-                   results: dict[str, Any]) -> None:
+                   features: list[SampleFeatures], results: dict[str, Any]) -> None:
     columns = ["sample_id", "split", "metric", "value"]
     per_sample_frame = pd.DataFrame(per_sample, columns=columns)
     aggregate_frame = pd.DataFrame(aggregate)
     writer.commit(_json_safe(results), {
         "per_sample.parquet": lambda path: per_sample_frame.to_parquet(path, index=False),
         "aggregate.parquet": lambda path: aggregate_frame.to_parquet(path, index=False),
+        **{features_file(f.metric): partial(write_features, features=f) for f in features},
     })
 
 

@@ -1,4 +1,4 @@
-"""`ttm-bench leaderboard`: compare evaluated runs in one table (Markdown or HTML)."""
+"""`ttm-bench leaderboard`: compare evaluated runs in one table (Markdown, HTML or LaTeX)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ from pathlib import Path
 from ttm_bench.atomic import write_text
 from ttm_bench.commands.key_values import parse_names
 from ttm_bench.errors import TTMBenchError
+from ttm_bench.report.latex import render_leaderboard
 from ttm_bench.report.leaderboard import RENDERERS, build_leaderboard
 from ttm_bench.report.results import load_results
+
+#: File suffix of a format, where it is not the format's name.
+SUFFIXES = {"latex": "tex"}
 
 
 def add_results_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,20 +45,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and the footer names the preset behind every metric.",
     )
     add_results_arguments(parser)
-    parser.add_argument("--format", choices=sorted(RENDERERS), default="md",
-                        help="output format (default: md)")
+    parser.add_argument("--format", choices=sorted([*RENDERERS, "latex"]), default="md",
+                        help="output format (default: md); latex: a booktabs table")
+    parser.add_argument("--ci", action="store_true",
+                        help="LaTeX: add a confidence-interval column after each metric")
     parser.add_argument("--out", default="-", help="output file, or - for stdout (default)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.out != "-" and Path(args.out).is_dir():
+        suffix = SUFFIXES.get(args.format, args.format)
         raise TTMBenchError(f"--out {args.out} is a directory; give a file path, e.g. --out "
-                            f"{Path(args.out) / f'leaderboard.{args.format}'}")
+                            f"{Path(args.out) / f'leaderboard.{suffix}'}")
     splits, metrics = selection(args)
     board = build_leaderboard([load_results(p) for p in args.results],
                               splits=splits, metrics=metrics)
-    text = RENDERERS[args.format](board)
+    text = (render_leaderboard(board, with_ci=args.ci) if args.format == "latex"
+            else RENDERERS[args.format](board))
     if args.out == "-":
         sys.stdout.write(text)
     else:

@@ -57,7 +57,8 @@ def _resample_blocks(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
         yield rng.integers(0, n, size=(rows, n), dtype=np.int64)
 
 
-def _percentile_interval(replicates: np.ndarray, level: float) -> tuple[float, float]:
+def percentile_interval(replicates: np.ndarray, level: float) -> tuple[float, float]:
+    """Percentile interval of bootstrap replicates (float [B]); (nan, nan) if one is not finite."""
     if not np.all(np.isfinite(replicates)):
         return (math.nan, math.nan)
     alpha = 1.0 - level
@@ -90,7 +91,7 @@ def bootstrap_ci(
     _check_bootstrap_args(n, n_boot, level)
     if n < 2:
         return _interval_without_resamples(statistic, n)
-    return _percentile_interval(_replicates(statistic, n, n_boot, seed), level)
+    return percentile_interval(bootstrap_replicates(statistic, n, n_boot, seed), level)
 
 
 def _interval_without_resamples(statistic: Callable[[np.ndarray], float],
@@ -102,16 +103,18 @@ def _interval_without_resamples(statistic: Callable[[np.ndarray], float],
     return (value, value)
 
 
-def _replicates(statistic: Callable[[np.ndarray], float], n: int, n_boot: int,
-                seed: int) -> np.ndarray:
+def bootstrap_replicates(statistic: Callable[[np.ndarray], float], n: int, n_boot: int,
+                         seed: int) -> np.ndarray:
+    """float64 [n_boot] values of `statistic` on the resamples every interval here draws."""
     return np.array(
         [float(statistic(row)) for block in _resample_blocks(n, n_boot, seed) for row in block],
         dtype=np.float64,
     )
 
 
-def _centred_interval(estimate: float, replicates: np.ndarray,
-                      level: float) -> tuple[float, float]:
+def centred_interval(estimate: float, replicates: np.ndarray,
+                     level: float) -> tuple[float, float]:
+    """(estimate - q(1-α/2), estimate - q(α/2)), q the quantiles of replicates - their mean."""
     if not (math.isfinite(estimate) and np.all(np.isfinite(replicates))):
         return (math.nan, math.nan)
     alpha = 1.0 - level
@@ -135,7 +138,7 @@ def centred_bootstrap_ci(
     if n < 2:
         return _interval_without_resamples(statistic, n)
     estimate = float(statistic(np.arange(n, dtype=np.int64)))
-    return _centred_interval(estimate, _replicates(statistic, n, n_boot, seed), level)
+    return centred_interval(estimate, bootstrap_replicates(statistic, n, n_boot, seed), level)
 
 
 def paired_difference_ci(
@@ -168,7 +171,8 @@ def paired_difference_ci(
     if n < 2:
         return (math.nan, math.nan, math.nan)
     estimate = delta(np.arange(n, dtype=np.int64))
-    return (estimate, *_centred_interval(estimate, _replicates(delta, n, n_boot, seed), level))
+    replicates = bootstrap_replicates(delta, n, n_boot, seed)
+    return (estimate, *centred_interval(estimate, replicates, level))
 
 
 def bootstrap_mean_ci(
@@ -196,7 +200,7 @@ def bootstrap_mean_ci(
     replicates = np.concatenate(
         [values[block].mean(axis=1) for block in _resample_blocks(n, n_boot, seed)]
     )
-    return _percentile_interval(replicates, level)
+    return percentile_interval(replicates, level)
 
 
 def _check_counts(successes: int, n: int) -> None:

@@ -129,7 +129,7 @@ class _Notes:
                      for (_, _, text), runs in self._runs.items())
 
 
-def _check_benchmarks(results: Sequence[Results]) -> None:
+def check_benchmarks(results: Sequence[Results]) -> None:
     hashes = {r.benchmark.sha256 if r.benchmark else None for r in results}
     if len(hashes) > 1:
         described = "; ".join(
@@ -140,7 +140,7 @@ def _check_benchmarks(results: Sequence[Results]) -> None:
                             "one benchmark, or make one leaderboard per benchmark")
 
 
-def _check_runs_unique(results: Sequence[Results]) -> None:
+def check_runs_unique(results: Sequence[Results]) -> None:
     seen: dict[str, Results] = {}
     for r in results:
         if r.run in seen:
@@ -160,7 +160,7 @@ def _differing(values: Iterable[tuple[str, str]]) -> str | None:
     return "; ".join(f"{value} ({', '.join(runs)})" for value, runs in by_value.items())
 
 
-def _check_presets(results: Sequence[Results], metrics: Sequence[str]) -> None:
+def check_presets(results: Sequence[Results], metrics: Sequence[str]) -> None:
     for metric in metrics:
         described = _differing((r.presets[metric].hash, r.run)
                                for r in results if metric in r.presets)
@@ -181,7 +181,7 @@ def _check_bootstrap(results: Sequence[Results]) -> None:
                             "--n-boot and --seed")
 
 
-def _choose(requested: Sequence[str] | None, available: list[str], kind: str) -> list[str]:
+def choose(requested: Sequence[str] | None, available: list[str], kind: str) -> list[str]:
     if requested is None:
         return available
     for name in requested:
@@ -190,7 +190,12 @@ def _choose(requested: Sequence[str] | None, available: list[str], kind: str) ->
     return list(dict.fromkeys(requested))
 
 
-def _metric_order(results: Sequence[Results]) -> list[str]:
+def unalias(metrics: Sequence[str], known: Sequence[str]) -> list[str]:
+    """Registry aliases (`ad`) replaced by the metric they stand for (`ad_dis`) unless known."""
+    return [m if m in known else registry.ALIASES.get(m, m) for m in metrics]
+
+
+def metric_order(results: Sequence[Results]) -> list[str]:
     """Every metric any run has (evaluated or skipped): registered ones in registry order (the
     paper's column order), then the others in order of appearance."""
     seen = list(dict.fromkeys(
@@ -213,7 +218,7 @@ def _default_splits(available: list[str]) -> list[str]:
     return [ALL_SPLIT] if ALL_SPLIT in available else named
 
 
-def _metric_info(results: Sequence[Results], metric: str) -> tuple[str, bool | None]:
+def metric_info(results: Sequence[Results], metric: str) -> tuple[str, bool | None]:
     for r in results:
         if metric in r.metrics:
             return r.metrics[metric].label, r.metrics[metric].higher_is_better
@@ -311,19 +316,19 @@ def build_leaderboard(
     """
     if not results:
         raise TTMBenchError("no results given; pass at least one results directory")
-    _check_runs_unique(results)
-    _check_benchmarks(results)
+    check_runs_unique(results)
+    check_benchmarks(results)
     _check_bootstrap(results)
-    known_metrics = _metric_order(results)
-    if metrics is not None:  # accept aliases such as `ad` for `ad_dis`
-        metrics = [m if m in known_metrics else registry.ALIASES.get(m, m) for m in metrics]
+    known_metrics = metric_order(results)
+    if metrics is not None:
+        metrics = unalias(metrics, known_metrics)
     chosen_metrics = (_default_metrics(results, known_metrics) if metrics is None
-                      else _choose(metrics, known_metrics, "metric"))
-    _check_presets(results, chosen_metrics)
+                      else choose(metrics, known_metrics, "metric"))
+    check_presets(results, chosen_metrics)
     available_splits = list(dict.fromkeys(s for r in results for s in r.splits))
     chosen_splits = (_default_splits(available_splits) if splits is None
-                     else _choose(splits, available_splits, "split"))
-    columns = tuple(Column(split, metric, *_metric_info(results, metric))
+                     else choose(splits, available_splits, "split"))
+    columns = tuple(Column(split, metric, *metric_info(results, metric))
                     for split in chosen_splits for metric in chosen_metrics)
 
     table = [[r.row(c.split, c.metric) for c in columns] for r in results]
@@ -334,7 +339,7 @@ def build_leaderboard(
     rows = tuple(_board_row(r, columns, cells, best, mixed_n, notes)
                  for r, cells in zip(results, table, strict=True))
     presets = tuple(
-        MetricPreset(m, _metric_info(results, m)[0],
+        MetricPreset(m, metric_info(results, m)[0],
                      next((r.presets[m] for r in results if m in r.presets), None))
         for m in chosen_metrics)
     return Leaderboard(
@@ -371,7 +376,7 @@ def _preset_fields(entry: MetricPreset) -> tuple[str, str, str] | None:
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|])")
 
 
-def _md(text: str) -> str:
+def md_escape(text: str) -> str:
     """Escape text for a Markdown table cell (no markup from run names or reasons)."""
     return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
 
@@ -384,11 +389,11 @@ def _md_code(text: str) -> str:
 
 def _md_preset(entry: MetricPreset) -> str:
     fields = _preset_fields(entry)
-    head = f"- {_md(entry.label)} ({_md_code(entry.metric)}): "
+    head = f"- {md_escape(entry.label)} ({_md_code(entry.metric)}): "
     if fields is None:
         return head + "not computed by any run"
     preset_hash, version, params = fields
-    return head + f"preset {_md_code(preset_hash)} (version {_md(version)}), params " + (
+    return head + f"preset {_md_code(preset_hash)} (version {md_escape(version)}), params " + (
         _md_code(params))
 
 
@@ -411,22 +416,23 @@ def render_markdown(board: Leaderboard) -> str:
     """GitHub-flavoured Markdown; with several splits the first body row holds metric labels."""
     width = len(board.columns) + 1
     grouped = len(board.splits) > 1
-    lines = [f"# {_md(board.title)}", "", _md(_benchmark_line(board)), "", _md(_legend(board)),
-             ""]
+    lines = [f"# {md_escape(board.title)}", "", md_escape(_benchmark_line(board)), "",
+             md_escape(_legend(board)), ""]
     if grouped:
         per_split = len(board.columns) // len(board.splits)
-        groups = [cell for s in board.splits for cell in [_md(split_title(s))] + [""] *
+        groups = [cell for s in board.splits for cell in [md_escape(split_title(s))] + [""] *
                   (per_split - 1)]
-        header, first = ["Run", *groups], ["", *(f"**{_md(c.header)}**" for c in board.columns)]
+        header = ["Run", *groups]
+        first = ["", *(f"**{md_escape(c.header)}**" for c in board.columns)]
     else:
-        split = f" ({_md(split_title(board.splits[0]))})" if board.splits else ""
-        header, first = [f"Run{split}", *(_md(c.header) for c in board.columns)], None
+        split = f" ({md_escape(split_title(board.splits[0]))})" if board.splits else ""
+        header, first = [f"Run{split}", *(md_escape(c.header) for c in board.columns)], None
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join([":---"] + ["---:"] * (width - 1)) + "|")
     if first is not None:
         lines.append("| " + " | ".join(first) + " |")
     for row in board.rows:
-        cells = [_md(row.run) + _md_refs(row.notes)]
+        cells = [md_escape(row.run) + _md_refs(row.notes)]
         for cell in row.cells:
             text = f"**{cell.value}**" if cell.bold else cell.value
             if cell.interval:
@@ -435,7 +441,7 @@ def render_markdown(board: Leaderboard) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if board.notes:
         lines += ["", "Notes:", ""]
-        lines += [f"{k}. {_md(text)}" for k, text in enumerate(board.notes, start=1)]
+        lines += [f"{k}. {md_escape(text)}" for k, text in enumerate(board.notes, start=1)]
     lines += ["", "Presets (every number above was made by the preset of its metric):", ""]
     lines += [_md_preset(p) for p in board.presets]
     lines += ["", f"Generated by ttm-bench {__version__}.", ""]

@@ -292,7 +292,11 @@ def _check_aggregate_table(path: Path, rows: list[AggregateRow], run: str, bench
 def load_results(directory: str | os.PathLike[str]) -> Results:
     """Read and verify a results directory; raise `ValidationError` listing every problem in
     `results.json`, or `TTMBenchError` naming a file that does not match it."""
-    snapshot = open_results(directory)
+    return results_from_snapshot(open_results(directory))
+
+
+def results_from_snapshot(snapshot: ResultsSnapshot) -> Results:
+    """`load_results` of a directory state already opened (and verified) by `open_results`."""
     root = snapshot.root
     data = snapshot.manifest
     path = root / RESULTS_FILE
