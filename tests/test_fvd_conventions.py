@@ -157,6 +157,8 @@ def test_bad_convention_values_are_refused() -> None:
         create_metric("fvd16", resize="crop")
     with pytest.raises(TTMBenchError, match="frames='middle'"):
         create_metric("fvd16", frames="middle")
+    with pytest.raises(TTMBenchError, match="num_frames has no effect"):
+        create_metric("fvd_cm", num_frames=24)  # every frame is used: never silently ignored
 
 
 def test_seeded_offset_needs_enough_ground_truth_frames(detector) -> None:

@@ -149,6 +149,9 @@ class FrechetVideoDistance(ModelMetric):
             raise TTMBenchError(f"FVD resize={self.params['resize']!r}; use one of "
                                 f"{RESIZE_RULES}")
         if self.params["frames"] == "all":  # no frame count: leave it out of the preset
+            if "num_frames" in params:
+                raise TTMBenchError("FVD num_frames has no effect with frames='all' (every "
+                                    "frame passed is used); drop the num_frames option")
             params = {k: v for k, v in self.params.items() if k != "num_frames"}
             self.preset = Preset(self.name, params, self.preset_version)
             self.feature_params = tuple(p for p in self.feature_params if p != "num_frames")
