@@ -29,7 +29,7 @@ from ttm_bench.errors import TTMBenchError, optional_dependency
 from ttm_bench.generation.run import RunDir
 from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
-from ttm_bench.metrics.registry import canonical_name, create_metric, list_metrics
+from ttm_bench.metrics.registry import canonical_name, create_metric, expand_names, list_metrics
 from ttm_bench.metrics.stats import bootstrap_ci, bootstrap_mean_ci
 
 RESULTS_FILE = "results.json"
@@ -115,10 +115,12 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device
     """
     explicit = names is not None
     kwargs = {canonical_name(k): dict(v) for k, v in (options or {}).items()}
-    chosen = list(dict.fromkeys(canonical_name(n) for n in names)) if names else list_metrics()
-    has = {"caption": inputs.benchmark is not None, "image": inputs.benchmark is not None,
-           "reference": inputs.benchmark is not None
-           and all(s.video for s in inputs.benchmark.samples)}
+    chosen = expand_names(names) if names else list_metrics()
+    samples = inputs.benchmark.samples if inputs.benchmark is not None else ()
+    has = {"caption": bool(samples), "image": bool(samples),
+           "reference": bool(samples) and all(s.video for s in samples),
+           "masks": bool(samples) and all(s.objects for s in samples),
+           "masklets": bool(samples) and all("masklets" in s.meta for s in samples)}
     metrics, skipped = [], {}
     for name in chosen:
         source = "a folder of videos" if inputs.benchmark is None else "this benchmark"
@@ -251,6 +253,8 @@ def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
             image=bench.image(sample) if sample and "image" in needs else None,
             reference=bench.video(sample) if sample and "reference" in needs else None,
             video_sha256=file_sha256(entry.path),
+            masks=bench.masks(sample) if sample and "masks" in needs else None,
+            masklets=bench.masklets(sample) if sample and "masklets" in needs else None,
         )
         for metric in metrics:
             metric.update(item)
@@ -265,6 +269,7 @@ def _aggregate(metric: Metric, ids: list[str], n_boot: int,
     if isinstance(metric, PerSampleMetric):  # mean of per-sample values: vectorised bootstrap
         per_sample = metric.per_sample()
         values = np.array([per_sample[s] for s in ids])
+        values = values[np.isfinite(values)]  # undefined samples (see motion_locality)
         low, high = bootstrap_mean_ci(values, n_boot=n_boot, seed=seed)
     else:
         low, high = bootstrap_ci(lambda idx: metric.compute_on([ids[i] for i in idx]), len(ids),

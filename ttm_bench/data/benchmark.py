@@ -179,6 +179,55 @@ class Benchmark:
         return np.stack([decode_rle(o.mask) for o in sample.objects])
 
 
+    def masklets(self, sample: Sample) -> np.ndarray | None:
+        """Per-frame masks of the sample's objects: bool [T, L, H, W], or None when it has none.
+
+        Read from the JSON file named by `meta["masklets"]` (relative to the benchmark):
+        `{"objects": [object ids, in the order of `sample.objects`], "frames": [[RLE of each
+        object] for each frame]}`, as the synthetic builder writes it.
+        """
+        from ttm_bench.data.masks import decode_rle
+        from ttm_bench.data.sample import parse_rle
+        from ttm_bench.fields import FieldReader
+
+        name = sample.meta.get("masklets")
+        if name is None:
+            return None
+        path = self.root / str(name)
+        where = f"{self.root / MANIFEST_FILE}: sample {sample.id!r}, meta.masklets"
+        if not path.resolve().is_relative_to(self.root.resolve()) or not path.is_file():
+            raise TTMBenchError(f"{where}: {name!r} is not a file inside {self.root}; fix the "
+                                "path or remove the field")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise TTMBenchError(f"{path}: unreadable masklets ({exc}); rebuild the "
+                                "benchmark") from None
+        ids = [o.id for o in sample.objects]
+        frames = data.get("frames") if isinstance(data, dict) else None
+        if (not isinstance(data, dict) or data.get("objects") != ids
+                or not isinstance(frames, list)
+                or not all(isinstance(f, list) and len(f) == len(ids) for f in frames)):
+            raise TTMBenchError(f"{path}: masklets must be {{\"objects\": {ids}, \"frames\": "
+                                f"[[one RLE per object] per frame]}}; rebuild the benchmark")
+        problems: list[Problem] = []
+        reader = FieldReader(data, str(path), problems)
+        masks = [[parse_rle(rle, reader, f"frames[{t}][{k}]") for k, rle in enumerate(frame)]
+                 for t, frame in enumerate(frames)]
+        if problems:
+            raise ValidationError(problems)
+        expected = (self.info.height, self.info.width)
+        sizes = {tuple(m.size) for frame in masks for m in frame if m is not None}
+        if sizes - {expected}:
+            raise TTMBenchError(f"{path}: masklets of size {sorted(sizes - {expected})}, the "
+                                f"benchmark is {list(expected)}; encode them at its size")
+        try:
+            decoded = [[decode_rle(m) for m in frame] for frame in masks]
+        except TTMBenchError as exc:
+            raise TTMBenchError(f"{path}: {exc}") from None
+        return np.array(decoded, dtype=bool).reshape(len(frames), len(ids), *expected)
+
+
 def write_benchmark(root: str | Path, info: BenchmarkInfo, samples: Iterable[Sample]) -> Benchmark:
     """Write `manifest.jsonl` and `benchmark.json` (with the content sha256) into `root`.
 

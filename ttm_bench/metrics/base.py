@@ -28,7 +28,7 @@ import numpy as np
 from ttm_bench.errors import TTMBenchError
 
 #: Names an `EvalItem` field a metric can require beyond the video itself.
-REQUIREMENTS = frozenset({"caption", "image", "reference"})
+REQUIREMENTS = frozenset({"caption", "image", "reference", "masks", "masklets"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ class EvalItem:
     image: uint8 [H, W, 3], the benchmark's input frame x(0).
     reference: uint8 [T', H', W', 3], the benchmark's ground-truth clip.
     video_sha256: content hash of the encoded file, for feature caches.
+    masks: bool [L, H, W], the benchmark's first-frame object masks s(0) at the video's size.
+    masklets: bool [T, L, H, W], the benchmark's per-frame masks of the same objects.
     """
 
     sample_id: str
@@ -72,6 +74,8 @@ class EvalItem:
     image: np.ndarray | None = None
     reference: np.ndarray | None = None
     video_sha256: str | None = None
+    masks: np.ndarray | None = None
+    masklets: np.ndarray | None = None
 
 
 class MissingWeightsError(TTMBenchError):
