@@ -28,7 +28,13 @@ from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics.base import EvalItem, PerSampleMetric, Preset
 from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.objects import tracks as reductions
-from ttm_bench.metrics.objects.tracker import TRACKERS, Checkpoint, ObjectTracker, build_tracker
+from ttm_bench.metrics.objects.tracker import (
+    POINT_TRACKERS,
+    TRACKERS,
+    Checkpoint,
+    ObjectTracker,
+    build_tracker,
+)
 from ttm_bench.metrics.objects.tracks import ObjectTracks, resize_masks
 from ttm_bench.metrics.video_input import check_clip
 
@@ -54,13 +60,22 @@ class ObjectMetric(PerSampleMetric):
         "cotracker": {"points_per_object": 100, "background_grid": 20},
     }
     metric_params: ClassVar[Mapping[str, Any]] = {}
+    #: Whether the metric reads tracked masks (point trackers give none).
+    needs_masks: ClassVar[bool] = False
 
-    def __init__(self, *, checkpoint: Checkpoint = None, **params: Any) -> None:
-        self._checkpoint = checkpoint  # where a model tracker's weights are; not in the preset
-        self._tracker: ObjectTracker | None = None
+    def __init__(self, *, checkpoint: Checkpoint = None, model: ObjectTracker | None = None,
+                 **params: Any) -> None:
+        """checkpoint: where a model tracker's weights are; model: a ready tracker (tests use
+        random-weight ones), used as is. Neither is part of the preset."""
+        self._checkpoint = checkpoint
+        self._tracker = model
+        self._injected = model is not None
         tracker = params.get("tracker", self.tracking_params["tracker"])
         if tracker not in TRACKERS:
             raise TTMBenchError(f"object tracker {tracker!r} unknown; known: {sorted(TRACKERS)}")
+        if self.needs_masks and tracker in POINT_TRACKERS:
+            raise TTMBenchError(f"metric {self.name!r} needs tracked masks; the {tracker!r} "
+                                "tracker gives points only: use tracker=flow or tracker=sam2")
         own_defaults = self.tracker_params.get(tracker, {})
         own = {key: params.pop(key) for key in list(params) if key in own_defaults}
         super().__init__(**params)
@@ -73,12 +88,13 @@ class ObjectMetric(PerSampleMetric):
 
     def setup(self, device: str) -> None:
         """Build the tracker (loading its weights), so a missing one fails before decoding."""
-        self._tracker = build_tracker(self.params["tracker"], self.params, device,
-                                      self._checkpoint)
+        if not self._injected:
+            self._tracker = build_tracker(self.params["tracker"], self.params, device,
+                                          self._checkpoint)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Without the tracker: a process that receives the metric calls `setup` again."""
-        return {**self.__dict__, "_tracker": None}
+        """Without a tracker it built: a process that receives the metric calls `setup`."""
+        return {**self.__dict__, "_tracker": self._tracker if self._injected else None}
 
     def tracks(self, item: EvalItem) -> ObjectTracks:
         """The tracks of `item`'s s(0) masks, shared with the other object metrics."""
@@ -171,12 +187,10 @@ class ObjectPersistence(ObjectMetric):
     higher_is_better = True
     metric_params: ClassVar[Mapping[str, Any]] = {"band_low": 0.5, "band_high": 2.0}
 
+    needs_masks = True
+
     def score(self, item: EvalItem) -> float:
-        tracks = self.tracks(item)
-        if tracks.masks is None:
-            raise TTMBenchError(f"{self.name} needs masks; the {self.params['tracker']!r} "
-                                "tracker gives points only; use tracker=flow or sam2")
-        return reductions.persistence(tracks.masks,
+        return reductions.persistence(self.tracks(item).masks,
                                       (self.params["band_low"], self.params["band_high"]))
 
 
@@ -187,11 +201,10 @@ class TrajectoryIoU(ObjectMetric):
     higher_is_better = True
     requires: ClassVar[frozenset[str]] = frozenset({"masks", "masklets"})
 
+    needs_masks = True
+
     def score(self, item: EvalItem) -> float:
         tracks = self.tracks(item)
-        if tracks.masks is None:
-            raise TTMBenchError(f"{self.name} needs masks; the {self.params['tracker']!r} "
-                                "tracker gives points only; use tracker=flow or sam2")
         if item.masklets is None or item.masklets.shape[:2] != tracks.masks.shape[:2]:
             got = None if item.masklets is None else item.masklets.shape[:2]
             raise TTMBenchError(f"sample {item.sample_id!r}: masklets are (frames, objects) "

@@ -36,6 +36,9 @@ TRACKERS: dict[str, str] = {
     "cotracker": "ttm_bench.metrics.objects.cotracker_tracker:build",
 }
 
+#: Trackers that follow points and give no masks.
+POINT_TRACKERS = frozenset({"cotracker"})
+
 
 def build_tracker(name: str, params: Mapping[str, Any], device: str,
                   checkpoint: Checkpoint = None) -> ObjectTracker:

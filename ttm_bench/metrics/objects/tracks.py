@@ -71,27 +71,31 @@ def tracks_from_flow(masks: np.ndarray, forward: np.ndarray) -> ObjectTracks:
 
 
 def tracks_from_points(points: np.ndarray, visible: np.ndarray, owner: np.ndarray,
-                       num_objects: int) -> ObjectTracks:
+                       num_objects: int, weights: np.ndarray | None = None) -> ObjectTracks:
     """Displacements of tracked points.
 
     points: float [T, N, 2] (x, y) px; visible: bool [T, N]; owner: int [N], the object each
-    point starts in (0-based) or -1 for background. A step counts when the point is visible at
-    both ends. Point trackers give no masks (`masks` is None).
+    point starts in (0-based) or -1 for background; weights: float [N], the frame area each
+    point stands for (default 1), so that densely sampled objects do not outweigh the
+    background in `frame_displacement`. A step counts when the point is visible at both ends.
+    Point trackers give no masks (`masks` is None).
     """
     steps = np.linalg.norm(np.diff(points.astype(np.float64), axis=0), axis=-1)  # [T-1, N]
-    both = visible[:-1] & visible[1:]
+    area = np.ones(len(owner)) if weights is None else np.asarray(weights, np.float64)
+    counted = (visible[:-1] & visible[1:]) * area[None]  # [T-1, N]
 
     def mean_over(selected: np.ndarray) -> np.ndarray:
-        weights = (both & selected[None]).astype(np.float64)
-        counts = weights.sum(axis=1)
+        total = (counted * selected[None]).sum(axis=1)
+        moved = (steps * counted * selected[None]).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(counts > 0, (steps * weights).sum(axis=1) / counts, np.nan)
+            return np.where(total > 0, moved / np.where(total > 0, total, 1.0), np.nan)
 
     objects = np.stack([mean_over(owner == k) for k in range(num_objects)]).reshape(
         num_objects, len(steps))
-    counts = np.maximum(both.sum(axis=1), 1)
-    inside = (steps * (both & (owner >= 0)[None])).sum(axis=1) / counts
-    return ObjectTracks(None, objects, mean_over(owner < 0), mean_over(owner > -2), inside)
+    everywhere = np.ones(len(owner), bool)
+    inside = (steps * counted * (owner >= 0)[None]).sum(axis=1) / np.maximum(
+        counted.sum(axis=1), np.finfo(float).tiny)
+    return ObjectTracks(None, objects, mean_over(owner < 0), mean_over(everywhere), inside)
 
 
 def mean_object_displacement(tracks: ObjectTracks) -> float:
