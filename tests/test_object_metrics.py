@@ -22,6 +22,8 @@ from ttm_bench.metrics import EvalItem, create_metric
 from ttm_bench.metrics.objects import tracks as reductions
 from ttm_bench.metrics.objects.propagation import consistent, propagate
 from ttm_bench.metrics.registry import GROUPS, expand_names
+from ttm_bench.report.leaderboard import build_leaderboard, render_html, render_markdown
+from ttm_bench.report.results import load_results
 
 SCALE = 2.0  # the synthetic scenes are 128 px; the metrics evaluate at short side 256
 
@@ -235,6 +237,14 @@ def test_evaluation_feeds_masks_and_masklets(small_bench: Benchmark, tmp_path: P
     assert rows["all", "ad_object"]["value"] > 5 * rows["all", "ad_background"]["value"]
     per_sample = pd.read_parquet(tmp_path / "out-gt" / "per_sample.parquet")
     assert len(per_sample) == 4 * len(GROUPS["objects"])
+    board = build_leaderboard([load_results(tmp_path / "out-static"),
+                               load_results(tmp_path / "out-gt")])
+    assert all(c.metric not in GROUPS["objects"] for c in board.columns)
+    assert [p.metric for p in board.objects.presets] == list(GROUPS["objects"])
+    markdown, page = render_markdown(board), render_html(board)
+    assert "## Object-level motion" in markdown and "Trajectory mIoU↑" in markdown
+    assert "static video" in markdown  # why static has no motion locality
+    assert 'id="objects-note-1"' in page and 'href="#objects-note-1"' in page
 
 
 def test_masklets_errors_name_the_file_and_fix(bench_copy: Path) -> None:
