@@ -14,6 +14,11 @@ import pytest
 
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.synthetic import SyntheticConfig, sample_plan
+from ttm_bench.data.synthetic_edits import (
+    erase_object,
+    exact_object_displacement,
+    with_still_objects,
+)
 from ttm_bench.data.synthetic_scene import SceneRender, SceneSpec, render_scene
 from ttm_bench.errors import TTMBenchError, UnknownNameError
 from ttm_bench.evaluation import evaluate, inputs_from_run
@@ -41,13 +46,9 @@ def score(name: str, video: np.ndarray, masks: np.ndarray, masklets: np.ndarray 
     return create_metric(name, **params).score(item)
 
 
-def exact_object_displacement(render: SceneRender) -> float:
+def exact_ad_object(render: SceneRender) -> float:
     """ad_object from the exact flow and visible masks, at the evaluation size."""
-    magnitude = np.linalg.norm(render.flow, axis=-1)
-    per_object = [np.mean([magnitude[t][render.masks[t, k]].mean()
-                           for t in range(len(magnitude)) if render.masks[t, k].any()])
-                  for k in range(render.masks.shape[1])]
-    return SCALE * float(np.mean(per_object))
+    return SCALE * float(np.mean(np.nanmean(exact_object_displacement(render), axis=1)))
 
 
 # --- pure reductions ---------------------------------------------------------------------
@@ -128,7 +129,7 @@ def test_propagate_follows_a_translation_and_drops_disocclusions() -> None:
 def test_ground_truth_ad_object_within_10_percent_of_exact(index: int) -> None:
     _, render = scene(index)
     value = score("ad_object", render.frames, render.masks[0])
-    assert value == pytest.approx(exact_object_displacement(render), rel=0.10)
+    assert value == pytest.approx(exact_ad_object(render), rel=0.10)
     assert score("ad_background", render.frames, render.masks[0]) < 0.15 * value
 
 
@@ -174,28 +175,22 @@ def test_ken_burns_motion_locality_near_area_share() -> None:
 
 def test_object_erased_halfway_lowers_persistence_by_its_share() -> None:
     spec, render = scene(8)  # two objects that never occlude each other
-    without_first = render_scene(dataclasses.replace(spec, objects=spec.objects[1:]))
-    video = np.concatenate([render.frames[:8], without_first.frames[8:]])
+    video, masks = erase_object(spec, 0, from_frame=8)
     # object 0 is present in frames 1-7 of 15 predicted frames, object 1 in all 15
-    expected = (7 + 15) / 30
-    assert score("object_persistence", video, render.masks[0]) == pytest.approx(expected)
+    assert reductions.persistence(masks, (0.5, 2.0)) == pytest.approx((7 + 15) / 30)
+    assert score("object_persistence", video, render.masks[0]) == pytest.approx((7 + 15) / 30)
     assert score("object_persistence", render.frames, render.masks[0]) == 1.0
 
 
 def test_ad_object_separates_a_moving_object_from_a_still_one() -> None:
-    spec, _ = scene(8)
-    moving, still = spec.objects
-    still = dataclasses.replace(still, velocity=(0.0, 0.0), angular_velocity=0.0,
-                                scale_rate=0.0)
-    one_moves = render_scene(dataclasses.replace(spec, objects=(moving, still)))
-    metric = create_metric("ad_object")
-    tracks = metric.tracks(EvalItem("one", "all", one_moves.frames, 8.0,
-                                    masks=one_moves.masks[0]))
+    spec, both_move = scene(8)
+    one_moves = render_scene(with_still_objects(spec, {1}))
+    tracks = create_metric("ad_object").tracks(
+        EvalItem("one", "all", one_moves.frames, 8.0, masks=one_moves.masks[0]))
     per_object = np.nanmean(tracks.object_displacement, axis=1)
-    exact = exact_object_displacement(one_moves)  # the still object contributes 0
-    assert per_object[1] < 0.1
-    assert per_object[0] == pytest.approx(2 * exact, rel=0.1)
-    both_move = scene(8)[1]
+    exact = SCALE * np.nanmean(exact_object_displacement(one_moves), axis=1)
+    assert exact[1] < 1e-9 and per_object[1] < 0.1
+    assert per_object[0] == pytest.approx(exact[0], rel=0.1)
     assert score("ad_object", one_moves.frames, one_moves.masks[0]) == pytest.approx(
         0.5 * score("ad_object", both_move.frames, both_move.masks[0]), rel=0.15)
 
