@@ -221,7 +221,7 @@ def test_evaluation_feeds_masks_and_masklets(small_bench: Benchmark, tmp_path: P
     static = evaluate(inputs_from_run(tmp_path / "static", small_bench.root),
                       tmp_path / "out-static", ["objects"], n_boot=10, progress=False)
     assert list(static["presets"]) == list(GROUPS["objects"])
-    assert "undefined for 4 of 4 sample(s)" in static["warnings"]["motion_locality"][0]
+    assert "undefined for 4 of the run's 4 sample(s)" in static["warnings"]["motion_locality"][0]
     rows = {(r["split"], r["metric"]): r for r in static["aggregate"]}
     assert np.isnan(rows["all", "motion_locality"]["value"])
     assert rows["all", "object_persistence"]["value"] == 1.0

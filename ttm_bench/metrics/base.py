@@ -53,6 +53,16 @@ class Preset:
         return {"metric": self.metric, "version": self.version, "params": dict(self.params),
                 "hash": self.hash}
 
+    def extended(self, params: Mapping[str, Any]) -> Preset:
+        """This preset with more parameters (e.g. those of the chosen backend only)."""
+        return Preset(self.metric, {**self.params, **params}, self.version)
+
+
+def pop_own_params(params: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Remove from `params` the keys of `defaults` (the parameters only one backend reads) and
+    return `defaults` updated with them, for `Preset.extended` once the metric is built."""
+    return {**defaults, **{key: params.pop(key) for key in list(params) if key in defaults}}
+
 
 @dataclass
 class EvalItem:

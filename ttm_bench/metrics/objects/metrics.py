@@ -25,8 +25,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.metrics.base import EvalItem, PerSampleMetric, Preset
+from ttm_bench.metrics.base import EvalItem, PerSampleMetric, pop_own_params
 from ttm_bench.metrics.feature_cache import array_sha256
+from ttm_bench.metrics.motion import AverageDisplacement
 from ttm_bench.metrics.objects import tracks as reductions
 from ttm_bench.metrics.objects.tracker import (
     POINT_TRACKERS,
@@ -47,12 +48,12 @@ class ObjectMetric(PerSampleMetric):
 
     higher_is_better = None
     requires: ClassVar[frozenset[str]] = frozenset({"masks"})
-    #: Parameters that pin the tracking (shared by every object metric).
+    #: Parameters that pin the tracking (shared by every object metric): AD's evaluation size,
+    #: resizing and DIS preset, so object and whole-frame displacements are comparable.
     tracking_params: ClassVar[Mapping[str, Any]] = {
         "tracker": "flow",
-        "eval_short_side": 256,
-        "resize": "bilinear",
-        "dis_preset": "medium",
+        **{key: AverageDisplacement.default_params[key]
+           for key in ("eval_short_side", "resize", "dis_preset")},
     }
     #: Parameters only one tracker reads; they enter the preset of that tracker only.
     tracker_params: ClassVar[Mapping[str, Mapping[str, Any]]] = {
@@ -76,11 +77,9 @@ class ObjectMetric(PerSampleMetric):
         if self.needs_masks and tracker in POINT_TRACKERS:
             raise TTMBenchError(f"metric {self.name!r} needs tracked masks; the {tracker!r} "
                                 "tracker gives points only: use tracker=flow or tracker=sam2")
-        own_defaults = self.tracker_params.get(tracker, {})
-        own = {key: params.pop(key) for key in list(params) if key in own_defaults}
+        own = pop_own_params(params, self.tracker_params.get(tracker, {}))
         super().__init__(**params)
-        self.preset = Preset(self.name, {**self.preset.params, **own_defaults, **own},
-                             self.preset_version)
+        self.preset = self.preset.extended(own)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -169,9 +168,10 @@ class MotionLocality(ObjectMetric):
     def _note_undefined(self) -> None:
         undefined = self.undefined_ids
         self.warnings = [] if not undefined else [
-            f"undefined for {len(undefined)} of {len(self._values)} sample(s) (static video: "
-            f"mean displacement below {self.params['static_px']} px/frame), left out of the "
-            f"mean: {', '.join(undefined[:10])}{' …' if len(undefined) > 10 else ''}"]
+            f"undefined for {len(undefined)} of the run's {len(self._values)} sample(s), left "
+            f"out of its means: static videos (mean displacement below "
+            f"{self.params['static_px']} px/frame): {', '.join(undefined[:5])}"
+            f"{' …' if len(undefined) > 5 else ''}"]
 
     def compute_on(self, sample_ids: list[str]) -> float:
         values = np.array([self._values[s] for s in sample_ids], dtype=np.float64)
