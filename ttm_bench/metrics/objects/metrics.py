@@ -111,6 +111,8 @@ class ObjectMetric(PerSampleMetric):
                                 "video at the benchmark's size")
         tracking = tuple(f"{k}={v}" for k, v in sorted(self.params.items())
                          if k not in self.metric_params)
+        if self._injected:  # a tracker handed over is not described by the preset
+            tracking += (f"model={id(self._tracker)}",)
         key = (item.sample_id, item.video_sha256 or array_sha256(item.video),
                array_sha256(item.masks), *tracking)
         if _last_tracking is not None and _last_tracking[0] == key:
