@@ -11,10 +11,12 @@ import pandas as pd
 import pytest
 
 from ttm_bench.cli import main
+from ttm_bench.commands.evaluate import summarise
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.errors import TTMBenchError, UnknownNameError
 from ttm_bench.evaluation import evaluate, inputs_from_folder, inputs_from_run
 from ttm_bench.generation.runner import generate_run
+from ttm_bench.hashing import file_sha256
 from ttm_bench.video import write_video
 
 
@@ -108,6 +110,8 @@ def test_incomplete_and_invalid_runs_are_flagged(small_bench: Benchmark, small_r
     write_video(run / "videos" / f"{ids[3]}.mp4", np.zeros((5, 64, 64, 3), np.uint8), fps=8)
     truncated = run / "videos" / f"{ids[1]}.mp4"
     truncated.write_bytes(truncated.read_bytes()[:300])
+    for sid in (ids[1], ids[3]):  # as if generated so: the decoder and the size check see them
+        _rewrite_sidecar(run, sid, video_sha256=file_sha256(run / "videos" / f"{sid}.mp4"))
     results = evaluate(inputs_from_run(run, small_bench.root), tmp_path / "res", ["ad"],
                        progress=False)
     assert results["complete"] is False
@@ -130,10 +134,59 @@ def test_results_dir_of_another_run_is_not_overwritten(small_bench: Benchmark, s
     out = tmp_path / "res"
     evaluate(inputs_from_run(small_run, small_bench.root), out, ["ad"], progress=False)
     before = (out / "results.json").read_text()
-    with pytest.raises(TTMBenchError, match="choose another --out"):
+    with pytest.raises(TTMBenchError, match="Choose another --out, or pass --overwrite"):
         evaluate(inputs_from_run(small_run, small_bench.root, name="other"), out, ["ad"],
                  progress=False)
     assert (out / "results.json").read_text() == before
+
+
+def test_results_of_another_run_with_the_same_folder_name_are_refused(
+        small_bench: Benchmark, small_run: Path, tmp_path: Path) -> None:
+    """Identity is the run.json content, not the folder name: run B named like run A is refused
+    (unless --overwrite), while a resumed run A (run.json now `finished`) is the same run."""
+    out = tmp_path / "res"
+    evaluate(inputs_from_run(small_run, small_bench.root), out, ["ad"], progress=False)
+    other = tmp_path / "b" / small_run.name
+    shutil.copytree(small_run, other)
+    info = json.loads((other / "run.json").read_text())
+    (other / "run.json").write_text(json.dumps({**info, "started": "2030-01-01T00:00:00+00:00"}))
+    with pytest.raises(TTMBenchError, match=r"run\.json sha256"):
+        evaluate(inputs_from_run(other, small_bench.root), out, ["ad"], progress=False)
+    assert main(["evaluate", "--bench", str(small_bench.root), "--run", str(other), "--metrics",
+                 "ad", "--out", str(out), "--quiet", "--overwrite"]) == 0
+    ours = json.loads((out / "results.json").read_text())["run_sha256"]
+    assert ours == inputs_from_run(other, small_bench.root).run_sha256
+    (other / "run.json").write_text(json.dumps({**info, "started": "2030-01-01T00:00:00+00:00",
+                                                 "finished": "2030-01-02T00:00:00+00:00"}))
+    evaluate(inputs_from_run(other, small_bench.root), out, ["ad"], progress=False)
+
+
+def test_a_locked_results_directory_is_refused(small_bench: Benchmark, small_run: Path,
+                                               tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A second evaluation into the same --out while one runs: exit 2 naming the pid."""
+    import subprocess
+    import sys
+    import textwrap
+
+    out = tmp_path / "res"
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from ttm_bench.results_dir import ResultsWriter
+        with ResultsWriter({str(out)!r}):
+            print("locked", flush=True)
+            time.sleep(60)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        code = main(["evaluate", "--bench", str(small_bench.root), "--run", str(small_run),
+                     "--metrics", "ad", "--out", str(out), "--quiet"])
+        assert code == 2
+        assert f"locked by pid {holder.pid}" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    evaluate(inputs_from_run(small_run, small_bench.root), out, ["ad"], progress=False)
 
 
 def test_folder_of_videos(small_run: Path, tmp_path: Path,
@@ -174,3 +227,68 @@ def test_metric_options_reach_the_metric_and_its_preset(small_run: Path, tmp_pat
     assert "expected METRIC.KEY=VALUE" in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "d"), "--metric-option", "ad.bogus=1"]) == 2
     assert "no parameter(s) ['bogus']" in capsys.readouterr().err
+
+
+def _copy_run(small_run: Path, tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    shutil.copytree(small_run, run)
+    return run
+
+
+def _rewrite_sidecar(run: Path, sample_id: str, **changes: object) -> None:
+    path = run / "videos" / f"{sample_id}.json"
+    record = json.loads(path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            record.pop(key, None)
+        else:
+            record[key] = value
+    path.write_text(json.dumps(record))
+
+
+def test_damaged_video_is_invalid_not_scored(small_bench: Benchmark, small_run: Path,
+                                             tmp_path: Path) -> None:
+    """Bytes flipped mid-file still decode (FFmpeg conceals them): the sidecar's sha256 catches
+    it, and the sample is flagged with the file and the reason, never scored."""
+    run = _copy_run(small_run, tmp_path)
+    ids = [s.id for s in small_bench.samples]
+    video = run / "videos" / f"{ids[2]}.mp4"
+    recorded = json.loads((run / "videos" / f"{ids[2]}.json").read_text())["video_sha256"]
+    assert recorded == file_sha256(video)
+    data = bytearray(video.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 8] = bytes(b ^ 0xFF for b in data[middle:middle + 8])
+    video.write_bytes(bytes(data))
+    results = evaluate(inputs_from_run(run, small_bench.root), tmp_path / "res", ["ad"],
+                       progress=False)
+    reason = results["invalid_samples"][ids[2]]
+    assert str(video) in reason and "sidecar recorded" in reason
+    assert results["complete"] is False and results["unverified_videos"] == []
+    per_sample = pd.read_parquet(tmp_path / "res" / "per_sample.parquet")
+    assert ids[2] not in set(per_sample.sample_id)
+
+
+def test_sidecar_without_hash_is_evaluated_unverified(small_bench: Benchmark, small_run: Path,
+                                                      tmp_path: Path) -> None:
+    """Runs generated before sidecars recorded the sha256: evaluated, and listed as such."""
+    run = _copy_run(small_run, tmp_path)
+    ids = [s.id for s in small_bench.samples]
+    _rewrite_sidecar(run, ids[0], video_sha256=None)
+    results = evaluate(inputs_from_run(run, small_bench.root), tmp_path / "res", ["ad"],
+                       progress=False)
+    assert results["complete"] is True and results["unverified_videos"] == [ids[0]]
+    assert "unverified: 1 video(s) whose sidecar has no sha256" in summarise(results)
+
+
+def test_video_at_another_fps_is_invalid(small_bench: Benchmark, small_run: Path,
+                                         tmp_path: Path) -> None:
+    from ttm_bench.video import read_video
+
+    run = _copy_run(small_run, tmp_path)
+    sid = small_bench.samples[0].id
+    video = run / "videos" / f"{sid}.mp4"
+    write_video(video, read_video(video), fps=small_bench.info.fps * 2)
+    _rewrite_sidecar(run, sid, video_sha256=file_sha256(video))
+    results = evaluate(inputs_from_run(run, small_bench.root), tmp_path / "res", ["ad"],
+                       progress=False)
+    assert "plays at 16 fps, the benchmark's clips at 8 fps" in results["invalid_samples"][sid]

@@ -17,6 +17,7 @@ from ttm_bench.metrics import registry
 from ttm_bench.metrics.base import Preset
 from ttm_bench.report.leaderboard import build_leaderboard, render_html, render_markdown
 from ttm_bench.report.results import load_results
+from ttm_bench.results_dir import ResultsWriter
 
 BENCH = {"name": "synthetic", "version": "1", "sha256": "ab" * 32}
 METRICS = {
@@ -38,7 +39,8 @@ def paper_order_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 def write_results(root: Path, run: str, values: dict[tuple[str, str], float], *,
                   benchmark: dict | None = None, skipped: dict[str, str] | None = None,
                   n: dict[str, int] | None = None, params: dict[str, dict] | None = None,
-                  warnings: dict[str, list[str]] | None = None) -> Path:
+                  warnings: dict[str, list[str]] | None = None,
+                  bootstrap: dict[str, Any] | None = None) -> Path:
     """A results directory as `ttm-bench evaluate` writes it; values: (split, metric) → value.
 
     benchmark: None for the default one, {} for a folder of videos evaluated without one.
@@ -67,15 +69,17 @@ def write_results(root: Path, run: str, values: dict[tuple[str, str], float], *,
                     for m in evaluated},
         "skipped_metrics": skipped or {},
         "warnings": warnings or {},
-        "bootstrap": {"n_boot": 1000, "level": 0.95, "seed": 0, "method": "percentile"},
+        "bootstrap": {"n_boot": 1000, "level": 0.95, "seed": 0, "method": "percentile",
+                      **(bootstrap or {})},
         "aggregate": rows,
     }
     out = root / run.replace("/", "_").replace("<", "_").replace(">", "_")
-    out.mkdir(parents=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    pd.DataFrame(rows).to_parquet(out / "aggregate.parquet", index=False)
-    pd.DataFrame(columns=["sample_id", "split", "metric", "value"]).to_parquet(
-        out / "per_sample.parquet", index=False)
+    with ResultsWriter(out) as writer:
+        writer.commit(results, {
+            "aggregate.parquet": pd.DataFrame(rows).to_parquet,
+            "per_sample.parquet": pd.DataFrame(
+                columns=["sample_id", "split", "metric", "value"]).to_parquet,
+        })
     return out
 
 
@@ -144,6 +148,29 @@ def test_load_results_reports_every_problem(tmp_path: Path) -> None:
             "metrics.clipframe.higher_is_better", "complete", "bootstrap"} <= fields
     assert all(p.file == str(out / "results.json") for p in info.value.problems)
     assert "ttm-bench evaluate" in str(info.value)
+
+
+def test_load_results_recomputes_completeness(tmp_path: Path) -> None:
+    """More samples than expected, or a `complete` flag its rows contradict, are refused."""
+    out = write_results(tmp_path, "over", full(10.0, 0.5, 1.0), n={"single": 9})
+    with pytest.raises(ValidationError, match=r"aggregate\[0\]\.n\]: 9 samples evaluated, "
+                                              "more than the 8 expected"):
+        load_results(out)
+    out = write_results(tmp_path, "flag", full(10.0, 0.5, 1.0), n={"multi": 7})
+    data = json.loads((out / "results.json").read_text())
+    (out / "results.json").write_text(json.dumps({**data, "complete": True}))
+    with pytest.raises(ValidationError, match=r"\[complete\]: says True, but its rows say False"):
+        load_results(out)
+
+
+def test_load_results_cross_checks_the_aggregate_table(tmp_path: Path) -> None:
+    out = write_results(tmp_path, "ttm", full(10.0, 0.5, 1.0))
+    data = json.loads((out / "results.json").read_text())
+    data["aggregate"][0]["value"] = 11.0
+    (out / "results.json").write_text(json.dumps(data))
+    with pytest.raises(ValidationError, match=r"aggregate\.parquet: its rows disagree with "
+                                              r"results\.json"):
+        load_results(out)
 
 
 def test_load_results_invalid_json_names_the_line(tmp_path: Path) -> None:
@@ -259,6 +286,16 @@ def test_different_presets_are_refused_unless_left_out(tmp_path: Path) -> None:
         build_leaderboard(results)
     board = build_leaderboard(results, metrics=["clipframe", "fvd16"])
     assert [c.metric for c in board.columns[:2]] == ["clipframe", "fvd16"]
+
+
+@pytest.mark.parametrize("setting", [{"n_boot": 200}, {"seed": 1}, {"level": 0.9}])
+def test_different_bootstrap_settings_are_refused(tmp_path: Path,
+                                                  setting: dict[str, Any]) -> None:
+    a = write_results(tmp_path, "a", full(10.0, 0.5, 1.0))
+    b = write_results(tmp_path, "b", full(11.0, 0.6, 2.0), bootstrap=setting)
+    with pytest.raises(TTMBenchError, match=r"different bootstrap settings: 95% percentile, "
+                                            r"1000 resamples, seed 0 \(a\);.*--n-boot and --seed"):
+        build_leaderboard([load_results(a), load_results(b)])
 
 
 def test_split_and_metric_selection(three_runs: list[Path]) -> None:

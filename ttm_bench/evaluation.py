@@ -12,6 +12,7 @@ through `n < n_expected`, never silently averaged over fewer samples.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,6 @@ import pandas as pd
 from tqdm import tqdm
 
 from ttm_bench import __version__
-from ttm_bench.atomic import atomic_path, write_json
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.sample import ALL_SPLIT
 from ttm_bench.errors import TTMBenchError, optional_dependency
@@ -31,17 +31,22 @@ from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.registry import canonical_name, create_metric, expand_names, list_metrics
 from ttm_bench.metrics.stats import bootstrap_ci, bootstrap_mean_ci
-
-RESULTS_FILE = "results.json"
+from ttm_bench.results_dir import ResultsWriter
 
 
 @dataclass(frozen=True)
 class VideoEntry:
-    """One video to evaluate: its sample id, split, file and (with a benchmark) its sample."""
+    """One video to evaluate: its sample id, split and file.
+
+    sha256: the file's hash recorded in its run sidecar when it was generated; evaluation
+    refuses a file that no longer has it. None: nothing to check against (a folder of videos,
+    or a sidecar written before ttm-bench recorded the hash).
+    """
 
     sample_id: str
     split: str
     path: Path
+    sha256: str | None = None
 
 
 @dataclass
@@ -54,6 +59,7 @@ class EvaluationInputs:
     benchmark: Benchmark | None = None
     model: str | None = None
     run_info: dict[str, Any] = field(default_factory=dict)
+    run_sha256: str | None = None  # the run's identity (`RunInfo.identity`); None for folders
 
 
 def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
@@ -70,15 +76,17 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
             f"{bench.root} is {bench.info.tag} (sha256 {bench.info.sha256[:12]}…); evaluate "
             "against the benchmark the run was made from, or regenerate the run"
         )
-    videos = [VideoEntry(s.id, s.split, run.video_path(s.id))
-              for s in bench.samples if run.is_finished(s.id)]
+    records = {s.id: run.finished_record(s.id) for s in bench.samples}
+    videos = [VideoEntry(s.id, s.split, run.video_path(s.id), records[s.id].video_sha256)
+              for s in bench.samples if records[s.id] is not None]
     return EvaluationInputs(
-        name=name or run.root.name,
+        name=name or run.root.resolve().name,
         videos=videos,
         expected=_expected_by_split([(s.id, s.split) for s in bench.samples]),
         benchmark=bench,
         model=info.model,
         run_info=info.to_dict(),
+        run_sha256=info.identity,
     )
 
 
@@ -144,7 +152,22 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device
     return metrics, skipped
 
 
-def _check_video(video: np.ndarray, entry: VideoEntry, bench: Benchmark | None) -> str | None:
+def _check_file(entry: VideoEntry) -> tuple[str | None, str | None]:
+    """(the file's sha256, None) or (None, why the file is not the one its sidecar recorded)."""
+    try:
+        sha256 = file_sha256(entry.path)
+    except OSError as exc:
+        return None, f"cannot read {entry.path}: {exc.strerror or exc}"
+    if entry.sha256 is not None and sha256 != entry.sha256:
+        return None, (f"{entry.path} has sha256 {sha256[:12]}…, but its sidecar recorded "
+                      f"{entry.sha256[:12]}… when it was generated: the file was damaged or "
+                      "replaced since; delete the video and its .json sidecar and rerun "
+                      "`ttm-bench generate` to regenerate the sample")
+    return sha256, None
+
+
+def _check_video(video: np.ndarray, fps: float, entry: VideoEntry,
+                 bench: Benchmark | None) -> str | None:
     if bench is None:
         return None
     info = bench.info
@@ -152,6 +175,10 @@ def _check_video(video: np.ndarray, entry: VideoEntry, bench: Benchmark | None) 
     if video.shape != expected:
         return (f"{entry.path} is {list(video.shape)}, the benchmark expects {list(expected)} "
                 "(frames, height, width, RGB); regenerate it at the benchmark's size and length")
+    if not math.isclose(fps, info.fps, rel_tol=1e-3):
+        return (f"{entry.path} plays at {fps:g} fps, the benchmark's clips at {info.fps:g} fps "
+                "(motion per frame would not be comparable); regenerate it at the benchmark's "
+                "fps")
     return None
 
 
@@ -166,16 +193,32 @@ def evaluate(
     seed: int = 0,
     progress: bool = True,
     executor: Any = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run every metric over the inputs and write the results directory; return results.json.
 
     `executor` (e.g. `evaluation_ray.RayFeatureExecutor`) extracts features elsewhere and merges
     them into `metrics`; by default this process decodes and updates every metric itself.
+    The results directory is locked for the whole evaluation and replaced as a whole
+    (`results_dir`); results of another run there are refused unless `overwrite`.
     """
+    if n_boot < 1 or seed < 0:  # before the work, not after it
+        raise TTMBenchError(f"--n-boot {n_boot} --seed {seed}: need at least 1 bootstrap "
+                            "resample and a seed >= 0 (defaults: --n-boot 1000 --seed 0)")
+    with ResultsWriter(out) as writer:
+        _check_replaceable(writer, inputs, overwrite)
+        return _evaluate_into(writer, inputs, metric_names, metric_options=metric_options,
+                              device=device, n_boot=n_boot, seed=seed, progress=progress,
+                              executor=executor)
+
+
+def _evaluate_into(writer: ResultsWriter, inputs: EvaluationInputs,
+                   metric_names: Sequence[str] | None, *,
+                   metric_options: Mapping[str, Mapping[str, Any]] | None, device: str,
+                   n_boot: int, seed: int, progress: bool, executor: Any) -> dict[str, Any]:
+    """`evaluate` with the results directory locked by `writer`."""
     from ttm_bench.video import decoder_backend
 
-    out = Path(out)
-    _check_out_dir(out, inputs)
     metrics, skipped = select_metrics(inputs, metric_names, device, metric_options)
     bench = inputs.benchmark
     if executor is None:
@@ -189,6 +232,8 @@ def evaluate(
     benchmark_tag = bench.info.tag if bench else "none"
     for metric in metrics:
         for sid, value in metric.per_sample().items():
+            if sid not in evaluated:  # updated before another metric refused the video
+                continue
             per_sample_rows.append({"sample_id": sid, "split": split_of[sid],
                                     "metric": metric.preset.metric, "value": value})
         for split, expected_ids in inputs.expected.items():
@@ -201,6 +246,7 @@ def evaluate(
             })
     results = {
         "run": inputs.name,
+        "run_sha256": inputs.run_sha256,
         "model": inputs.model,
         "benchmark": ({"name": bench.info.name, "version": bench.info.version,
                        "sha256": bench.info.sha256} if bench else None),
@@ -211,6 +257,8 @@ def evaluate(
         "n_expected": len(inputs.expected[ALL_SPLIT]),
         "missing_samples": sorted(set(inputs.expected[ALL_SPLIT]) - evaluated),
         "invalid_samples": invalid,
+        "unverified_videos": sorted(v.sample_id for v in inputs.videos
+                                    if v.sha256 is None and inputs.run_info),
         "presets": {m.preset.metric: m.preset.to_dict() for m in metrics},
         "metrics": {m.preset.metric: {"label": m.label, "higher_is_better": m.higher_is_better}
                     for m in metrics},
@@ -220,7 +268,7 @@ def evaluate(
         "run_info": inputs.run_info,
         "aggregate": aggregate_rows,
     }
-    _write_results(out, per_sample_rows, aggregate_rows, results)
+    _write_results(writer, per_sample_rows, aggregate_rows, results)
     return results
 
 
@@ -228,18 +276,24 @@ def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
                      bench: Benchmark | None, *, progress: bool = True,
                      desc: str = "evaluate") -> dict[str, str]:
     """Decode each video once and update every metric with it; returns sample id → why a
-    video was not evaluated (unreadable, or not the benchmark's format)."""
-    from ttm_bench.video import VideoDecodeError, read_video
+    video was not evaluated (changed since its sidecar recorded it, unreadable, not the
+    benchmark's format, or refused by a metric)."""
+    from ttm_bench.video import VideoDecodeError, probe_video, read_video
 
     needs = set().union(*(m.requires for m in metrics))
     invalid: dict[str, str] = {}
     for entry in tqdm(entries, desc=desc, unit="video", disable=not progress):
+        sha256, problem = _check_file(entry)  # before decoding: FFmpeg conceals damage
+        if problem:
+            invalid[entry.sample_id] = problem
+            continue
         try:
             video = read_video(entry.path)
+            fps = probe_video(entry.path).fps if bench else 0.0
         except VideoDecodeError as exc:  # one unreadable file: flagged, the rest evaluated
             invalid[entry.sample_id] = str(exc)
             continue
-        problem = _check_video(video, entry, bench)
+        problem = _check_video(video, fps, entry, bench)
         if problem:
             invalid[entry.sample_id] = problem
             continue
@@ -252,12 +306,15 @@ def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
             caption=sample.caption if sample else None,
             image=bench.image(sample) if sample and "image" in needs else None,
             reference=bench.video(sample) if sample and "reference" in needs else None,
-            video_sha256=file_sha256(entry.path),
+            video_sha256=sha256,
             masks=bench.masks(sample) if sample and "masks" in needs else None,
             masklets=bench.masklets(sample) if sample and "masklets" in needs else None,
         )
-        for metric in metrics:
-            metric.update(item)
+        try:
+            for metric in metrics:
+                metric.update(item)
+        except TTMBenchError as exc:  # a video a metric cannot take (e.g. one frame for AD):
+            invalid[entry.sample_id] = f"{entry.path}: {exc}"  # flagged; never aggregated
     return invalid
 
 
@@ -277,35 +334,41 @@ def _aggregate(metric: Metric, ids: list[str], n_boot: int,
     return value, low, high
 
 
-def _check_out_dir(out: Path, inputs: EvaluationInputs) -> None:
-    """Refuse to overwrite results of another run or benchmark in `out`."""
-    import json
-
-    path = out / RESULTS_FILE
-    if not path.exists():
+def _check_replaceable(writer: ResultsWriter, inputs: EvaluationInputs,
+                       overwrite: bool) -> None:
+    """Refuse to replace results of another run (by run.json content), name or benchmark."""
+    if overwrite:
         return
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        raise TTMBenchError(f"{path} exists but is not valid JSON; remove {out} or choose "
-                            "another --out") from None
+        old = writer.current_manifest()
+    except TTMBenchError as exc:
+        raise TTMBenchError(f"{exc}; or pass --overwrite to replace it") from None
+    if old is None:
+        return
     bench = inputs.benchmark
     new_sha = bench.info.sha256 if bench else None
     old_sha = (old.get("benchmark") or {}).get("sha256")
-    if old.get("run") != inputs.name or old_sha != new_sha:
-        raise TTMBenchError(f"{out} holds results of run {old.get('run')!r} on another benchmark "
-                            f"or run ({str(old_sha)[:12]}…); choose another --out")
+    identities = [("run name", old.get("run"), inputs.name),
+                  ("benchmark sha256", old_sha, new_sha)]
+    if "run_sha256" in old:  # results written before runs had an identity: name and benchmark
+        identities.append(("run.json sha256", old["run_sha256"], inputs.run_sha256))
+    differences = [f"{what} {before!r} (this evaluation: {after!r})"
+                   for what, before, after in identities if before != after]
+    if differences:
+        raise TTMBenchError(f"{writer.root} holds the results of another run: "
+                            f"{'; '.join(differences)}. Choose another --out, or pass "
+                            "--overwrite to replace them")
 
 
-def _write_results(out: Path, per_sample: list[dict], aggregate: list[dict],
+def _write_results(writer: ResultsWriter, per_sample: list[dict], aggregate: list[dict],
                    results: dict[str, Any]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     columns = ["sample_id", "split", "metric", "value"]
-    with atomic_path(out / "per_sample.parquet") as tmp:
-        pd.DataFrame(per_sample, columns=columns).to_parquet(tmp, index=False)
-    with atomic_path(out / "aggregate.parquet") as tmp:
-        pd.DataFrame(aggregate).to_parquet(tmp, index=False)
-    write_json(out / RESULTS_FILE, _json_safe(results))
+    per_sample_frame = pd.DataFrame(per_sample, columns=columns)
+    aggregate_frame = pd.DataFrame(aggregate)
+    writer.commit(_json_safe(results), {
+        "per_sample.parquet": lambda path: per_sample_frame.to_parquet(path, index=False),
+        "aggregate.parquet": lambda path: aggregate_frame.to_parquet(path, index=False),
+    })
 
 
 def _json_safe(value: Any) -> Any:

@@ -19,3 +19,12 @@ def parse_overrides(items: list[str], option: str = "--set") -> dict[str, Any]:
         overrides[key] = yaml.safe_load(value) if value else ""
     return overrides
 
+
+
+def parse_names(text: str, option: str) -> list[str]:
+    """Comma-separated names (`--metrics ad,clipframe`); refuses a list that names nothing."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise TTMBenchError(f"{option} {text!r} names nothing; give comma-separated names, "
+                            f"e.g. {option} ad_dis,clipframe")
+    return names

@@ -7,12 +7,10 @@ import sys
 from pathlib import Path
 
 from ttm_bench.atomic import write_text
+from ttm_bench.commands.key_values import parse_names
+from ttm_bench.errors import TTMBenchError
 from ttm_bench.report.leaderboard import RENDERERS, build_leaderboard
 from ttm_bench.report.results import load_results
-
-
-def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,17 +25,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="results directories written by `ttm-bench evaluate`")
     parser.add_argument("--format", choices=sorted(RENDERERS), default="md",
                         help="output format (default: md)")
-    parser.add_argument("--splits", type=_names, default=None,
+    parser.add_argument("--splits", default=None,
                         help="comma-separated splits to show, in order (e.g. single,multi or all)")
-    parser.add_argument("--metrics", type=_names, default=None,
+    parser.add_argument("--metrics", default=None,
                         help="comma-separated metrics to show, in order (e.g. fvd16,ad_dis)")
     parser.add_argument("--out", default="-", help="output file, or - for stdout (default)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out != "-" and Path(args.out).is_dir():
+        raise TTMBenchError(f"--out {args.out} is a directory; give a file path, e.g. --out "
+                            f"{Path(args.out) / f'leaderboard.{args.format}'}")
+    splits, metrics = ([None if text is None else parse_names(text, option)
+                        for text, option in ((args.splits, "--splits"),
+                                             (args.metrics, "--metrics"))])
     board = build_leaderboard([load_results(p) for p in args.results],
-                              splits=args.splits, metrics=args.metrics)
+                              splits=splits, metrics=metrics)
     text = RENDERERS[args.format](board)
     if args.out == "-":
         sys.stdout.write(text)

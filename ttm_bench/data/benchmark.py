@@ -308,7 +308,7 @@ def _validate_sample_assets(bench: Benchmark, s: Sample, manifest: str, line_no:
             try:
                 vi = probe_video(video_path)
             except VideoDecodeError as exc:
-                add("video", str(exc), "re-encode the clip as H.264 mp4")
+                add("video", exc.description, "re-encode the clip as H.264 mp4")
             else:
                 if (vi.height, vi.width) != expected_hw:
                     add("video", f"video is {vi.height}x{vi.width}, benchmark is "

@@ -117,9 +117,9 @@ def check_rows(config: ImportConfig) -> tuple[list[ImportRow], list[Problem]]:
         try:
             info = probe_video(config.clips / video)
         except VideoDecodeError as exc:
-            problems.append(Problem(str(config.clips / video), f"clip for id {sample_id!r}: "
-                                    f"{exc}", "put the clip there or fix the 'video' column",
-                                    row.line))
+            problems.append(Problem(str(config.clips / video),
+                                    f"clip for id {sample_id!r}: {exc.description}",
+                                    "put the clip there or fix the 'video' column", row.line))
             continue
         image = row.values.get("image")
         if image and not (config.clips / str(image)).is_file():

@@ -15,6 +15,7 @@ from typing import Any
 
 from ttm_bench.errors import TTMBenchError, UnknownNameError
 from ttm_bench.generation.model import VideoModel
+from ttm_bench.overrides import check_overrides
 
 ENTRY_POINT_GROUP = "ttm_bench.models"
 
@@ -69,7 +70,8 @@ def resolve_model(name: str) -> type[VideoModel]:
 
 
 def merge_config(cls: type[VideoModel], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge `overrides` over the model's defaults, rejecting unknown keys."""
+    """Merge `overrides` over the model's defaults, rejecting unknown keys and values of
+    another type than the key's default (`overrides.check_overrides`)."""
     config = dict(cls.default_config)
     unknown = sorted(set(overrides) - set(config))
     if unknown:
@@ -77,7 +79,7 @@ def merge_config(cls: type[VideoModel], overrides: Mapping[str, Any]) -> dict[st
             f"model {cls.name!r} has no config key(s) {unknown}; "
             f"known keys: {sorted(config) or 'none'}"
         )
-    config.update(overrides)
+    config.update(check_overrides(config, overrides, f"model {cls.name!r}", "--set "))
     return config
 
 
@@ -85,5 +87,21 @@ def create_model(name: str, overrides: Mapping[str, Any], device: str = "cpu") -
     """Resolve, instantiate and load a model; returns it ready to `generate`."""
     cls = resolve_model(name)
     model = cls()
-    model.load(merge_config(cls, overrides), device)
+    try:
+        model.load(merge_config(cls, overrides), device)
+    except Exception as exc:
+        changed = describe_changes(cls, overrides)
+        if not changed:
+            raise
+        raise TTMBenchError(
+            f"model {cls.name!r} failed to load with {changed}: {exc}; check these values. The "
+            "run directory's run.json already records this config: rerun with the corrected "
+            "values and a new --out") from exc
     return model
+
+
+def describe_changes(cls: type[VideoModel], config: Mapping[str, Any]) -> str:
+    """The keys of `config` that differ from the model's defaults, as `--set k=v` options
+    ("" when none)."""
+    return " ".join(f"--set {key}={value}" for key, value in config.items()
+                    if cls.default_config.get(key) != value)

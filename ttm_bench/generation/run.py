@@ -7,16 +7,20 @@ and its sidecar is written after it, so "sidecar says ok and the mp4 exists" mea
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ttm_bench.atomic import write_json
-from ttm_bench.errors import TTMBenchError
+from ttm_bench.errors import Problem, TTMBenchError, ValidationError
+from ttm_bench.fields import COUNT, NONEMPTY_STRING, OBJECT, STRING, FieldReader
 
 RUN_FILE = "run.json"
 VIDEOS_DIR = "videos"
+_REGENERATE = "regenerate the run into a new directory with `ttm-bench generate`"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,36 @@ class RunInfo:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: Any, file: str) -> RunInfo:
+        """Check the fields of a parsed run.json; raise `ValidationError` with every problem."""
+        if not isinstance(data, dict):
+            raise ValidationError([Problem(file, "must be a JSON object", _REGENERATE)])
+        fields = FieldReader(data, file, [], fix=_REGENERATE)
+        benchmark = fields.get("benchmark", OBJECT)
+        if benchmark is not None:
+            nested = fields.nested(benchmark, "benchmark")
+            for key in ("name", "version", "sha256"):
+                nested.get(key, NONEMPTY_STRING)
+        for key, kind in (("model", NONEMPTY_STRING), ("adapter_version", STRING),
+                          ("config", OBJECT), ("seed_policy", STRING), ("repetition", COUNT),
+                          ("code_version", STRING), ("started", STRING)):
+            fields.get(key, kind)
+        fields.get("finished", STRING, None, nullable=True)
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            fields.problem("", f"unknown field(s) {unknown}")
+        if fields.problems:
+            raise ValidationError(fields.problems)
+        return cls(**data)
+
+    @property
+    def identity(self) -> str:
+        """sha256 of this run.json's content except `finished` (which a resume adds): results
+        name the run by it, so two runs are never confused by their folder names."""
+        content = {k: v for k, v in self.to_dict().items() if k != "finished"}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
 
 @dataclass(frozen=True)
 class SampleRecord:
@@ -43,6 +77,8 @@ class SampleRecord:
 
     status: "ok" or "failed". seconds: wall time of `generate` plus encoding.
     peak_rss_mb: process peak resident memory so far; peak_gpu_mb: torch CUDA peak, if any.
+    video_sha256: sha256 of the finished mp4, checked by evaluation before decoding; None for a
+    failed sample and in sidecars written before ttm-bench recorded it (evaluated unverified).
     """
 
     sample_id: str
@@ -56,6 +92,7 @@ class SampleRecord:
     peak_rss_mb: float
     peak_gpu_mb: float | None = None
     error: str | None = None
+    video_sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,15 +124,20 @@ class RunDir:
         return self.videos / f"{sample_id}.json"
 
     def read_info(self) -> RunInfo:
+        """Read and check `run.json`; every problem in it is reported at once."""
+        if not self.root.is_dir():
+            what = "is a file" if self.root.exists() else "does not exist"
+            raise TTMBenchError(f"run directory {self.root} {what}; pass the directory "
+                                "`ttm-bench generate --out` created")
         try:
             data = json.loads(self.info_path.read_text(encoding="utf-8"))
-            return RunInfo(**data)
-        except FileNotFoundError as exc:
-            raise TTMBenchError(f"{self.info_path} not found: {self.root} is not a run directory; "
-                                "create one with `ttm-bench generate`") from exc
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise TTMBenchError(f"{self.info_path} is not a valid run.json ({exc}); "
-                                "regenerate the run into a new directory") from exc
+        except FileNotFoundError:
+            raise TTMBenchError(f"{self.info_path} not found: {self.root} is not a run "
+                                "directory; create one with `ttm-bench generate`") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise TTMBenchError(f"{self.info_path} is not valid JSON ({exc}); "
+                                f"{_REGENERATE}") from None
+        return RunInfo.from_dict(data, str(self.info_path))
 
     def write_info(self, info: RunInfo) -> None:
         write_json(self.info_path, info.to_dict())
@@ -113,6 +155,11 @@ class RunDir:
     def write_record(self, record: SampleRecord) -> None:
         write_json(self.sidecar_path(record.sample_id), record.to_dict())
 
-    def is_finished(self, sample_id: str) -> bool:
+    def finished_record(self, sample_id: str) -> SampleRecord | None:
+        """The sidecar of a finished sample (status ok and its mp4 present), else None."""
         record = self.read_record(sample_id)
-        return record is not None and record.ok and self.video_path(sample_id).is_file()
+        ok = record is not None and record.ok and self.video_path(sample_id).is_file()
+        return record if ok else None
+
+    def is_finished(self, sample_id: str) -> bool:
+        return self.finished_record(sample_id) is not None

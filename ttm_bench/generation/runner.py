@@ -33,9 +33,15 @@ from ttm_bench.generation.model import (
     VideoModel,
 )
 from ttm_bench.generation.normalize import normalize_video
-from ttm_bench.generation.registry import create_model, merge_config, resolve_model
+from ttm_bench.generation.registry import (
+    create_model,
+    describe_changes,
+    merge_config,
+    resolve_model,
+)
 from ttm_bench.generation.run import RunDir, RunInfo, SampleRecord
 from ttm_bench.generation.seeds import SEED_POLICY, derive_seed
+from ttm_bench.hashing import file_sha256
 from ttm_bench.video.frames import check_video as check_frames
 
 
@@ -141,7 +147,7 @@ class GenerationJob:
 
         start = time.perf_counter()
         sidecar: dict[str, Any] = dict(extra or {})
-        error = None
+        error = video_sha256 = None
         try:
             if isinstance(output, BaseException):
                 raise output
@@ -154,7 +160,9 @@ class GenerationJob:
             video, normalization = normalize_video(output, request)
             sidecar["normalization"] = normalization.to_dict()
             check_video(video, request)
-            write_video(self.run.video_path(request.sample_id), video, request.fps)
+            path = self.run.video_path(request.sample_id)
+            write_video(path, video, request.fps)
+            video_sha256 = file_sha256(path)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # one sample's failure must not stop the run
@@ -175,6 +183,7 @@ class GenerationJob:
             peak_rss_mb=round(_peak_rss_mb(), 1),
             peak_gpu_mb=_peak_gpu_mb(),
             error=error,
+            video_sha256=video_sha256,
             extra=sidecar,
         )
         self.run.write_record(record)
@@ -223,6 +232,9 @@ def prepare_run(job: GenerationJob) -> RunInfo:
         started=_now(),
     )
     run = job.run
+    if run.root.exists() and not run.root.is_dir():
+        raise TTMBenchError(f"run directory {run.root} is a file; choose a directory path for "
+                            "--out")
     if run.info_path.exists():
         old = run.read_info()
         for key in ("model", "adapter_version", "config", "repetition", "benchmark"):
@@ -240,11 +252,15 @@ def prepare_run(job: GenerationJob) -> RunInfo:
 
 @dataclass
 class RunSummary:
+    """changed_config: the run's config values that differ from the model's defaults, as
+    `--set` options ("" when none), named when samples fail."""
+
     run_root: Path
     total: int
     skipped: int
     ok: int
     failed: dict[str, str]
+    changed_config: str = ""
 
     def describe(self) -> str:
         text = (f"{self.run_root}: {self.ok} generated, {self.skipped} already done, "
@@ -253,6 +269,9 @@ class RunSummary:
             text += f"\n  failed {sample_id}: {error.splitlines()[0]}"
         if self.failed:
             text += "\nrerun the same command to retry the failed samples"
+            if self.changed_config:
+                text += (f"; this run sets {self.changed_config}: if these values make the "
+                         "model fail, correct them and generate into a new --out")
         return text
 
 
@@ -278,7 +297,8 @@ def generate_run(
     ids = shard_samples([s.id for s in job.benchmark.samples], *shard)
     pending = [s for s in ids if not job.run.is_finished(s)]
     remove_stale_temporaries(job.run.videos, pending)  # only this shard's: others may be writing
-    summary = RunSummary(job.run_root, len(ids), len(ids) - len(pending), 0, {})
+    summary = RunSummary(job.run_root, len(ids), len(ids) - len(pending), 0, {},
+                         describe_changes(cls, config))
     if pending:
         executor = executor or LocalExecutor(progress=progress)
         for record in executor.map(job, pending):

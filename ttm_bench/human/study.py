@@ -216,6 +216,9 @@ def _check_runs(spec: StudySpec, bench: Benchmark, problems: list[Problem]) -> d
         run = RunDir(root)
         try:
             info = run.read_info()
+        except ValidationError as exc:  # a damaged run.json: its own problems, each with a fix
+            problems.extend(exc.problems)
+            continue
         except TTMBenchError as exc:
             problems.append(Problem(str(root), str(exc), "point the run to a run directory",
                                     field=f"runs.{name}"))

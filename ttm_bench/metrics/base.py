@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ttm_bench.errors import TTMBenchError
+from ttm_bench.overrides import check_overrides
 
 #: Names an `EvalItem` field a metric can require beyond the video itself.
 REQUIREMENTS = frozenset({"caption", "image", "reference", "masks", "masklets"})
@@ -112,6 +113,8 @@ class Metric(ABC):
         if unknown:
             raise TTMBenchError(f"metric {self.name!r} has no parameter(s) {unknown}; "
                                 f"known: {sorted(self.default_params) or 'none'}")
+        params = check_overrides(self.default_params, params, f"metric {self.name!r}",
+                                 f"--metric-option {self.name}.")
         self.preset = Preset(self.name, {**self.default_params, **params}, self.preset_version)
         self.warnings: list[str] = []
         self.reset()

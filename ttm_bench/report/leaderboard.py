@@ -17,8 +17,9 @@ Conventions:
 - the footer lists each metric's preset (hash, version, parameters): every number says which
   preset made it.
 
-Runs must share the benchmark content hash, and each metric its preset hash; otherwise the
-columns would not be comparable and `build_leaderboard` raises.
+Runs must share the benchmark content hash, the bootstrap settings of their intervals (resamples,
+seed, level) and each metric its preset hash; otherwise the columns would not be comparable and
+`build_leaderboard` raises.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import html
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ttm_bench import __version__
@@ -163,18 +164,35 @@ def _check_runs_unique(results: Sequence[Results]) -> None:
         seen[r.run] = r
 
 
+def _differing(values: Iterable[tuple[str, str]]) -> str | None:
+    """For (value, run) pairs, "value (run, run); value (run)" when runs differ, else None."""
+    by_value: dict[str, list[str]] = {}
+    for value, run in values:
+        by_value.setdefault(value, []).append(run)
+    if len(by_value) < 2:
+        return None
+    return "; ".join(f"{value} ({', '.join(runs)})" for value, runs in by_value.items())
+
+
 def _check_presets(results: Sequence[Results], metrics: Sequence[str]) -> None:
     for metric in metrics:
-        by_hash: dict[str, list[str]] = {}
-        for r in results:
-            if metric in r.presets:
-                by_hash.setdefault(r.presets[metric].hash, []).append(r.run)
-        if len(by_hash) > 1:
-            described = "; ".join(f"{h} ({', '.join(runs)})" for h, runs in by_hash.items())
+        described = _differing((r.presets[metric].hash, r.run)
+                               for r in results if metric in r.presets)
+        if described:
             raise TTMBenchError(f"metric {metric!r} was computed with different presets: "
                                 f"{described}; its columns would not be comparable. Re-evaluate "
                                 "the runs with the same preset, or leave the metric out with "
                                 "--metrics")
+
+
+def _check_bootstrap(results: Sequence[Results]) -> None:
+    described = _differing((r.bootstrap.describe() if r.bootstrap else "not recorded", r.run)
+                           for r in results)
+    if described:
+        raise TTMBenchError(f"the runs' confidence intervals were computed with different "
+                            f"bootstrap settings: {described}; their intervals would not be "
+                            "comparable under one legend. Re-evaluate the runs with the same "
+                            "--n-boot and --seed")
 
 
 def _choose(requested: Sequence[str] | None, available: list[str], kind: str) -> list[str]:
@@ -298,6 +316,7 @@ def build_leaderboard(
         raise TTMBenchError("no results given; pass at least one results directory")
     _check_runs_unique(results)
     _check_benchmarks(results)
+    _check_bootstrap(results)
     known_metrics = _metric_order(results)
     if metrics is not None:  # accept aliases such as `ad` for `ad_dis`
         metrics = [m if m in known_metrics else registry.ALIASES.get(m, m) for m in metrics]
@@ -319,14 +338,13 @@ def build_leaderboard(
         MetricPreset(m, _metric_info(results, m)[0],
                      next((r.presets[m] for r in results if m in r.presets), None))
         for m in chosen_metrics)
-    levels = {r.ci_level for r in results}
     object_metrics = [m for m in known_metrics if m in registry.GROUPS["objects"]
                       and any(m in r.presets for r in results)]
     objects = (build_leaderboard(results, chosen_splits, object_metrics)
                if metrics is None and object_metrics else None)
     return Leaderboard(
         benchmark=results[0].benchmark,
-        ci_level=levels.pop() if len(levels) == 1 else None,
+        ci_level=results[0].ci_level,
         splits=tuple(chosen_splits),
         columns=columns,
         rows=rows,

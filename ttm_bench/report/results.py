@@ -1,13 +1,15 @@
 """Read and validate a results directory written by `ttm-bench evaluate`.
 
-Only `results.json` is read: it holds the aggregate rows (the same as `aggregate.parquet`) plus
-the presets, metric labels and directions, skipped metrics and provenance a report needs.
-Every problem in the file is reported at once, each naming the field and the fix.
+The directory is opened through `results_dir.open_results`, which verifies every file against
+the hashes in `results.json`. `results.json` holds the aggregate rows plus the presets, metric
+labels and directions, skipped metrics and provenance a report needs; its rows must agree with
+`aggregate.parquet`, and its `complete` flag with the rows (n == n_expected everywhere, never
+n > n_expected). Every problem in the file is reported at once, each naming the field and the
+fix.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -15,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ttm_bench.errors import Problem, TTMBenchError, ValidationError
+from ttm_bench.errors import Problem, ValidationError
 from ttm_bench.fields import (
     BOOLEAN,
     COUNT,
+    INTEGER,
     LIST,
     NONEMPTY_STRING,
     NUMBER,
@@ -27,8 +30,10 @@ from ttm_bench.fields import (
     FieldReader,
     Kind,
 )
+from ttm_bench.results_dir import MANIFEST, open_results
 
-RESULTS_FILE = "results.json"
+RESULTS_FILE = MANIFEST
+AGGREGATE_FILE = "aggregate.parquet"
 _REWRITE = "rerun `ttm-bench evaluate` to rewrite the results directory"
 
 
@@ -64,6 +69,20 @@ class MetricInfo:
 
 
 @dataclass(frozen=True)
+class BootstrapSettings:
+    """How the confidence intervals were resampled: resamples, seed, level (e.g. 0.95) and
+    method; intervals are comparable across runs only under the same settings."""
+
+    n_boot: int
+    seed: int
+    level: float
+    method: str
+
+    def describe(self) -> str:
+        return (f"{self.level:.0%} {self.method}, {self.n_boot} resamples, seed {self.seed}")
+
+
+@dataclass(frozen=True)
 class AggregateRow:
     """One metric over one split; NaN value/CI when undefined (e.g. no sample evaluated)."""
 
@@ -78,14 +97,14 @@ class AggregateRow:
 
     @property
     def complete(self) -> bool:
-        return self.n >= self.n_expected
+        return self.n == self.n_expected
 
 
 @dataclass(frozen=True)
 class Results:
     """One evaluated run. `benchmark` is None for a folder of videos evaluated without one.
 
-    ci_level: the bootstrap confidence level of the intervals, when recorded.
+    bootstrap: the settings of the confidence intervals, when recorded.
     warnings: metric → warnings raised while computing it (e.g. fewer samples than dimensions).
     """
 
@@ -101,8 +120,13 @@ class Results:
     metrics: Mapping[str, MetricInfo]
     skipped_metrics: Mapping[str, str]
     warnings: Mapping[str, tuple[str, ...]]
-    ci_level: float | None
+    bootstrap: BootstrapSettings | None
     aggregate: tuple[AggregateRow, ...]
+
+    @property
+    def ci_level(self) -> float | None:
+        """The confidence level of the intervals, when recorded."""
+        return self.bootstrap.level if self.bootstrap else None
 
     def row(self, split: str, metric: str) -> AggregateRow | None:
         return next((r for r in self.aggregate if r.split == split and r.metric == metric), None)
@@ -121,16 +145,6 @@ _WARNING_MAP = Kind("object of lists of strings", lambda v: isinstance(v, dict) 
 
 def _as_float(value: float | None) -> float:
     return math.nan if value is None else float(value)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValidationError([Problem(str(path), f"invalid JSON: {exc.msg}", _REWRITE,
-                                       line=exc.lineno)]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TTMBenchError(f"cannot read {path}: {exc}") from None
 
 
 def _parse_benchmark(fields: FieldReader) -> BenchmarkRef | None:
@@ -161,6 +175,17 @@ def _parse_entries(fields: FieldReader, section: str,
         if len(fields.problems) == before:
             entries[key] = entry
     return entries
+
+
+def _parse_bootstrap(fields: FieldReader) -> BootstrapSettings | None:
+    raw = fields.get("bootstrap", OBJECT, None)
+    if raw is None:
+        return None
+    before = len(fields.problems)
+    bootstrap = fields.nested(raw, "bootstrap")
+    settings = BootstrapSettings(bootstrap.get("n_boot", COUNT), bootstrap.get("seed", INTEGER),
+                                 bootstrap.get("level", NUMBER), bootstrap.get("method", STRING))
+    return settings if len(fields.problems) == before else None
 
 
 def _preset(preset: FieldReader) -> PresetRecord:
@@ -219,26 +244,54 @@ def _check_rows(fields: FieldReader, rows: list[tuple[str, AggregateRow]],
                            f"preset of {row.metric!r} ({preset.hash!r})")
 
 
+def _check_completeness(fields: FieldReader, rows: list[tuple[str, AggregateRow]]) -> None:
+    """Counts must be possible, and the `complete` flag must say what the rows say."""
+    for where, row in rows:
+        if row.n > row.n_expected:
+            fields.problem(f"{where}.n", f"{row.n} samples evaluated, more than the "
+                           f"{row.n_expected} expected")
+    complete = fields.get("complete", BOOLEAN)
+    if complete is not None and complete != all(row.complete for _, row in rows):
+        fields.problem("complete", f"says {complete}, but its rows say "
+                       f"{not complete} (n {'<' if complete else '=='} n_expected)")
+
+
+def _check_aggregate_table(path: Path, rows: list[AggregateRow], run: str, benchmark: str) -> None:
+    """`aggregate.parquet` must hold exactly the rows of `results.json`."""
+    import pandas as pd
+
+    def key(values: tuple) -> tuple:
+        return tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in values)
+
+    table = pd.read_parquet(path)
+    try:
+        on_disk = sorted(key((r.run, r.benchmark, r.split, r.metric, _as_float(r.value),
+                              _as_float(r.ci_low), _as_float(r.ci_high), int(r.n),
+                              int(r.n_expected), r.preset_hash))
+                         for r in table.itertuples(index=False))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ValidationError([Problem(str(path), f"unexpected columns or values ({exc})",
+                                       _REWRITE)]) from None
+    in_json = sorted(key((run, benchmark, r.split, r.metric, r.value, r.ci_low, r.ci_high, r.n,
+                          r.n_expected, r.preset_hash)) for r in rows)
+    if on_disk != in_json:
+        raise ValidationError([Problem(str(path), f"its rows disagree with {RESULTS_FILE}'s "
+                                       "`aggregate`", _REWRITE)])
+
+
 def load_results(directory: str | os.PathLike[str]) -> Results:
-    """Read `directory/results.json`; raise `ValidationError` listing every problem in it."""
-    root = Path(directory)
-    create = f"create it with `ttm-bench evaluate --run RUN_DIR --bench BENCH_DIR --out {root}`"
-    if not root.is_dir():
-        raise TTMBenchError(f"results directory {root} does not exist; {create}")
+    """Read and verify a results directory; raise `ValidationError` listing every problem in
+    `results.json`, or `TTMBenchError` naming a file that does not match it."""
+    snapshot = open_results(directory)
+    root = snapshot.root
+    data = snapshot.manifest
     path = root / RESULTS_FILE
-    if not path.is_file():
-        raise TTMBenchError(f"{root} has no {RESULTS_FILE}, so it is not a finished results "
-                            f"directory; {create}")
-    data = _read_json(path)
-    if not isinstance(data, dict):
-        raise ValidationError([Problem(str(path), "must be a JSON object", _REWRITE)])
     fields = FieldReader(data, str(path), [], fix=_REWRITE)
     run = fields.get("run", NONEMPTY_STRING)
     benchmark = _parse_benchmark(fields)
     presets = _parse_entries(fields, "presets", _preset)
     metrics = _parse_entries(fields, "metrics", _metric)
-    bootstrap = fields.get("bootstrap", OBJECT, {})
-    level = fields.nested(bootstrap, "bootstrap").get("level", NUMBER, None)
+    bootstrap = _parse_bootstrap(fields)
     rows = []
     for i, raw in enumerate(fields.get("aggregate", LIST) or []):
         row = _parse_row(fields, raw, f"aggregate[{i}]", run,
@@ -246,6 +299,7 @@ def load_results(directory: str | os.PathLike[str]) -> Results:
         if row is not None:
             rows.append((f"aggregate[{i}]", row))
     _check_rows(fields, rows, presets, metrics)
+    _check_completeness(fields, rows)
     results = Results(
         directory=root,
         run=run,
@@ -253,15 +307,17 @@ def load_results(directory: str | os.PathLike[str]) -> Results:
         benchmark=benchmark,
         code_version=fields.get("code_version", STRING),
         created=fields.get("created", STRING),
-        complete=fields.get("complete", BOOLEAN),
+        complete=all(row.complete for _, row in rows),
         n_expected=fields.get("n_expected", COUNT),
         presets=presets,
         metrics=metrics,
         skipped_metrics=fields.get("skipped_metrics", _STRING_MAP, {}),
         warnings={k: tuple(v) for k, v in fields.get("warnings", _WARNING_MAP, {}).items()},
-        ci_level=None if level is None else float(level),
+        bootstrap=bootstrap,
         aggregate=tuple(row for _, row in rows),
     )
     if fields.problems:
         raise ValidationError(fields.problems)
+    _check_aggregate_table(snapshot.path(AGGREGATE_FILE), list(results.aggregate), run,
+                           benchmark.tag if benchmark else "none")
     return results

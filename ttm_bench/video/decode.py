@@ -30,13 +30,14 @@ BACKENDS = ("decord", "pyav")
 class VideoDecodeError(TTMBenchError):
     """A video file that cannot be read: missing, empty, not a video, or cut short."""
 
+    FIX = ("check the path; a file that is empty, truncated or damaged must be written again, "
+           "e.g. by rerunning the step that produced it")
+
     def __init__(self, path: str | os.PathLike[str], reason: str):
         self.path = Path(path)
-        super().__init__(
-            f"cannot read video {self.path}: {reason} (fix: check the path; a file that is "
-            "empty, truncated or damaged must be written again, e.g. by rerunning the step "
-            "that produced it)"
-        )
+        #: What is wrong, without the fix (for reports that give their own fix).
+        self.description = f"cannot read video {self.path}: {reason}"
+        super().__init__(f"{self.description} (fix: {self.FIX})")
 
 
 class FrameIndexError(TTMBenchError):
@@ -136,6 +137,7 @@ def _read_decord(path: Path, indices: Sequence[int] | None) -> np.ndarray:
         raise TTMBenchError(
             "the decord backend is not installed: `pip install decord`, or use backend='pyav'"
         ) from e
+    decord.logging.set_level(decord.logging.QUIET)  # failures are raised, not logged
     declared = probe_video(path).num_frames  # decord silently drops frames cut off the end
     try:
         reader = decord.VideoReader(str(path))
