@@ -240,6 +240,9 @@ def test_evaluation_feeds_masks_and_masklets(small_bench: Benchmark, tmp_path: P
     assert "## Object-level motion" in markdown and "Trajectory mIoU↑" in markdown
     assert "static video" in markdown  # why static has no motion locality
     assert 'id="objects-note-1"' in page and 'href="#objects-note-1"' in page
+    only = build_leaderboard([load_results(tmp_path / "out-gt")], metrics=["objects"])
+    assert [c.metric for c in only.columns if c.split == "single"] == list(GROUPS["objects"])
+    assert only.objects is None
 
 
 def test_masklets_errors_name_the_file_and_fix(bench_copy: Path) -> None:

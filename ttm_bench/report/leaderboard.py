@@ -318,7 +318,8 @@ def build_leaderboard(
     _check_benchmarks(results)
     _check_bootstrap(results)
     known_metrics = _metric_order(results)
-    if metrics is not None:  # accept aliases such as `ad` for `ad_dis`
+    if metrics is not None:  # accept groups (`objects`) and aliases such as `ad` for `ad_dis`
+        metrics = [member for m in metrics for member in registry.GROUPS.get(m, (m,))]
         metrics = [m if m in known_metrics else registry.ALIASES.get(m, m) for m in metrics]
     chosen_metrics = (_default_metrics(results, known_metrics) if metrics is None
                       else _choose(metrics, known_metrics, "metric"))
