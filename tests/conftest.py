@@ -17,6 +17,15 @@ from ttm_bench.data.synthetic import SyntheticConfig, build_synthetic
 SMALL = SyntheticConfig(samples=4, seed=7, frames=8, height=64, width=64, fps=8.0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`$TTM_BENCH_CACHE` in a temporary folder, so tests never read or fill the user's cache
+    (tests that need an empty cache of their own set it again)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TTM_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def small_bench(tmp_path_factory: pytest.TempPathFactory) -> Benchmark:
     """A 4-sample synthetic benchmark (2 single, 2 multi), 8 frames of 64x64. Read-only."""

@@ -10,7 +10,7 @@ from ttm_bench.data.animation_bench import (
     build_animation_bench,
     sample_id_for,
 )
-from ttm_bench.data.benchmark import validate_benchmark
+from ttm_bench.data.validation import validate_benchmark
 from ttm_bench.errors import TTMBenchError, ValidationError
 from ttm_bench.video import read_video, write_video
 
@@ -48,7 +48,7 @@ def _config(root, out, **kw):
 def test_builds_with_consisti2v_columns_and_folder_categories(root, tmp_path):
     out = tmp_path / "out"
     info = build_animation_bench(_config(root, out)).info
-    assert validate_benchmark(out) == []
+    assert validate_benchmark(out).problems == []
     manifest = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
     assert [s["id"] for s in manifest] == [f"clip_{i}" for i in range(5)]
     assert [s["split"] for s in manifest] == ["Pets", "Food", "Pets", "Scenery-Nature", "Food"]

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from ttm_bench.cli import main
-from ttm_bench.data.benchmark import Benchmark, content_sha256, validate_benchmark
+from ttm_bench.data.benchmark import Benchmark
+from ttm_bench.data.content_hash import content_sha256
 from ttm_bench.data.sample import parse_sample
+from ttm_bench.data.validation import validate_benchmark
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 
 GOOD = {"id": "a-1", "image": "images/a.png", "caption": "a cat", "split": "single"}
@@ -62,19 +64,20 @@ def test_load_and_assets(small_bench: Benchmark) -> None:
 
 
 def test_hash_is_content_addressed(bench_copy: Path) -> None:
-    before = Benchmark.load(bench_copy).info.sha256
-    assert content_sha256(bench_copy) == before
+    info = Benchmark.load(bench_copy).info
+    before = info.sha256
+    assert content_sha256(bench_copy, info.to_dict()) == before
     (bench_copy / ".half-written.tmp-x").write_bytes(b"junk")  # hidden temporaries ignored
-    assert content_sha256(bench_copy) == before
+    assert content_sha256(bench_copy, info.to_dict()) == before
     png = next((bench_copy / "images").glob("*.png"))
     png.write_bytes(png.read_bytes() + b"\0")
-    assert content_sha256(bench_copy) != before
-    problems = validate_benchmark(bench_copy)
+    assert content_sha256(bench_copy, info.to_dict()) != before
+    problems = validate_benchmark(bench_copy).problems
     assert any(p.field == "sha256" for p in problems)
 
 
 def test_validate_clean(small_bench: Benchmark) -> None:
-    assert validate_benchmark(small_bench.root) == []
+    assert validate_benchmark(small_bench.root).problems == []
 
 
 def test_validate_reports_every_problem(bench_copy: Path) -> None:
@@ -98,7 +101,7 @@ def test_validate_missing_assets_and_wrong_video(bench_copy: Path) -> None:
     bench = Benchmark.load(bench_copy)
     (bench_copy / bench.samples[0].image).unlink()
     write_video(bench_copy / bench.samples[1].video, np.zeros((3, 32, 32, 3), np.uint8), fps=8)
-    problems = validate_benchmark(bench_copy)
+    problems = validate_benchmark(bench_copy).problems
     messages = [str(p) for p in problems]
     assert any("image" in m and "not found" in m for m in messages)
     assert any("32x32" in m for m in messages)

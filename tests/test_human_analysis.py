@@ -97,13 +97,70 @@ def test_bradley_terry_recovers_known_strengths() -> None:
 def test_bradley_terry_counts_ties_half_and_needs_a_connected_design() -> None:
     wins = win_matrix(np.array([0, 1]), np.array([1, 0]), np.array([False, True]), 2)
     np.testing.assert_array_equal(wins, [[0, 1.5], [0.5, 0]])
-    with pytest.raises(TTMBenchError, match="no wins"):
+    with pytest.raises(TTMBenchError, match="do not exist"):
         fit_log_strengths(np.array([[0.0, 2.0], [0.0, 0.0]]))
     assert np.all(np.isfinite(fit_log_strengths(np.array([[0.0, 2.0], [0.0, 0.0]]), prior=0.5)))
     disconnected = np.zeros((4, 4))
     disconnected[0, 1] = disconnected[1, 0] = disconnected[2, 3] = disconnected[3, 2] = 1
     with pytest.raises(TTMBenchError, match="groups"):
         fit_log_strengths(disconnected)
+
+
+def _reference_fit(wins: np.ndarray, prior: float) -> np.ndarray:
+    """Independent Arena-style fit: the same penalised likelihood as a logistic regression
+    over every (winner, loser) cell, minimised by scipy's BFGS, centred."""
+    from scipy.optimize import minimize
+
+    wins = wins + prior / 2 * ((wins + wins.T) > 0)
+    i, j = np.nonzero(wins)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        margin = theta[i] - theta[j]
+        value = float((wins[i, j] * np.logaddexp(0, -margin)).sum())
+        weight = wins[i, j] / (1 + np.exp(margin))
+        grad = np.zeros_like(theta)
+        np.add.at(grad, i, -weight)
+        np.add.at(grad, j, weight)
+        return value, grad
+
+    theta = minimize(loss, np.zeros(len(wins)), jac=True, method="BFGS",
+                     options={"gtol": 1e-12, "maxiter": 10_000}).x
+    return theta - theta.mean()
+
+
+def _lopsided(n_models: int = 6, seed: int = 0) -> np.ndarray:
+    """Win counts of a chain of models where the last (a static floor) never wins and one
+    linking pair is 29:1 — the designs that stalled the old MM loop."""
+    rng = np.random.default_rng(seed)
+    wins = np.zeros((n_models, n_models))
+    for k in range(n_models - 1):
+        a, b = k, k + 1
+        wins[a, b], wins[b, a] = rng.integers(8, 20), rng.integers(2, 8)
+    wins[0, 2], wins[2, 0] = 29, 1
+    wins[n_models - 2, n_models - 1], wins[n_models - 1, n_models - 2] = 30, 0
+    return wins
+
+
+@pytest.mark.parametrize("prior", [0.5, 2.0])
+def test_bradley_terry_agrees_with_an_independent_fit_on_lopsided_designs(prior: float) -> None:
+    from ttm_bench.human.bradley_terry import ELO_PER_NAT
+
+    for seed in range(3):
+        wins = _lopsided(seed=seed)
+        ours, reference = fit_log_strengths(wins, prior), _reference_fit(wins, prior)
+        np.testing.assert_allclose(ours * ELO_PER_NAT, reference * ELO_PER_NAT, atol=1e-5)
+
+
+def test_bradley_terry_mle_exists_only_for_a_strongly_connected_design() -> None:
+    from ttm_bench.human.bradley_terry import BradleyTerryError
+
+    with pytest.raises(BradleyTerryError, match="do not exist"):  # the floor never wins
+        fit_log_strengths(_lopsided(), prior=0.0)
+    chain = np.array([[0.0, 3.0, 0.0], [1.0, 0.0, 2.0], [0.0, 0.0, 0.0]])  # 2 never beats 1
+    with pytest.raises(BradleyTerryError, match="do not exist"):  # connected, not strongly
+        fit_log_strengths(chain, prior=0.0)
+    chain[2, 1] = 1.0
+    np.testing.assert_allclose(fit_log_strengths(chain), _reference_fit(chain, 0.0), atol=1e-7)
 
 
 def _votes(rows: list[tuple[str, str, str, str, str, str, str | None]]) -> pd.DataFrame:
@@ -190,10 +247,21 @@ def test_paper_table_layout_and_leaderboard_columns() -> None:
     result = analyze(votes, DEFAULT_QUESTIONS)
     table = paper_table(result)
     assert list(table.columns) == ["Comparison", "Text align.", "Motion consist.", "Quality"]
-    assert table.iloc[0].tolist() == ["ttm vs. base", "75.0%", "75.0%", "75.0%"]
+    assert table.iloc[0].tolist() == ["ttm vs. base", *["75.0% (4 of 4 decided)"] * 3]
     assert result.bradley_terry is None
     cols = leaderboard_columns(result).set_index("model")
     assert cols.loc["base", "human_visual_quality"] == pytest.approx(25.0)
+
+
+def test_the_headline_share_states_decided_of_total_items() -> None:
+    """A majority share never stands bare: 100% of 1 decided item out of 3 says so."""
+    votes = _design({"i1": ["a", "a"], "i2": ["a", "b"], "i3": ["b", "a"]},
+                    questions=("text_alignment",))
+    (cell,) = paper_table(analyze(votes, DEFAULT_QUESTIONS[:1])).iloc[0].tolist()[1:]
+    assert cell == "100.0% (1 of 3 decided)"
+    undecided = _design({"i1": ["a", "b"]}, questions=("text_alignment",))
+    assert paper_table(analyze(undecided, DEFAULT_QUESTIONS[:1])).iloc[0, 1] == (
+        "– (0 of 1 decided)")
 
 
 def test_no_votes_is_an_error() -> None:
@@ -203,10 +271,25 @@ def test_no_votes_is_an_error() -> None:
         analyze(_votes([]).drop(columns="expected"), DEFAULT_QUESTIONS)
 
 
-def test_bradley_terry_on_a_disconnected_design_is_undefined_not_an_error() -> None:
+def test_bradley_terry_on_a_disconnected_design_is_undefined_not_an_error(tmp_path: Path
+                                                                         ) -> None:
     votes = pd.concat([_design({"i1": ["a", "b"], "i2": ["a", "a"]}, pair=("m1", "m2")),
                        _design({"i3": ["a", "b"], "i4": ["b", "b"]}, pair=("m3", "m4"))],
                       ignore_index=True)
     result = analyze(votes, DEFAULT_QUESTIONS[:1], n_boot=20)
     assert result.bradley_terry["log_strength"].isna().all()
     assert len(result.preferences) == 2  # the pairwise shares are still reported
+    write_analysis(result, tmp_path, "s")
+    assert "do not connect all models, so no strengths" in (tmp_path / "report.md").read_text()
+
+
+def test_resamples_that_disconnect_the_models_are_counted_and_explained(tmp_path: Path) -> None:
+    """One item links m2 and m3: every resample without it leaves the design disconnected."""
+    votes = pd.concat([_design({f"i{k}": ["a", "b"] for k in range(4)}, pair=("m1", "m2")),
+                       _design({"link": ["a", "b"]}, pair=("m2", "m3"))], ignore_index=True)
+    result = analyze(votes, DEFAULT_QUESTIONS[:1], n_boot=50)
+    bt = result.bradley_terry
+    assert bt["log_strength"].notna().all() and bt["ci_low"].isna().all()
+    assert 0 < bt["undefined_resamples"].iloc[0] < 50
+    write_analysis(result, tmp_path, "s")
+    assert "resample(s) left the models disconnected" in (tmp_path / "report.md").read_text()

@@ -150,3 +150,18 @@ def test_study_refuses_a_changed_benchmark(tmp_path: Path) -> None:
     make_benchmark(tmp_path / "bench", captions={0: "a different caption"})  # rewritten
     with pytest.raises(ValidationError, match="the study was made on"):
         Study.load(study.root)
+
+
+def test_instructions_default_to_the_questions_and_tie_policy(tmp_path: Path) -> None:
+    make_benchmark(tmp_path / "bench")
+    spec = load_spec(write_spec(tmp_path / "a.yaml"))
+    text = "\n".join(spec.instruction_lines())
+    assert "Watch both clips to the end" in text and "Ties are not allowed" in text
+    assert all(q.text in text for q in DEFAULT_QUESTIONS)
+    tie = load_spec(write_spec(tmp_path / "b.yaml", allow_tie=True))
+    assert "About the same" in "\n".join(tie.instruction_lines())
+    custom = load_spec(write_spec(tmp_path / "c.yaml", instructions="Look closely.\n\nBe fair.\n"))
+    assert custom.instruction_lines() == ["Look closely.", "Be fair."]
+    assert parse_spec(custom.to_dict(), "x", tmp_path).instructions == custom.instructions
+    with pytest.raises(ValidationError, match="instructions"):
+        load_spec(write_spec(tmp_path / "d.yaml", instructions=["not", "text"]))

@@ -8,6 +8,7 @@ tests/postgres_server.py).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -18,9 +19,12 @@ import sqlalchemy as sa
 from tests.human_study_fixtures import make_study
 from ttm_bench.errors import TTMBenchError, ValidationError
 from ttm_bench.human.assignment import Slot
-from ttm_bench.human.rating import RatingSession
-from ttm_bench.human.store import Answer, VotesStore, sqlite_url
+from ttm_bench.human.backlog import Backlog
+from ttm_bench.human.journal import Journal
+from ttm_bench.human.rating import NotSavedError, RatingSession
+from ttm_bench.human.store import Answer, StoreWriteError, VotesStore, sqlite_url
 from ttm_bench.human.store import votes as votes_table
+from ttm_bench.human.study import Study
 from ttm_bench.human.votes_csv import export_votes, import_votes
 
 
@@ -280,3 +284,61 @@ def test_schema_compiles_for_postgresql() -> None:
     ddl = [str(sa.schema.CreateTable(t).compile(dialect=postgresql.dialect()))
            for t in metadata.sorted_tables]
     assert any("CONSTRAINT uq_vote UNIQUE (study, rater, item, question)" in d for d in ddl)
+
+
+def test_a_read_only_database_raises_a_store_write_error(tmp_path: Path) -> None:
+    study = make_study(tmp_path)
+    study.open_store().close()
+    read_only = VotesStore(f"sqlite:///file:{study.root / 'votes.sqlite'}?mode=ro&uri=true")
+    with pytest.raises(StoreWriteError, match="readonly database"):
+        read_only.submit(study.name, "r001", next(iter(study.items)),
+                         [Answer(q.id, "a") for q in study.questions], shown={},
+                         a_on_left=True, watch_seconds=None)
+
+
+def _refusing(reason: str) -> Callable[..., bool]:
+    """A stand-in for `VotesStore.submit` on a database that refuses writes for `reason`."""
+    def refuse(*args: object, **kwargs: object) -> bool:
+        raise StoreWriteError(f"votes database refused a write: {reason}")
+
+    return refuse
+
+
+def _backlogged_session(tmp_path: Path) -> tuple[Study, VotesStore, Backlog, RatingSession]:
+    study = make_study(tmp_path)
+    store, backlog = study.open_store(), Backlog()
+    return study, store, backlog, RatingSession(study, store, "r001", backlog)
+
+
+def test_a_refused_write_waits_in_the_backlog_and_is_not_asked_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    study, store, backlog, session = _backlogged_session(tmp_path)
+    shown = session.next()
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "submit", _refusing("database is locked"))
+        assert session.submit(shown, _answers(session, "left"), 1.0)  # accepted: journaled
+        assert session.next() != shown and session.progress()[0] == 1 and len(backlog) == 1
+        assert backlog.flush(store) == 0 and len(backlog) == 1  # still refused
+        assert "database is locked" in backlog.incidents()[-1].detail
+    restarted = Backlog()  # a server restart: the journal still has it
+    restarted.load(study.journal, store)
+    assert restarted.items(study.name, "r001") == {shown.item.id}
+    assert backlog.flush(store) == 1 and len(backlog) == 0
+    assert len(store.votes(study.name)) == 3 and session.progress()[0] == 1
+    assert restarted.flush(store) == 1  # written already: counted once, logged as a duplicate
+    assert list(store.submissions(study.name)["outcome"]) == ["recorded", "duplicate"]
+
+
+def test_without_journal_or_database_the_rater_must_resubmit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, store, backlog, session = _backlogged_session(tmp_path)
+    shown = session.next()
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Journal, "append", disk_full)
+    monkeypatch.setattr(store, "submit", _refusing("database or disk is full"))
+    with pytest.raises(NotSavedError):
+        session.submit(shown, _answers(session, "left"), 1.0)
+    assert session.next() == shown and len(backlog) == 0 and len(backlog.incidents()) == 2

@@ -7,6 +7,7 @@ backends in test_human_store.py and test_human_recovery.py through the `votes_da
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,36 @@ def test_the_driver_is_psycopg_3_through_the_plain_url(postgres_url: str) -> Non
     assert store.engine.dialect.driver == "psycopg"
     with store.engine.connect() as conn:
         assert int(conn.exec_driver_sql("SHOW server_version_num").scalar()) >= 130000
+
+
+@pytest.mark.slow
+def test_two_servers_on_one_database_lose_nothing(tmp_path: Path, postgres_url: str) -> None:
+    """Two `study serve` processes share one PostgreSQL database; half the raters use each,
+    all at once, through the websocket protocol a browser speaks."""
+    import asyncio
+
+    pytest.importorskip("streamlit")
+    from tests.human_study_fixtures import make_study, read_tokens
+    from tests.streamlit_server import serving
+    from ttm_bench.bench.human_load import Rater
+
+    study = make_study(tmp_path, raters=6, raters_per_item=4, database=postgres_url)
+    tokens = read_tokens(study)
+    raters = study.raters
+
+    async def drive(urls: list[str]) -> list[int]:
+        latencies: list[float] = []
+        return await asyncio.gather(*(Rater(urls[k % 2], tokens[r]).rate(latencies)
+                                      for k, r in enumerate(raters)))
+
+    with serving(study.root) as first, serving(study.root) as second:
+        done = asyncio.run(drive([first, second]))
+    store = study.open_store()
+    queues = {r: len(store.queue(study.name, r)) for r in raters}
+    assert done == [queues[r] for r in raters]
+    votes = store.votes(study.name)
+    assert len(votes) == 3 * sum(queues.values())
+    assert not votes.duplicated(["rater", "item", "question"]).any()
+    log = store.submissions(study.name)
+    assert (log["outcome"] == "recorded").sum() == sum(queues.values())
+    assert len(study.journal.entries()) == sum(queues.values())  # one shared journal

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ttm_bench.data.benchmark import validate_benchmark
 from ttm_bench.data.importer import ImportConfig, import_benchmark
 from ttm_bench.data.masks import decode_rle, encode_rle
 from ttm_bench.data.sample import RLE
+from ttm_bench.data.validation import validate_benchmark
 from ttm_bench.errors import ValidationError
 from ttm_bench.video import read_video, write_video
 
@@ -56,7 +56,7 @@ def test_import_csv_with_png_and_json_masks(tmp_path):
                                          licence="CC BY 4.0")).info
     assert (info.num_frames, info.fps, info.height, info.width) == (6, 24.0, 16, 24)
     assert info.splits == ("single", "multi") and info.sha256
-    assert validate_benchmark(out) == []
+    assert validate_benchmark(out).problems == []
     a, b = _manifest(out)
     assert [o["id"] for o in a["objects"]] == [1, 2] and a["meta"]["source"] == "x"
     assert decode_rle(RLE(tuple(a["objects"][0]["mask"]["size"]),

@@ -171,3 +171,12 @@ def test_mask_video_survives_lossless_file_and_decodes_back(tmp_path: Path):
     np.testing.assert_array_equal(decoded, video)
     top_object = ~masks[:, 1] & masks[:, 0]  # visible where the second does not cover it
     np.testing.assert_array_equal((decoded == PALETTE[0]).all(axis=-1), top_object)
+
+
+def test_rle_is_empty_agrees_with_decoding() -> None:
+    from ttm_bench.data.masks import rle_is_empty
+
+    rng = np.random.default_rng(3)
+    for density in (0.0, 0.01, 0.5, 1.0):
+        mask = rng.random((9, 7)) < density
+        assert rle_is_empty(encode_rle(mask)) == (not decode_rle(encode_rle(mask)).any())

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ttm_bench.data.benchmark import Benchmark
+from ttm_bench.data.benchmark import Benchmark, SampleError
 from ttm_bench.data.synthetic import SyntheticConfig, sample_plan
 from ttm_bench.data.synthetic_edits import (
     erase_object,
@@ -252,12 +252,17 @@ def test_masklets_errors_name_the_file_and_fix(bench_copy: Path) -> None:
     assert masklets.shape == (bench.info.num_frames, len(sample.objects), 64, 64)
     np.testing.assert_array_equal(masklets[0], bench.masks(sample))
     outside = dataclasses.replace(sample, meta={**sample.meta, "masklets": "../x.json"})
-    with pytest.raises(TTMBenchError, match="not a file inside"):
+    with pytest.raises(SampleError, match=r"meta\.masklets.*path"):
         bench.masklets(outside)
     path = bench_copy / sample.meta["masklets"]
     path.write_text("{", encoding="utf-8")
-    with pytest.raises(TTMBenchError, match="unreadable masklets"):
+    with pytest.raises(SampleError, match="unreadable masklets"):
         bench.masklets(sample)
     path.write_text(json.dumps({"objects": [9], "frames": []}), encoding="utf-8")
-    with pytest.raises(TTMBenchError, match="one RLE per object"):
+    with pytest.raises(SampleError, match="one RLE per object"):
+        bench.masklets(sample)
+    rle = {"size": [32, 32], "counts": "0"}
+    path.write_text(json.dumps({"objects": [o.id for o in sample.objects],
+                                "frames": [[rle] * len(sample.objects)]}), encoding="utf-8")
+    with pytest.raises(SampleError, match=r"size \[\(32, 32\)\], the benchmark is \[64, 64\]"):
         bench.masklets(sample)

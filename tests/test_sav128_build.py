@@ -8,11 +8,11 @@ import pytest
 from tests.sav_fixtures import INVALID_CATEGORY, FakeVideo, write_fake_sav
 from tests.sav_fixtures import vlm_answer as answer
 from tests.vlm_server import serve_vlm
-from ttm_bench.data.benchmark import validate_benchmark
 from ttm_bench.data.masks import decode_rle
 from ttm_bench.data.sav.captioning import OpenAICompatibleVLM
 from ttm_bench.data.sav.selection import CATEGORIES
 from ttm_bench.data.sav128 import Sav128Backends, Sav128Builder, Sav128Config
+from ttm_bench.data.validation import validate_benchmark
 from ttm_bench.errors import TTMBenchError, ValidationError
 from ttm_bench.video import write_video
 
@@ -79,7 +79,7 @@ def test_build_writes_benchmark_and_audit(sav_root, tmp_path):
     out = tmp_path / "sa-v-128"
     with serve_vlm(answer) as (url, requests):
         info = _build(_config(sav_root, out), url)
-    assert validate_benchmark(out) == []
+    assert validate_benchmark(out).problems == []
     manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert [s["split"] for s in manifest] == ["single"] * 2 + ["multi"] * 2
     assert info.num_frames == 8 and (info.height, info.width) == (16, 16) and info.fps == 24.0

@@ -19,11 +19,20 @@ def test_jsonl_and_json(tmp_path):
     (tmp_path / "t.jsonl").write_text('{"id": 1}\n\nnot json\n[1]\n')
     rows, problems = read_table(tmp_path / "t.jsonl")
     assert [r.line for r in rows] == [1]
-    assert [(p.line, p.message[:12]) for p in problems] == [(3, "invalid JSON"),
+    assert [(p.line, p.message[:12]) for p in problems] == [(3, "not valid JS"),
                                                              (4, "row is not a")]
     (tmp_path / "t.json").write_text('[{"id": 1}, 2]')
     rows, problems = read_table(tmp_path / "t.json")
     assert rows[0].values == {"id": 1} and problems[0].line == 2
+
+
+def test_non_finite_numbers_are_refused_with_the_field(tmp_path):
+    (tmp_path / "t.jsonl").write_text('{"id": 1, "fps": NaN}\n{"id": 2, "x": [1e999]}\n')
+    rows, problems = read_table(tmp_path / "t.jsonl")
+    assert rows == [] and [(p.line, p.field) for p in problems] == [(1, "fps"), (2, "x[0]")]
+    (tmp_path / "t.json").write_text('[{"id": 1, "fps": -Infinity}]')
+    with pytest.raises(TTMBenchError, match=r"\[\[0\]\.fps\].*NaN or infinity"):
+        read_table(tmp_path / "t.json")
 
 
 @pytest.mark.parametrize("name, text, match", [

@@ -23,8 +23,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from ttm_bench import __version__
-from ttm_bench.data.benchmark import Benchmark
+from ttm_bench.data.benchmark import Benchmark, SampleError
 from ttm_bench.data.sample import ALL_SPLIT
+from ttm_bench.data.verification import open_benchmark
 from ttm_bench.errors import TTMBenchError, optional_dependency
 from ttm_bench.generation.run import RunDir
 from ttm_bench.hashing import file_sha256
@@ -60,12 +61,15 @@ class EvaluationInputs:
     model: str | None = None
     run_info: dict[str, Any] = field(default_factory=dict)
     run_sha256: str | None = None  # the run's identity (`RunInfo.identity`); None for folders
+    benchmark_verification: str | None = None  # verification.VERIFIED or SKIPPED; None: none
 
 
 def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
-                    name: str | None = None) -> EvaluationInputs:
-    """Collect the finished videos of a run and check it was made on this benchmark."""
-    bench = Benchmark.load(benchmark_root)
+                    name: str | None = None, *, verify: bool = True) -> EvaluationInputs:
+    """Collect the finished videos of a run and check it was made on this benchmark.
+
+    verify: check the benchmark's content hash first (`verification.open_benchmark`)."""
+    bench, verification = open_benchmark(benchmark_root, verify=verify)
     run = RunDir(run_root)
     info = run.read_info()
     made_on = info.benchmark
@@ -87,6 +91,7 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
         model=info.model,
         run_info=info.to_dict(),
         run_sha256=info.identity,
+        benchmark_verification=verification,
     )
 
 
@@ -250,6 +255,7 @@ def _evaluate_into(writer: ResultsWriter, inputs: EvaluationInputs,
         "model": inputs.model,
         "benchmark": ({"name": bench.info.name, "version": bench.info.version,
                        "sha256": bench.info.sha256} if bench else None),
+        "benchmark_verification": inputs.benchmark_verification,
         "code_version": __version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "decoder": decoder_backend(),
@@ -298,18 +304,22 @@ def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
             invalid[entry.sample_id] = problem
             continue
         sample = bench.sample(entry.sample_id) if bench else None
-        item = EvalItem(
-            sample_id=entry.sample_id,
-            split=entry.split,
-            video=video,
-            fps=bench.info.fps if bench else 0.0,
-            caption=sample.caption if sample else None,
-            image=bench.image(sample) if sample and "image" in needs else None,
-            reference=bench.video(sample) if sample and "reference" in needs else None,
-            video_sha256=sha256,
-            masks=bench.masks(sample) if sample and "masks" in needs else None,
-            masklets=bench.masklets(sample) if sample and "masklets" in needs else None,
-        )
+        try:
+            item = EvalItem(
+                sample_id=entry.sample_id,
+                split=entry.split,
+                video=video,
+                fps=bench.info.fps if bench else 0.0,
+                caption=sample.caption if sample else None,
+                image=bench.image(sample) if sample and "image" in needs else None,
+                reference=bench.video(sample) if sample and "reference" in needs else None,
+                video_sha256=sha256,
+                masks=bench.masks(sample) if sample and "masks" in needs else None,
+                masklets=bench.masklets(sample) if sample and "masklets" in needs else None,
+            )
+        except (SampleError, VideoDecodeError) as exc:  # the benchmark's own sample is broken
+            invalid[entry.sample_id] = f"benchmark sample unusable: {exc}"
+            continue
         try:
             for metric in metrics:
                 metric.update(item)

@@ -7,6 +7,7 @@ per missing or mistyped field (file, line when known, field path such as `object
 
 from __future__ import annotations
 
+import math
 import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,7 +35,8 @@ STRING = Kind("string", lambda v: isinstance(v, str))
 NONEMPTY_STRING = Kind("non-empty string", lambda v: isinstance(v, str) and v != "")
 INTEGER = Kind("integer", _is_int)
 COUNT = Kind("integer >= 0", lambda v: _is_int(v) and v >= 0)
-NUMBER = Kind("number", lambda v: _is_int(v) or isinstance(v, float))
+NUMBER = Kind("finite number",
+              lambda v: _is_int(v) or (isinstance(v, float) and math.isfinite(v)))
 BOOLEAN = Kind("boolean", lambda v: isinstance(v, bool))
 OBJECT = Kind("object", lambda v: isinstance(v, dict))
 LIST = Kind("list", lambda v: isinstance(v, list))

@@ -28,9 +28,9 @@ from tqdm import tqdm
 
 from reference_impl.ttm.conditioning import resize_masks
 from ttm_bench.atomic import atomic_path
-from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.masks import decode_rle
 from ttm_bench.data.sample import RLE
+from ttm_bench.data.verification import open_benchmark
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.video import read_video
 
@@ -109,13 +109,14 @@ def masklet_array(frames: Sequence[Sequence[dict[str, Any]]]) -> np.ndarray:
 def clips_from_benchmark(benchmark_dir: str | Path, out: str | Path,
                          progress: bool = True) -> int:
     """Write every sample with a video and masklets as a training clip; returns the count."""
-    bench = Benchmark.load(benchmark_dir)
+    bench, _ = open_benchmark(benchmark_dir)
     Path(out).mkdir(parents=True, exist_ok=True)
     written = 0
     for sample in tqdm(bench.samples, disable=not progress, desc="clips"):
         if sample.video is None or "masklets" not in sample.meta:
             continue
-        masklets = json.loads((bench.root / sample.meta["masklets"]).read_text("utf-8"))
+        path = bench.asset_path(sample, "meta.masklets", str(sample.meta["masklets"]))
+        masklets = json.loads(path.read_text("utf-8"))
         write_clip(out, TrainingClip(
             sample.id, bench.video(sample), masklet_array(masklets["frames"]), sample.caption,
             sample.motion_prompt or sample.caption,

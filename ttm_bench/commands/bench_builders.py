@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ttm_bench.commands.arg_types import fraction, positive_number
 from ttm_bench.errors import TTMBenchError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def add_sav128(build: argparse._SubParsersAction) -> None:
     sav.add_argument("--n-multi", type=int, default=64, help="multi-object videos drawn")
     sav.add_argument("--num-frames", type=int, default=128, help="clip length (24 fps)")
     sav.add_argument("--size", type=parse_size, default=(512, 512), help="clip HxW (512x512)")
-    sav.add_argument("--min-area", dest="min_area_fraction", type=float, default=0.01,
+    sav.add_argument("--min-area", dest="min_area_fraction", type=fraction, default=0.01,
                      metavar="FRACTION",
                      help="minimum first-frame mask area as a fraction of the frame (0.01)")
     sav.add_argument("--max-candidates", type=int,
@@ -83,7 +84,7 @@ def add_animation_bench(build: argparse._SubParsersAction) -> None:
     for role in ("video", "caption", "category", "id"):
         anim.add_argument(f"--{role}-column", help=f"table column holding the {role}")
     anim.add_argument("--num-frames", type=int, default=16)
-    anim.add_argument("--fps", type=float, default=8.0)
+    anim.add_argument("--fps", type=positive_number, default=8.0)
     anim.add_argument("--size", type=parse_size, default=(256, 256))
     anim.add_argument("--subset", choices=("all", "human-study"), default="all")
     anim.add_argument("--human-study-size", type=int, default=128)
@@ -105,7 +106,7 @@ def add_import(bench: argparse._SubParsersAction) -> None:
     imp.add_argument("--licence", default="unknown", help="licence of the clips")
     imp.add_argument("--description", default="")
     imp.add_argument("--num-frames", type=int, help="default: the shortest clip")
-    imp.add_argument("--fps", type=float, help="default: the clips' common frame rate")
+    imp.add_argument("--fps", type=positive_number, help="default: the clips' common frame rate")
     imp.add_argument("--size", type=parse_size, help="HxW; default: the clips' common size")
     imp.set_defaults(func=run_import)
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ttm_bench.commands.bench import add_skip_verify_argument
 from ttm_bench.commands.executor_options import add_executor_arguments, ray_options
 from ttm_bench.commands.key_values import parse_names, parse_overrides
 from ttm_bench.errors import TTMBenchError
@@ -24,7 +25,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         if not (args.run and args.bench):
             raise TTMBenchError("give --bench DIR and --run RUN (or --videos DIR --name NAME)")
-        inputs = inputs_from_run(args.run, args.bench, args.name)
+        inputs = inputs_from_run(args.run, args.bench, args.name, verify=not args.skip_verify)
     metrics = None if args.metrics is None else parse_names(args.metrics, "--metrics")
     options: dict[str, dict[str, Any]] = {}
     for key, value in parse_overrides(args.metric_option, "--metric-option").items():
@@ -106,6 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_skip_verify_argument(p)
     add_executor_arguments(p, per_item="chunk of videos")
     p.set_defaults(func=_evaluate)
     p = subparsers.add_parser("metrics", help="list metrics with their preset hashes")

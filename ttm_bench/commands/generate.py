@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ttm_bench.commands.bench import add_skip_verify_argument
 from ttm_bench.commands.executor_options import add_executor_arguments, ray_options
 from ttm_bench.commands.key_values import parse_overrides
 
@@ -28,7 +29,7 @@ def _generate(args: argparse.Namespace) -> int:
         args.bench, args.model, args.out,
         overrides=parse_overrides(args.set), shard=parse_shard(args.shard),
         repetition=args.repetition, device=args.device, progress=not args.quiet,
-        executor=build_executor(args),
+        executor=build_executor(args), verify=not args.skip_verify,
     )
     print(summary.describe())
     return 1 if summary.failed else 0
@@ -56,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--repetition", type=int, default=0, help="seed repetition index")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_skip_verify_argument(p)
     add_executor_arguments(p, per_item="sample")
     p.set_defaults(func=_generate)
     p = subparsers.add_parser("models", help="list registered models")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
+import os
 from pathlib import Path
 
 
@@ -25,9 +25,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     study = Study.load(args.study)  # refuse a changed study before serving anything
     print(f"serving study {study.name!r} on http://{args.address}:{args.port}/?token=TOKEN "
-          "(Ctrl-C stops)")
-    return subprocess.call(streamlit_command(args.address, args.port),
-                           env=app_environment(study.root))
+          "(Ctrl-C stops)", flush=True)
+    command = streamlit_command(args.address, args.port)
+    # exec, not a child process: signals (SIGTERM from a service manager, Ctrl-C) reach the
+    # server itself, so stopping `study serve` stops serving and frees the port
+    os.execve(command[0], command, app_environment(study.root))
 
 
 def _analyze(args: argparse.Namespace) -> int:

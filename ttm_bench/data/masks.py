@@ -63,6 +63,20 @@ def encode_rle(mask: np.ndarray) -> RLE:
 def decode_rle(rle: RLE) -> np.ndarray:
     """Decode a COCO RLE to bool [H, W]; raise TTMBenchError when `counts` is corrupt."""
     height, width = rle.size
+    runs = _checked_runs(rle)
+    values = np.arange(len(runs)) % 2 == 1
+    flat = np.repeat(values, runs)
+    return flat.reshape(width, height).T.copy()
+
+
+def rle_is_empty(rle: RLE) -> bool:
+    """Whether `rle` has no foreground pixel, without decoding it to pixels; raise TTMBenchError
+    when `counts` is corrupt (as `decode_rle` would)."""
+    return not any(_checked_runs(rle)[1::2])
+
+
+def _checked_runs(rle: RLE) -> list[int]:
+    height, width = rle.size
     runs = _counts_from_string(rle.counts)
     if any(r < 0 for r in runs):
         raise TTMBenchError(
@@ -76,9 +90,7 @@ def decode_rle(rle: RLE) -> np.ndarray:
             f"{height}x{width} has {height * width}; check `size` is [height, width] and "
             "re-encode the mask"
         )
-    values = np.arange(len(runs)) % 2 == 1
-    flat = np.repeat(values, runs)
-    return flat.reshape(width, height).T.copy()
+    return runs
 
 
 def mask_area(mask: np.ndarray) -> int:

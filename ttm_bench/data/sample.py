@@ -11,6 +11,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ttm_bench.data.asset_paths import PATH_FIX, path_problem
+from ttm_bench.data.content_hash import HASH_SCHEME, LEGACY_SCHEME
 from ttm_bench.errors import Problem
 from ttm_bench.fields import INTEGER, LIST, NUMBER, OBJECT, STRING, FieldReader
 
@@ -18,6 +20,7 @@ from ttm_bench.fields import INTEGER, LIST, NUMBER, OBJECT, STRING, FieldReader
 ALL_SPLIT = "all"
 
 SAMPLE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,11 @@ class Sample:
 
 @dataclass(frozen=True)
 class BenchmarkInfo:
-    """`benchmark.json`: what every sample shares. `sha256` covers manifest and assets."""
+    """`benchmark.json`: what every sample shares.
+
+    `sha256` is the content hash of scheme `hash_scheme` (see `content_hash`): in scheme v2 it
+    covers every other field, the manifest and the assets.
+    """
 
     name: str
     version: str
@@ -94,6 +101,7 @@ class BenchmarkInfo:
     licence: str
     sha256: str = ""
     description: str = ""
+    hash_scheme: str = HASH_SCHEME
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -104,6 +112,10 @@ class BenchmarkInfo:
     def tag(self) -> str:
         """`name@version`, used in messages and results."""
         return f"{self.name}@{self.version}"
+
+
+#: The fields of `benchmark.json`, in the order of `BenchmarkInfo`.
+BENCHMARK_FIELDS = tuple(BenchmarkInfo.__dataclass_fields__)
 
 
 def parse_rle(data: Any, reader: FieldReader, key: str) -> RLE | None:
@@ -141,6 +153,9 @@ def parse_sample(data: Any, file: str, line: int | None, problems: list[Problem]
     split = r.get("split", STRING)
     motion_prompt = r.get("motion_prompt", STRING, None)
     video = r.get("video", STRING, None)
+    for key, path in (("image", image), ("video", video)):
+        if path is not None and (reason := path_problem(path)) is not None:
+            r.problem(key, f"path {reason}", PATH_FIX)
     meta = r.get("meta", OBJECT, {})
     objects: list[ObjectSpec] = []
     for i, obj in enumerate(r.get("objects", LIST, [])):
@@ -169,6 +184,8 @@ def parse_benchmark_info(data: Any, file: str, problems: list[Problem]) -> Bench
         return None
     n_before = len(problems)
     r = FieldReader(data, file, problems)
+    for key in sorted(set(data) - set(BENCHMARK_FIELDS)):
+        r.problem(key, "unknown field", f"remove it (fields: {', '.join(BENCHMARK_FIELDS)})")
     values = {
         "name": r.get("name", STRING),
         "version": r.get("version", STRING),
@@ -180,7 +197,15 @@ def parse_benchmark_info(data: Any, file: str, problems: list[Problem]) -> Bench
         "licence": r.get("licence", STRING),
         "sha256": r.get("sha256", STRING, ""),
         "description": r.get("description", STRING, ""),
+        "hash_scheme": r.get("hash_scheme", STRING, LEGACY_SCHEME),
     }
+    if values["hash_scheme"] not in (LEGACY_SCHEME, HASH_SCHEME):
+        r.problem("hash_scheme", f"unknown hash scheme {values['hash_scheme']!r} (this version "
+                  f"knows {LEGACY_SCHEME} and {HASH_SCHEME})", "upgrade ttm-bench, or rebuild "
+                  "the benchmark with this version")
+    if values["sha256"] and not SHA256_PATTERN.match(values["sha256"]):
+        r.problem("sha256", f"{values['sha256']!r} is not a hex sha256",
+                  "rewrite it with `ttm-bench bench rehash DIR`")
     for key in ("fps", "num_frames", "height", "width"):
         if values[key] is not None and values[key] <= 0:
             r.problem(key, f"must be positive, got {values[key]}", f"set a positive {key}")
@@ -188,6 +213,13 @@ def parse_benchmark_info(data: Any, file: str, problems: list[Problem]) -> Bench
         not values["splits"] or not all(isinstance(s, str) for s in values["splits"])
     ):
         r.problem("splits", "must be a non-empty list of strings", 'e.g. ["single", "multi"]')
+    elif values["splits"] is not None:
+        if ALL_SPLIT in values["splits"]:
+            r.problem("splits", f"the split name {ALL_SPLIT!r} is reserved (results aggregate "
+                      "every sample under it)", "rename the split, in the manifest too")
+        if len(set(values["splits"])) != len(values["splits"]):
+            r.problem("splits", f"duplicate split names {values['splits']}",
+                      "list each split once")
     if len(problems) > n_before:
         return None
     values["splits"] = tuple(values["splits"])

@@ -13,6 +13,7 @@ frame pair). Everything is a function of `SyntheticConfig`: same config, same by
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -55,8 +56,8 @@ class SyntheticConfig:
             raise TTMBenchError("--frames must be at least 2 (motion needs two frames)")
         if self.height < 32 or self.width < 32 or self.height % 2 or self.width % 2:
             raise TTMBenchError("--size must be even and at least 32x32 (H.264 needs even sizes)")
-        if self.fps <= 0:
-            raise TTMBenchError("--fps must be positive")
+        if not math.isfinite(self.fps) or self.fps <= 0:
+            raise TTMBenchError("--fps must be a finite positive number")
 
 
 def sample_plan(config: SyntheticConfig) -> list[tuple[str, str, SceneSpec]]:

@@ -8,12 +8,12 @@ problems can point at them.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ttm_bench.errors import Problem, TTMBenchError
+from ttm_bench import strict_json
+from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 
 TABLE_SUFFIXES = (".csv", ".json", ".jsonl")
 
@@ -30,7 +30,7 @@ def read_table(path: Path) -> tuple[list[Row], list[Problem]]:
     """Rows of a `.csv` (header row), `.json` (list of objects) or `.jsonl` file.
 
     Raises `TTMBenchError` when the file cannot be read or has another suffix; returns a
-    `Problem` per malformed row.
+    `Problem` per malformed row (invalid JSON, NaN or infinity).
     """
     file = str(path)
     if path.suffix.lower() not in TABLE_SUFFIXES:
@@ -57,11 +57,9 @@ def read_table(path: Path) -> tuple[list[Row], list[Problem]]:
             if line.strip():
                 _append_json_row(rows, problems, line, file, number)
     else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise TTMBenchError(f"{path} is not valid JSON ({exc}); give a list of objects, one "
-                                "per video") from exc
+        data = strict_json.loads(text, file, problems, fix="give a list of objects, one per video")
+        if data is None:
+            raise ValidationError(problems)
         if not isinstance(data, list):
             raise TTMBenchError(f"{path} must hold a JSON list of objects, one per video")
         for number, item in enumerate(data, start=1):
@@ -71,11 +69,8 @@ def read_table(path: Path) -> tuple[list[Row], list[Problem]]:
 
 def _append_json_row(rows: list[Row], problems: list[Problem], line: str, file: str,
                      number: int) -> None:
-    try:
-        item = json.loads(line)
-    except json.JSONDecodeError as exc:
-        problems.append(Problem(file, f"invalid JSON: {exc}", "write one JSON object per line",
-                                number))
+    item = strict_json.loads(line, file, problems, number, "write one JSON object per line")
+    if item is None:
         return
     _check_object(rows, problems, item, file, number)
 

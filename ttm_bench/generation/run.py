@@ -25,7 +25,9 @@ _REGENERATE = "regenerate the run into a new directory with `ttm-bench generate`
 
 @dataclass(frozen=True)
 class RunInfo:
-    """`run.json`: what produced the videos. `benchmark` holds name, version and sha256."""
+    """`run.json`: what produced the videos. `benchmark` holds name, version and sha256;
+    `benchmark_verification` says whether its content hash was checked ("verified") or not
+    ("skipped", `--skip-verify`) when the videos were generated."""
 
     model: str
     adapter_version: str
@@ -36,6 +38,7 @@ class RunInfo:
     code_version: str
     started: str
     finished: str | None = None
+    benchmark_verification: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,7 +24,8 @@ import numpy as np
 
 from ttm_bench import __version__
 from ttm_bench.atomic import remove_stale_temporaries
-from ttm_bench.data.benchmark import Benchmark
+from ttm_bench.data.benchmark import Benchmark, SampleError
+from ttm_bench.data.verification import SKIPPED, open_benchmark
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.generation.model import (
     GeneratedVideo,
@@ -97,12 +98,15 @@ class GenerationJob:
     def load_model(self) -> VideoModel:
         return create_model(self.model, self.config, self.device)
 
-    def request(self, sample_id: str) -> GenerationRequest:
+    def request(self, sample_id: str, *, assets: bool = True) -> GenerationRequest:
+        """The request of one sample. Raises `SampleError` when its image or masks are unusable;
+        `assets=False` reads neither (blank image, no masks), to record a failure."""
         bench = self.benchmark
         sample = bench.sample(sample_id)
+        h, w = bench.info.height, bench.info.width
         return GenerationRequest(
             sample_id=sample.id,
-            image=bench.image(sample),
+            image=bench.image(sample) if assets else np.zeros((h, w, 3), np.uint8),
             caption=sample.caption,
             num_frames=bench.info.num_frames,
             fps=bench.info.fps,
@@ -112,8 +116,9 @@ class GenerationJob:
             motion_prompt=sample.motion_prompt,
             local_prompts=tuple(o.local_prompt for o in sample.objects),
             object_labels=tuple(o.label for o in sample.objects),
-            masks=bench.masks(sample),
-            ground_truth=bench.root / sample.video if sample.video else None,
+            masks=bench.masks(sample) if assets else np.zeros((0, h, w), bool),
+            ground_truth=(bench.asset_path(sample, "video", sample.video) if sample.video
+                          else None),
         )
 
     def process(self, model: VideoModel, sample_id: str,
@@ -126,19 +131,28 @@ class GenerationJob:
                       extra: Mapping[str, Any] | None = None) -> list[SampleRecord]:
         """`process` for several samples with one `generate_batch` call (an external tool then
         loads its weights once per batch); a single sample goes through `generate`."""
-        requests = [self.request(s) for s in sample_ids]
+        requests, records = [], {}
+        for sample_id in sample_ids:
+            try:
+                requests.append(self.request(sample_id))
+            except SampleError as exc:  # a bad manifest entry fails only its sample
+                records[sample_id] = self.record_failure(sample_id, str(exc), extra)
         if len(requests) == 1:
-            return [self._finish(requests[0], *_timed(model.generate, requests[0]), extra)]
-        outputs, seconds = _timed(model.generate_batch, requests)
-        if isinstance(outputs, BaseException):  # the whole batch raised: each sample fails
-            outputs = [outputs] * len(requests)
-        return [self._finish(r, o, seconds / len(requests), extra)
-                for r, o in zip(requests, outputs, strict=True)]
+            record = self._finish(requests[0], *_timed(model.generate, requests[0]), extra)
+            records[record.sample_id] = record
+        elif requests:
+            outputs, seconds = _timed(model.generate_batch, requests)
+            if isinstance(outputs, BaseException):  # the whole batch raised: each sample fails
+                outputs = [outputs] * len(requests)
+            for r, o in zip(requests, outputs, strict=True):
+                records[r.sample_id] = self._finish(r, o, seconds / len(requests), extra)
+        return [records[s] for s in sample_ids]
 
     def record_failure(self, sample_id: str, error: str,
                        extra: Mapping[str, Any] | None = None) -> SampleRecord:
         """Write and return a failed sidecar for a sample that could not be processed."""
-        return self._finish(self.request(sample_id), GenerationFailure(error), 0.0, extra)
+        return self._finish(self.request(sample_id, assets=False), GenerationFailure(error),
+                            0.0, extra)
 
     def _finish(self, request: GenerationRequest, output: object, seconds: float,
                 extra: Mapping[str, Any] | None) -> SampleRecord:
@@ -216,8 +230,11 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def prepare_run(job: GenerationJob) -> RunInfo:
-    """Create `run.json`, or check that an existing run matches this job (resume)."""
+def prepare_run(job: GenerationJob, verification: str | None = None) -> RunInfo:
+    """Create `run.json`, or check that an existing run matches this job (resume).
+
+    verification: whether the benchmark's hash was checked (`verification.VERIFIED`/`SKIPPED`);
+    a resume that skips the check marks the whole run as skipped."""
     cls = resolve_model(job.model)
     bench = job.benchmark
     info = RunInfo(
@@ -230,6 +247,7 @@ def prepare_run(job: GenerationJob) -> RunInfo:
                    "sha256": bench.info.sha256},
         code_version=__version__,
         started=_now(),
+        benchmark_verification=verification,
     )
     run = job.run
     if run.root.exists() and not run.root.is_dir():
@@ -244,6 +262,9 @@ def prepare_run(job: GenerationJob) -> RunInfo:
                     f"for {getattr(info, key)!r}; its videos would mix. Use a new --out directory "
                     "(or the original settings to resume)."
                 )
+        if verification == SKIPPED != old.benchmark_verification:
+            old = RunInfo(**{**old.to_dict(), "benchmark_verification": SKIPPED})
+            run.write_info(old)
         return old
     run.videos.mkdir(parents=True, exist_ok=True)
     run.write_info(info)
@@ -286,14 +307,18 @@ def generate_run(
     device: str = "cpu",
     executor: Any = None,
     progress: bool = True,
+    verify: bool = True,
 ) -> RunSummary:
-    """Generate every unfinished sample of the shard; see the module docstring."""
+    """Generate every unfinished sample of the shard; see the module docstring.
+
+    verify: check the benchmark's content hash first (`verification.open_benchmark`)."""
     from ttm_bench.generation.executor import LocalExecutor
 
     cls = resolve_model(model)
     config = merge_config(cls, overrides or {})
     job = GenerationJob(Path(benchmark_root), Path(out), model, config, device, repetition)
-    info = prepare_run(job)
+    _, verification = open_benchmark(benchmark_root, verify=verify)
+    info = prepare_run(job, verification)
     ids = shard_samples([s.id for s in job.benchmark.samples], *shard)
     pending = [s for s in ids if not job.run.is_finished(s)]
     remove_stale_temporaries(job.run.videos, pending)  # only this shard's: others may be writing

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.human.agreement import fleiss_kappa, krippendorff_alpha
-from ttm_bench.human.bradley_terry import fit_log_strengths, win_matrix
+from ttm_bench.human.bradley_terry import BradleyTerryError, fit_log_strengths
 from ttm_bench.human.spec import Question
 from ttm_bench.metrics.stats import binomial_test_two_sided, bootstrap_ci, wilson_interval
 
@@ -140,8 +140,10 @@ def bradley_terry_table(votes: pd.DataFrame, *, n_boot: int = 1000, level: float
 
     The bootstrap resamples items (with all their votes), since votes on one item are not
     independent. Strengths are NaN when the compared pairs do not connect all models, and an
-    interval is NaN when some resample does not (the `bootstrap_ci` convention). Columns:
-    question, model, log_strength, ci_low, ci_high, votes. Ties count half.
+    interval is NaN when some resample does not (the `bootstrap_ci` convention); the column
+    `undefined_resamples` counts those resamples so reports can say why. Columns: question,
+    model, log_strength, ci_low, ci_high, votes, undefined_resamples. Ties count half; see
+    `ttm_bench.human.bradley_terry` for units and `prior`.
     """
     models = sorted(set(votes["pair_a"]) | set(votes["pair_b"]))
     index = {m: i for i, m in enumerate(models)}
@@ -153,9 +155,9 @@ def bradley_terry_table(votes: pd.DataFrame, *, n_boot: int = 1000, level: float
         winners, losers = np.where(choice == "b", b, a), np.where(choice == "b", a, b)
         ties = choice == "tie"
         item_codes, items = pd.factorize(group["item"])
-        item_wins = np.stack([  # float64 [items, models, models]
-            win_matrix(winners[item_codes == k], losers[item_codes == k],
-                       ties[item_codes == k], len(models)) for k in range(len(items))])
+        item_wins = np.zeros((len(items), len(models), len(models)))  # float64 [items, m, m]
+        np.add.at(item_wins, (item_codes, winners, losers), np.where(ties, 0.5, 1.0))
+        np.add.at(item_wins, (item_codes[ties], losers[ties], winners[ties]), 0.5)
         fits: dict[bytes, np.ndarray] = {}  # every model's interval reuses the same resamples
 
         def fit(idx: np.ndarray, wins: np.ndarray = item_wins,
@@ -164,17 +166,19 @@ def bradley_terry_table(votes: pd.DataFrame, *, n_boot: int = 1000, level: float
             if key not in cache:
                 try:
                     cache[key] = fit_log_strengths(wins[idx].sum(axis=0), prior)
-                except TTMBenchError:  # models not connected by comparisons: undefined
+                except BradleyTerryError:  # models not connected by comparisons: undefined
                     cache[key] = np.full(len(models), np.nan)
             return cache[key]
 
         everything = fit(np.arange(len(items)))
+        fits.clear()
         appearances = np.bincount(np.concatenate([a, b]), minlength=len(models))
         for m, name in enumerate(models):
             low, high = bootstrap_ci(lambda idx, m=m: float(fit(idx)[m]), len(items),
                                      n_boot=n_boot, level=level, seed=seed)
             rows.append({"question": question, "model": name, "log_strength": everything[m],
-                         "ci_low": low, "ci_high": high, "votes": int(appearances[m])})
+                         "ci_low": low, "ci_high": high, "votes": int(appearances[m]),
+                         "undefined_resamples": sum(np.isnan(f[0]) for f in fits.values())})
     return pd.DataFrame(rows)
 
 

@@ -60,22 +60,30 @@ class Journal:
                 continue  # a line torn by a crash while appending
         return entries
 
+    def missing(self, store: VotesStore) -> list[JournalEntry]:
+        """Entries whose (study, rater, item) has no answers in `store`, oldest first (the
+        first entry of each)."""
+        missing, seen = [], {}
+        for e in self.entries():
+            if e.study not in seen:
+                votes = store.votes(e.study)
+                seen[e.study] = set(zip(votes["rater"], votes["item"], strict=True))
+            if (e.rater, e.item) not in seen[e.study]:
+                seen[e.study].add((e.rater, e.item))
+                missing.append(e)
+        return missing
+
     def replay(self, store: VotesStore) -> tuple[int, int]:
         """Record every entry the store lacks; return (newly recorded, already present)."""
-        recorded = present = 0
-        stored: dict[str, set[tuple[str, str]]] = {}
-        for e in self.entries():
-            if e.study not in stored:
-                votes = store.votes(e.study)
-                stored[e.study] = set(zip(votes["rater"], votes["item"], strict=True))
-            if (e.rater, e.item) in stored[e.study]:
-                present += 1
-                continue
-            stored[e.study].add((e.rater, e.item))
-            ok = store.submit(e.study, e.rater, e.item,
-                              [Answer(q, c) for q, c in e.answers.items()], shown=e.shown,
-                              a_on_left=e.a_on_left, watch_seconds=e.watch_seconds,
-                              source="journal", submitted_at=e.submitted_at)
-            recorded += ok
-            present += not ok
-        return recorded, present
+        entries = self.entries()
+        missing = self.missing(store)
+        recorded = sum(store_entry(store, e, source="journal") for e in missing)
+        return recorded, len(entries) - recorded
+
+
+def store_entry(store: VotesStore, entry: JournalEntry, source: str) -> bool:
+    """Write `entry` to `store` (see `VotesStore.submit`); False when already recorded."""
+    return store.submit(entry.study, entry.rater, entry.item,
+                        [Answer(q, c) for q, c in entry.answers.items()], shown=entry.shown,
+                        a_on_left=entry.a_on_left, watch_seconds=entry.watch_seconds,
+                        source=source, submitted_at=entry.submitted_at)

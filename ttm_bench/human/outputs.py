@@ -22,6 +22,12 @@ def _percent(x: float) -> str:
     return "–" if math.isnan(x) else f"{100 * x:.1f}%"
 
 
+def format_share(share: float, decided: int, total: int) -> str:
+    """"56.2% (9 of 16 decided)"; "– (0 of 16 decided)" when no item is decided."""
+    percent = "–" if decided == 0 else f"{100 * share:.1f}%"
+    return f"{percent} ({decided} of {total} decided)"
+
+
 def _markdown(table: pd.DataFrame) -> str:
     header = "| " + " | ".join(str(c) for c in table.columns) + " |"
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
@@ -30,13 +36,15 @@ def _markdown(table: pd.DataFrame) -> str:
 
 
 def paper_table(analysis: Analysis) -> pd.DataFrame:
-    """Rows "A vs. B", one column per question label: % of decided items preferring A."""
+    """Rows "A vs. B", one column per question label: % of decided items preferring A, with
+    the decided and total item counts ("56.2% (9 of 16 decided)")."""
     prefs = analysis.preferences
     rows = []
     for (a, b), group in prefs.groupby(["pair_a", "pair_b"], sort=False):
-        shares = dict(zip(group["question"], group["item_share_a"], strict=True))
+        cells = {r.question: format_share(r.item_share_a, r.items_a + r.items_b, r.items)
+                 for r in group.itertuples()}
         row = {"Comparison": f"{a} vs. {b}"}
-        row.update({q.label: _percent(shares.get(q.id, math.nan)) for q in analysis.questions})
+        row.update({q.label: cells.get(q.id, "–") for q in analysis.questions})
         rows.append(row)
     return pd.DataFrame(rows, columns=["Comparison", *[q.label for q in analysis.questions]])
 
@@ -93,8 +101,26 @@ def _report(analysis: Analysis, study_name: str) -> str:
     ]
     if analysis.bradley_terry is not None:
         parts += [f"\n## Bradley–Terry log-strengths ({level} bootstrap intervals)\n",
-                  _markdown(analysis.bradley_terry.round(3))]
+                  "Natural-log strengths centred to mean 0 (a difference d means P(win) = "
+                  "1 / (1 + e^−d); × 173.7 for Elo points), fitted with 0.5 virtual ties per "
+                  "compared pair; intervals resample items.\n",
+                  _markdown(analysis.bradley_terry.round(3)), *_undefined_notes(analysis)]
     return "\n".join(parts)
+
+
+def _undefined_notes(analysis: Analysis) -> list[str]:
+    """Sentences explaining undefined strengths or intervals, per question."""
+    notes = []
+    for question, group in analysis.bradley_terry.groupby("question", sort=False):
+        undefined = int(group["undefined_resamples"].max())
+        if group["log_strength"].isna().all():
+            notes.append(f"\n{question}: the compared pairs do not connect all models, so no "
+                         "strengths are defined; add pairs linking the groups.\n")
+        elif undefined:
+            notes.append(f"\n{question}: {undefined} bootstrap resample(s) left the models "
+                         "disconnected, so the intervals are undefined (shown as NaN); collect "
+                         "more items per pair.\n")
+    return notes
 
 
 def write_analysis(analysis: Analysis, out: str | Path, study_name: str) -> list[Path]:

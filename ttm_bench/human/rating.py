@@ -4,6 +4,8 @@ The Streamlit app and the tests drive the same `RatingSession`, so what the test
 concurrency, resume and duplicates holds for the app. State lives in the database only (each
 submission is first appended to the study's write-ahead journal): a refreshed page, a closed
 tab or a second tab resumes at the first item of the rater's queue without recorded answers.
+With a `Backlog`, a submission the database refuses but the journal holds is accepted and
+written later (see `ttm_bench.human.backlog`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from dataclasses import dataclass
 
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.human.assignment import Slot
-from ttm_bench.human.journal import JournalEntry
-from ttm_bench.human.store import Answer, VotesStore
+from ttm_bench.human.backlog import Backlog
+from ttm_bench.human.journal import JournalEntry, store_entry
+from ttm_bench.human.store import StoreWriteError, VotesStore
 from ttm_bench.human.study import Item, Study, VideoRef
 
 LEFT, RIGHT, TIE = "left", "right", "tie"
@@ -45,26 +48,37 @@ class Shown:
         return "a" if (side == LEFT) == self.slot.a_on_left else "b"
 
 
-class RatingSession:
-    """The queue of one rater in one study, backed by the votes store."""
+class NotSavedError(TTMBenchError):
+    """Neither the journal nor the database took a submission: the rater must submit again."""
 
-    def __init__(self, study: Study, store: VotesStore, rater: str):
+
+class RatingSession:
+    """The queue of one rater in one study, backed by the votes store (and a backlog)."""
+
+    def __init__(self, study: Study, store: VotesStore, rater: str,
+                 backlog: Backlog | None = None):
         if rater not in study.data["raters"]:
             raise TTMBenchError(f"unknown rater {rater!r} in study {study.name!r}")
-        self.study, self.store, self.rater = study, store, rater
+        self.study, self.store, self.rater, self.backlog = study, store, rater, backlog
         self.queue = store.queue(study.name, rater)
+
+    def _answered(self) -> set[str]:
+        done = self.store.rated_items(self.study.name, self.rater)
+        if self.backlog is not None:
+            done |= self.backlog.items(self.study.name, self.rater)
+        return done
 
     def options(self) -> tuple[str, ...]:
         return (LEFT, RIGHT, TIE) if self.study.spec.allow_tie else (LEFT, RIGHT)
 
     def progress(self) -> tuple[int, int]:
         """(items answered, items in the queue)."""
-        done = self.store.rated_items(self.study.name, self.rater)
+        done = self._answered()
         return sum(s.item in done for s in self.queue), len(self.queue)
 
     def next(self) -> Shown | None:
         """The first unanswered item of the queue, or None when the rater is done."""
-        done = self.store.rated_items(self.study.name, self.rater)
+        done = self._answered()
         for slot in self.queue:
             if slot.item not in done:
                 return Shown(slot, self.study.items[slot.item])
@@ -75,7 +89,9 @@ class RatingSession:
         """Record the answers (question id → left/right/tie) to `shown`.
 
         Every question must be answered with an allowed option. Returns False, recording
-        nothing new, when this rater's answers to this item already exist.
+        nothing new, when this rater's answers to this item already exist. When the database
+        refuses the write, a journaled submission goes to the backlog (True); without a
+        backlog, or when the journal failed too, raises (`StoreWriteError`, `NotSavedError`).
         """
         if shown.slot.rater != self.rater:
             raise TTMBenchError("this item belongs to another rater's queue")
@@ -91,8 +107,22 @@ class RatingSession:
         entry = JournalEntry(self.study.name, self.rater, shown.item.id,
                              {q: shown.to_pair_choice(side) for q, side in answers.items()},
                              dict(answers), shown.slot.a_on_left, watch_seconds, time.time())
-        self.study.journal.append(entry)  # first, so a lost database loses no vote
-        return self.store.submit(entry.study, entry.rater, entry.item,
-                                 [Answer(q, c) for q, c in entry.answers.items()],
-                                 shown=entry.shown, a_on_left=entry.a_on_left,
-                                 watch_seconds=watch_seconds, submitted_at=entry.submitted_at)
+        try:
+            self.study.journal.append(entry)  # first, so a lost database loses no vote
+            journaled = True
+        except OSError as exc:  # full disk, read-only study directory
+            if self.backlog is None:
+                raise
+            self.backlog.report("the submissions journal cannot be written", exc)
+            journaled = False
+        try:
+            return store_entry(self.store, entry, source="app")
+        except StoreWriteError as exc:
+            if self.backlog is None:
+                raise
+            self.backlog.report("the votes database refused a submission", exc)
+            if not journaled:
+                raise NotSavedError("neither the journal nor the votes database took the "
+                                    "submission") from exc
+            self.backlog.add(entry)
+            return True

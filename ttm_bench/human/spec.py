@@ -14,6 +14,7 @@ seed: 0
 allow_tie: false              # the paper offers no tie
 attention_checks: {kind: broken, rate: 0.1, max_failed_fraction: 0.0}   # or null
 database: null                # SQLAlchemy URL; default SQLite in the study directory
+instructions: null            # text of the raters' instructions panel; default from the above
 ```
 
 Parsing reports every problem at once (`ValidationError`); checks that need the benchmark and the
@@ -85,6 +86,12 @@ class StudySpec:
     allow_tie: bool = False
     attention_checks: AttentionChecks | None = None
     database: str | None = None
+    instructions: str | None = None  # None: `default_instructions`
+
+    def instruction_lines(self) -> list[str]:
+        """The paragraphs of the raters' instructions panel (plain text)."""
+        text = self.instructions if self.instructions is not None else default_instructions(self)
+        return [line.strip() for line in text.strip().splitlines() if line.strip()]
 
     def to_dict(self) -> dict[str, Any]:
         checks = self.attention_checks
@@ -103,7 +110,20 @@ class StudySpec:
                 "kind": checks.kind, "rate": checks.rate,
                 "max_failed_fraction": checks.max_failed_fraction},
             "database": self.database,
+            "instructions": self.instructions,
         }
+
+
+def default_instructions(spec: StudySpec) -> str:
+    """Instructions naming the study's questions and its tie policy."""
+    ties = ("If the two videos are equally good on a question, choose \"About the same\"."
+            if spec.allow_tie else "Ties are not allowed: for each question pick the video "
+            "that is better, even if the difference is small.")
+    criteria = "\n".join(f"• {q.label}: {q.text}" for q in spec.questions)
+    return (f"You will compare two videos made from the same input image and caption.\n"
+            f"Watch both clips to the end (they play together and loop) before answering.\n"
+            f"For each question, choose the better video:\n{criteria}\n{ties}\n"
+            f"Press Submit when every question is answered; the next comparison follows.")
 
 
 def _resolve(base: Path, value: str) -> Path:
@@ -192,7 +212,7 @@ def parse_spec(data: Any, file: str, base: Path) -> StudySpec:
                                        "see docs/human_study.md for the format")])
     r = FieldReader(data, file, problems)
     known = {"name", "benchmark", "runs", "pairs", "questions", "raters_per_item", "raters",
-             "samples", "seed", "allow_tie", "attention_checks", "database"}
+             "samples", "seed", "allow_tie", "attention_checks", "database", "instructions"}
     for key in sorted(set(data) - known):
         r.problem(str(key), f"unknown field {key!r}", f"remove it; known fields: {sorted(known)}")
     name = r.get("name", STRING)
@@ -237,12 +257,13 @@ def parse_spec(data: Any, file: str, base: Path) -> StudySpec:
     allow_tie = r.get("allow_tie", BOOLEAN, False)
     checks = _parse_checks(r, allow_tie)
     database = r.get("database", STRING, None)
+    instructions = r.get("instructions", STRING, None)
     if problems:
         raise ValidationError(problems)
     return StudySpec(name=name, benchmark=_resolve(base, benchmark), runs=runs, pairs=pairs,
                      questions=questions, raters_per_item=per_item, raters=raters,
                      samples=samples, seed=seed, allow_tie=allow_tie, attention_checks=checks,
-                     database=database)
+                     database=database, instructions=instructions)
 
 
 def load_spec(path: str | Path) -> StudySpec:

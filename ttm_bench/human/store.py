@@ -86,6 +86,11 @@ class CorruptDatabaseError(TTMBenchError):
     """The votes database exists but cannot be read; `ttm-bench study recover` rebuilds it."""
 
 
+class StoreWriteError(TTMBenchError):
+    """The votes database refused a write (read-only, locked, full disk, server gone); the
+    message names the database and the driver's reason, which may quote the row's values."""
+
+
 @dataclass(frozen=True)
 class Answer:
     """One answer as recorded: `choice` is "a", "b" or "tie" relative to the item's pair."""
@@ -244,6 +249,8 @@ class VotesStore:
                source: str = "app", submitted_at: float | None = None) -> bool:
         """Record one rater's answers to one item atomically; False if already recorded.
 
+        Raises `StoreWriteError` when the database refuses the write.
+
         shown: the answers as the rater gave them (question → "left"/"right"/"tie"), logged.
         """
         answers = list(answers)
@@ -261,14 +268,18 @@ class VotesStore:
         check_lengths(votes, rows)
         check_lengths(submissions, [log])
         try:
-            with self._writing() as conn:
-                conn.execute(votes.insert(), rows)
-                conn.execute(submissions.insert(), {**log, "outcome": "recorded"})
-            return True
-        except exc.IntegrityError:
-            with self._writing() as conn:
-                conn.execute(submissions.insert(), {**log, "outcome": "duplicate"})
-            return False
+            try:
+                with self._writing() as conn:
+                    conn.execute(votes.insert(), rows)
+                    conn.execute(submissions.insert(), {**log, "outcome": "recorded"})
+                return True
+            except exc.IntegrityError:
+                with self._writing() as conn:
+                    conn.execute(submissions.insert(), {**log, "outcome": "duplicate"})
+                return False
+        except exc.DBAPIError as e:  # not an IntegrityError: the database refuses writes
+            raise StoreWriteError(f"votes database {self.display_url} refused a write: "
+                                  f"{e.orig}") from e
 
     def votes(self, study: str) -> pd.DataFrame:
         """Every vote of `study`: columns as the `votes` table, sorted by id."""

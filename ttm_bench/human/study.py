@@ -27,6 +27,7 @@ from tqdm import tqdm
 from ttm_bench.atomic import write_json
 from ttm_bench.data.benchmark import Benchmark
 from ttm_bench.data.sample import Sample
+from ttm_bench.data.verification import open_benchmark
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.generation.run import RUN_FILE, RunDir
 from ttm_bench.hashing import file_sha256
@@ -303,7 +304,7 @@ def create_study(spec: StudySpec, out: str | Path) -> Study:
     if out.exists() and any(out.iterdir()):
         raise TTMBenchError(f"study directory {out} is not empty; choose a new --out (a study "
                             "is created once; its tokens and assignments must not change)")
-    bench = Benchmark.load(spec.benchmark)
+    bench, _ = open_benchmark(spec.benchmark)  # refuse a benchmark whose content changed
     problems: list[Problem] = []
     runs = _check_runs(spec, bench, problems)
     sample_ids = _select_samples(spec, bench, problems)

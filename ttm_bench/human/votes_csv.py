@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ttm_bench.atomic import atomic_path
+from ttm_bench.atomic import write_text
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.human.spec import NAME_PATTERN
 from ttm_bench.human.store import CHOICES, Answer, VotesStore, votes
@@ -42,13 +42,23 @@ def study_votes(study: Study, store: VotesStore) -> pd.DataFrame:
     return table[[*CSV_COLUMNS, "expected"]]
 
 
-def export_votes(study: Study, store: VotesStore, path: str | Path) -> int:
-    """Write every vote of `study` to CSV at `path`; return the number of rows."""
+def _csv_table(study: Study, store: VotesStore) -> pd.DataFrame:
     table = study_votes(study, store).drop(columns="expected")
     table["submitted_at"] = [datetime.fromtimestamp(t, UTC).isoformat() for t in
                              table["submitted_at"]]
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False)
+    return table
+
+
+def votes_csv(study: Study, store: VotesStore) -> str:
+    """Every vote of `study` as CSV text in the schema above (what `import_votes` reads back);
+    the admin page's download and `study export` both write exactly this."""
+    return _csv_table(study, store).to_csv(index=False)
+
+
+def export_votes(study: Study, store: VotesStore, path: str | Path) -> int:
+    """Write every vote of `study` to CSV at `path` (see `votes_csv`); return the row count."""
+    table = _csv_table(study, store)
+    write_text(path, table.to_csv(index=False))
     return len(table)
 
 

@@ -34,7 +34,7 @@ class VideoDecodeError(TTMBenchError):
            "e.g. by rerunning the step that produced it")
 
     def __init__(self, path: str | os.PathLike[str], reason: str):
-        self.path = Path(path)
+        self.path, self.reason = Path(path), reason
         #: What is wrong, without the fix (for reports that give their own fix).
         self.description = f"cannot read video {self.path}: {reason}"
         super().__init__(f"{self.description} (fix: {self.FIX})")
@@ -181,14 +181,37 @@ def _read_pyav(path: Path, indices: Sequence[int] | None) -> np.ndarray:
                 decoded += 1
     except av.FFmpegError as e:
         raise VideoDecodeError(path, _ffmpeg_reason(e)) from e
+    _check_decoded(path, decoded, stop or declared, declared)
+    order = range(decoded) if indices is None else _check_indices(indices, decoded, path)
+    return np.stack([kept[i] for i in order])
+
+
+def count_decodable_frames(path: str | os.PathLike[str]) -> int:
+    """Decode every frame of `path` (keeping none, so memory stays one frame) and count them.
+
+    Raises `VideoDecodeError` when the stream is damaged or yields fewer frames than its header
+    declares (a truncated file); the full check behind `bench validate`.
+    """
+    path = _existing_file(path)
+    try:
+        with av.open(str(path)) as container:
+            stream = _video_stream(container, path)
+            stream.thread_type = "AUTO"
+            declared = stream.frames
+            decoded = sum(1 for _ in container.decode(stream))
+    except av.FFmpegError as e:
+        raise VideoDecodeError(path, _ffmpeg_reason(e)) from e
+    _check_decoded(path, decoded, declared, declared)
+    return decoded
+
+
+def _check_decoded(path: Path, decoded: int, needed: int, declared: int) -> None:
     if decoded == 0:
         raise VideoDecodeError(path, "it contains no frames")
-    if decoded < (stop or declared):
+    if decoded < needed:
         raise VideoDecodeError(
             path, f"only {decoded} of the {declared} frames its header declares could be decoded"
         )
-    order = range(decoded) if indices is None else _check_indices(indices, decoded, path)
-    return np.stack([kept[i] for i in order])
 
 
 def _video_stream(container: av.container.InputContainer, path: Path) -> av.VideoStream:
