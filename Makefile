@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   - create .venv, install the core, run the demo leaderboard (reports/demo/)
+#   make demo   - create .venv, install the core, run the demo: leaderboard and HTML report (reports/demo/)
 #   make test   - create/update .venv with the dev extras (torch first), run the test suite
 PYTHON ?= python3.11
 VENV := .venv

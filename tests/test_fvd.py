@@ -38,6 +38,9 @@ class StandInI3D(nn.Module):
             raise RuntimeError("expected float32 [B, 3, T, 224, 224]")
         if bool(x.min() < -1.0) or bool(x.max() > 1.0):
             raise RuntimeError("expected values in [-1, 1]")
+        return self.logits(x)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
         pooled = F.adaptive_avg_pool3d(x, [2, 4, 4]).flatten(1)
         return torch.tanh(self.proj(pooled * 3.0))
 

@@ -15,20 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser_fixtures import TIMEOUT_MS, browser_fixture  # noqa: F401  (`browser`)
 from tests.human_study_fixtures import make_study, read_tokens
 from ttm_bench.bench.human_load import free_port, running_server
 from ttm_bench.human.serve import app_environment, streamlit_command
 from ttm_bench.human.spec import DEFAULT_QUESTIONS
 from ttm_bench.human.study import Study
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
-                                reason="needs Debian's chromium (apt-get install chromium)")
-sync_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-TIMEOUT_MS = 30_000
 
 
 @pytest.fixture
@@ -38,14 +30,6 @@ def served(tmp_path: Path) -> Iterator[tuple[Study, str]]:
     with running_server(streamlit_command("127.0.0.1", port), port,
                         app_environment(study.root)) as url:
         yield study, url
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _progress(page: object, done: int, total: int) -> None:

@@ -33,7 +33,8 @@ SPLITS = {"single": 8, "multi": 8, "all": 16}
 def paper_order_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Registered metrics in the paper's column order, whatever the real registry holds."""
     spec = registry.METRICS["ad_dis"]
-    monkeypatch.setattr(registry, "METRICS", {"fvd16": spec, "clipframe": spec, "ad_dis": spec})
+    monkeypatch.setattr(registry, "METRICS", {"fvd16": registry.METRICS["fvd16"],
+                                              "clipframe": spec, "ad_dis": spec})
 
 
 def write_results(root: Path, run: str, values: dict[tuple[str, str], float], *,
@@ -189,7 +190,7 @@ def test_layout_groups_splits_with_direction_markers(three_runs: list[Path]) -> 
     assert [row[0] for row in body] == ["ttm", "static", "ken-burns"]
     assert "all samples" not in text
     # Decimals: FVD and AD 2, similarities 3; CI in parentheses.
-    assert body[1][1] == "1484.18 (1469.34–1499.02)"
+    assert body[1][1] == "1484.18 [n=8] (1469.34–1499.02)"
     assert body[1][2] == "0.942 (0.933–0.952)"
     assert body[1][3] == "0.01 (0.01–0.01)"
 
@@ -200,7 +201,7 @@ def test_best_value_per_column_is_bold_only_with_a_direction(three_runs: list[Pa
             for col, cell in zip(board.columns, row.cells, strict=True) if cell.bold}
     assert bold == {("ttm", s, m) for s in ("single", "multi") for m in ("fvd16", "clipframe")}
     body = markdown_table(render_markdown(board))[2:]
-    assert body[0][1] == "**925.39** (916.14–934.64)"
+    assert body[0][1] == "**925.39 [n=8]** (916.14–934.64)"
     assert not any("**" in cell for row in body for cell in (row[3], row[6]))  # AD columns
 
 
@@ -374,3 +375,20 @@ def test_cli_writes_html_and_markdown(three_runs: list[Path], tmp_path: Path,
 def test_cli_reports_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["leaderboard", str(tmp_path / "missing")]) == 2
     assert "ttm-bench evaluate" in capsys.readouterr().err
+
+
+def test_fvd_shows_its_n_and_is_not_ranked_across_different_n(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = write_results(tmp_path, "a", full(500, 0.99, 1.0))
+    monkeypatch.setitem(SPLITS, "multi", 6)  # another protocol's count, e.g. an edited file
+    second = write_results(tmp_path, "b", full(400, 0.95, 1.0), n={"multi": 6})
+    board = build_leaderboard([load_results(first), load_results(second)])
+    a, b = board.rows
+    assert a.cells[0].value == "500.00 [n=8]" and b.cells[3].value == "401.00 [n=6]"
+    assert b.cells[0].bold and not a.cells[0].bold  # same n on single: ranked
+    assert not a.cells[3].bold and not b.cells[3].bold  # n = 8 vs 6 on multi: not ranked
+    note = board.notes[b.cells[3].notes[-1] - 1]
+    assert note.startswith("FVD16 on multi-object was computed at different numbers of videos "
+                           "for a, b")
+    assert a.cells[4].bold  # other metrics on that split are still ranked
+    assert "401.00 [n=6]" in render_html(board) and "500.00 [n=8]" in render_markdown(board)

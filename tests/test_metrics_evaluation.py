@@ -63,6 +63,15 @@ def test_fvd16_through_the_evaluation_and_leaderboard(
                      tmp_path / "static", ["fvd16"], n_boot=20, progress=False)
     assert fvd_row(again)["value"] == static_row["value"]
     assert sorted(cache.rglob("*.npy")) == entries  # nothing new was computed
+    assert again["bootstrap"]["methods"] == {"fvd16": "centred"}
+    others = evaluate(inputs_from_run(runs / "static", default_bench.root),
+                      tmp_path / "static", ["kvd16", "fvd16_inf", "ad_dis"], n_boot=5,
+                      progress=False)
+    assert sorted(cache.rglob("*.npy")) == entries  # KVD and FVD∞ reuse FVD's I3D features
+    assert others["bootstrap"]["methods"] == {"kvd16": "centred", "fvd16_inf": "centred",
+                                              "ad_dis": "percentile"}
+    kvd = next(r for r in others["aggregate"] if r["metric"] == "kvd16" and r["split"] == "all")
+    assert kvd["ci_low"] <= kvd["value"] <= kvd["ci_high"]  # unbiased: may be below 0
 
 
 def test_model_metrics_without_weights_are_skipped_with_the_fix(

@@ -72,6 +72,25 @@ def test_l14_parameters_match_released_checkpoint_keys() -> None:
     assert len(ours) == 447
 
 
+#: InternVid's tokenizer (OpenAI CLIP's simple_tokenizer) on captions with the literal special
+#: strings: `<|endoftext|>` is the end-of-text token 49407 where it stands (the text encoder
+#: pools the first one), `<|startoftext|>` is 49406; open_clip's spelling is ordinary text.
+SPECIAL_CAPTIONS = {
+    "a cat <|endoftext|> jumps": [49406, 320, 2368, 49407, 18911, 49407],
+    "<|startoftext|>a cat": [49406, 49406, 320, 2368, 49407],
+    "A <|EndOfText|> b": [49406, 320, 49407, 321, 49407],
+    "a cat <end_of_text> jumps": [49406, 320, 2368, 283, 806, 318, 539, 318, 4160, 285, 18911,
+                                  49407],
+}
+
+
+def test_tokenizer_treats_upstream_special_strings_as_special() -> None:
+    tokens = tokenize(list(SPECIAL_CAPTIONS), 32)
+    for row, expected in zip(tokens.tolist(), SPECIAL_CAPTIONS.values(), strict=True):
+        assert row == expected + [0] * (32 - len(expected))
+    assert tokens[0].argmax().item() == 3  # pooled at the caption's own end-of-text
+
+
 def test_tokenizer_matches_upstream(golden: dict[str, np.ndarray]) -> None:
     tokens = tokenize(CAPTIONS, 32)
     np.testing.assert_array_equal(tokens.numpy(), golden["tokens"])

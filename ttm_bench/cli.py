@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "ttm_bench.commands.generate",
     "ttm_bench.commands.evaluate",
     "ttm_bench.commands.leaderboard",
+    "ttm_bench.commands.report",
     "ttm_bench.commands.demo",
     "ttm_bench.commands.study",
     "ttm_bench.commands.weights",

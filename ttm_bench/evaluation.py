@@ -31,7 +31,7 @@ from ttm_bench.generation.run import RunDir
 from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.registry import canonical_name, create_metric, expand_names, list_metrics
-from ttm_bench.metrics.stats import bootstrap_ci, bootstrap_mean_ci
+from ttm_bench.metrics.stats import bootstrap_mean_ci, centred_bootstrap_ci
 from ttm_bench.results_dir import ResultsWriter
 
 
@@ -62,6 +62,9 @@ class EvaluationInputs:
     run_info: dict[str, Any] = field(default_factory=dict)
     run_sha256: str | None = None  # the run's identity (`RunInfo.identity`); None for folders
     benchmark_verification: str | None = None  # verification.VERIFIED or SKIPPED; None: none
+    #: Where the inputs were read from (absolute paths), recorded so that reports can find the
+    #: videos and images: "run" and "benchmark", or "videos" for a plain folder.
+    source: dict[str, str] = field(default_factory=dict)
 
 
 def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
@@ -92,6 +95,7 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
         run_info=info.to_dict(),
         run_sha256=info.identity,
         benchmark_verification=verification,
+        source={"run": str(run.root.resolve()), "benchmark": str(bench.root.resolve())},
     )
 
 
@@ -104,7 +108,8 @@ def inputs_from_folder(folder: str | Path, name: str) -> EvaluationInputs:
     if not paths:
         raise TTMBenchError(f"no .mp4 files in {folder}; videos must be named <sample_id>.mp4")
     videos = [VideoEntry(p.stem, ALL_SPLIT, p) for p in paths]
-    return EvaluationInputs(name, videos, {ALL_SPLIT: [v.sample_id for v in videos]})
+    return EvaluationInputs(name, videos, {ALL_SPLIT: [v.sample_id for v in videos]},
+                            source={"videos": str(folder.resolve())})
 
 
 def _expected_by_split(pairs: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
@@ -124,11 +129,12 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device
     preset (and its hash), others (checkpoint, batch_size) do not.
 
     Explicitly requested metrics that cannot run raise; from the default set (every registered
-    metric) they are skipped with the reason recorded, for the leaderboard's footnotes.
+    metric not marked opt-in) they are skipped with the reason recorded, for the leaderboard's
+    footnotes.
     """
     explicit = names is not None
     kwargs = {canonical_name(k): dict(v) for k, v in (options or {}).items()}
-    chosen = expand_names(names) if names else list_metrics()
+    chosen = expand_names(names) if names else list_metrics(default_set_only=True)
     samples = inputs.benchmark.samples if inputs.benchmark is not None else ()
     has = {"caption": bool(samples), "image": bool(samples),
            "reference": bool(samples) and all(s.video for s in samples),
@@ -270,8 +276,11 @@ def _evaluate_into(writer: ResultsWriter, inputs: EvaluationInputs,
                     for m in metrics},
         "warnings": {m.preset.metric: m.warnings for m in metrics if m.warnings},
         "skipped_metrics": skipped,
-        "bootstrap": {"n_boot": n_boot, "level": 0.95, "seed": seed, "method": "percentile"},
+        "bootstrap": {"n_boot": n_boot, "level": 0.95, "seed": seed,
+                      "method": "percentile (means), centred (set-level)",
+                      "methods": {m.preset.metric: interval_method(m) for m in metrics}},
         "run_info": inputs.run_info,
+        "source": inputs.source,
         "aggregate": aggregate_rows,
     }
     _write_results(writer, per_sample_rows, aggregate_rows, results)
@@ -328,6 +337,11 @@ def extract_features(entries: Sequence[VideoEntry], metrics: Sequence[Metric],
     return invalid
 
 
+def interval_method(metric: Metric) -> str:
+    """How `_aggregate` draws the metric's interval (see `metrics.stats`)."""
+    return "percentile" if isinstance(metric, PerSampleMetric) else "centred"
+
+
 def _aggregate(metric: Metric, ids: list[str], n_boot: int,
                seed: int) -> tuple[float, float, float]:
     if not ids:
@@ -339,8 +353,8 @@ def _aggregate(metric: Metric, ids: list[str], n_boot: int,
         values = values[np.isfinite(values)]  # undefined samples (see motion_locality)
         low, high = bootstrap_mean_ci(values, n_boot=n_boot, seed=seed)
     else:
-        low, high = bootstrap_ci(lambda idx: metric.compute_on([ids[i] for i in idx]), len(ids),
-                                 n_boot=n_boot, seed=seed)
+        low, high = centred_bootstrap_ci(lambda idx: metric.compute_on([ids[i] for i in idx]),
+                                         len(ids), n_boot=n_boot, seed=seed)
     return value, low, high
 
 

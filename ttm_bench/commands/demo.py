@@ -2,7 +2,8 @@
 
 Builds the synthetic benchmark, generates a run per reference floor, evaluates every metric that
 can run here (the others are listed with the reason) and writes the leaderboard as Markdown and
-HTML. Every stage resumes: rerunning reuses what is already done.
+HTML, and the visual HTML report (`index.html` + `assets/`: plots and the video gallery). Every
+stage resumes: rerunning reuses what is already done.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ def run_demo(work: Path, report: Path, samples: int, progress: bool = True) -> l
     from ttm_bench.data.synthetic import SyntheticConfig, build_synthetic
     from ttm_bench.evaluation import evaluate, inputs_from_run
     from ttm_bench.generation.runner import generate_run
+    from ttm_bench.report.html_report import write_report
     from ttm_bench.report.leaderboard import RENDERERS, build_leaderboard
     from ttm_bench.report.results import load_results
 
@@ -43,30 +45,32 @@ def run_demo(work: Path, report: Path, samples: int, progress: bool = True) -> l
                            progress=progress)
         print("      " + summarise(results).replace("\n", "\n      "))
         results_dirs.append(out)
-    print("[4/4] writing the leaderboard")
+    print("[4/4] writing the leaderboard and the HTML report")
     board = build_leaderboard([load_results(d) for d in results_dirs])
     written = []
     for fmt in ("md", "html"):
         path = report / f"leaderboard.{fmt}"
         write_text(path, RENDERERS[fmt](board))
         written.append(path)
+    written.append(write_report(results_dirs, report))
     return written
 
 
 def _demo(args: argparse.Namespace) -> int:
     written = run_demo(args.work, args.report, args.samples, progress=not args.quiet)
-    print("\nThe demo leaderboard is in:")
+    print("\nThe demo leaderboard and report are in:")
     for path in written:
         print(f"  {path}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("demo", help="build → generate → evaluate → leaderboard, end to end")
+    p = subparsers.add_parser(
+        "demo", help="build → generate → evaluate → leaderboard and report, end to end")
     p.add_argument("--work", type=Path, default=Path("demo-out"),
                    help="working directory for the benchmark, runs and results")
     p.add_argument("--report", type=Path, default=Path("reports/demo"),
-                   help="where the leaderboard is written")
+                   help="where the leaderboard and the HTML report are written")
     p.add_argument("--samples", type=int, default=16, help="synthetic benchmark size")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_demo)

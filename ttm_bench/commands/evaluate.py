@@ -79,11 +79,13 @@ def summarise(results: dict) -> str:
 def _metrics(args: argparse.Namespace) -> int:
     from ttm_bench.metrics.registry import ALIASES, create_metric, list_metrics
 
+    default_set = set(list_metrics(default_set_only=True))
     for name in list_metrics():
         m = create_metric(name)
         direction = {True: "higher is better", False: "lower is better", None: "no direction"}
+        opt_in = "" if name in default_set else "  (opt-in: name it in --metrics)"
         print(f"{name:22s} preset {m.preset.hash}  {direction[m.higher_is_better]}  "
-              f"{dict(m.params)}")
+              f"{dict(m.params)}{opt_in}")
     for alias, target in sorted(ALIASES.items()):
         print(f"{alias:22s} alias of {target}")
     return 0

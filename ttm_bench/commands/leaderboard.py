@@ -13,6 +13,25 @@ from ttm_bench.report.leaderboard import RENDERERS, build_leaderboard
 from ttm_bench.report.results import load_results
 
 
+def add_results_arguments(parser: argparse.ArgumentParser) -> None:
+    """The RESULTS directories and the --splits/--metrics selection shared by report commands
+    (read them with `selection`)."""
+    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS",
+                        help="results directories written by `ttm-bench evaluate`")
+    parser.add_argument("--splits", default=None,
+                        help="comma-separated splits to show, in order (e.g. single,multi or all)")
+    parser.add_argument("--metrics", default=None,
+                        help="comma-separated metrics to show, in order (e.g. fvd16,ad_dis)")
+
+
+def selection(args: argparse.Namespace) -> tuple[list[str] | None, list[str] | None]:
+    """The --splits and --metrics names (None: the defaults)."""
+    splits, metrics = ([None if text is None else parse_names(text, option)
+                        for text, option in ((args.splits, "--splits"),
+                                             (args.metrics, "--metrics"))])
+    return splits, metrics
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "leaderboard",
@@ -21,14 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "'value (CI low–high)'; notes explain missing values and incomplete runs, "
                     "and the footer names the preset behind every metric.",
     )
-    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS",
-                        help="results directories written by `ttm-bench evaluate`")
+    add_results_arguments(parser)
     parser.add_argument("--format", choices=sorted(RENDERERS), default="md",
                         help="output format (default: md)")
-    parser.add_argument("--splits", default=None,
-                        help="comma-separated splits to show, in order (e.g. single,multi or all)")
-    parser.add_argument("--metrics", default=None,
-                        help="comma-separated metrics to show, in order (e.g. fvd16,ad_dis)")
     parser.add_argument("--out", default="-", help="output file, or - for stdout (default)")
     parser.set_defaults(func=run)
 
@@ -37,9 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out != "-" and Path(args.out).is_dir():
         raise TTMBenchError(f"--out {args.out} is a directory; give a file path, e.g. --out "
                             f"{Path(args.out) / f'leaderboard.{args.format}'}")
-    splits, metrics = ([None if text is None else parse_names(text, option)
-                        for text, option in ((args.splits, "--splits"),
-                                             (args.metrics, "--metrics"))])
+    splits, metrics = selection(args)
     board = build_leaderboard([load_results(p) for p in args.results],
                               splits=splits, metrics=metrics)
     text = RENDERERS[args.format](board)

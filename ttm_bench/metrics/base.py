@@ -204,8 +204,15 @@ class PerSampleMetric(Metric):
 @dataclass
 class MetricSpec:
     """A registry entry: the class target, the preset parameters it overrides, and the label
-    reports show (data, so reports can name a metric without importing its class)."""
+    reports show (data, so reports can name a metric without importing its class).
+
+    in_default_set: evaluated when no metric is named (False for opt-in compatibility presets
+    that would recompute features). depends_on_n: the expected value moves with the number of
+    samples (FVD), so values are shown with their n and compared only at equal n.
+    """
 
     target: str
     label: str
     params: dict[str, Any] = field(default_factory=dict)
+    in_default_set: bool = True
+    depends_on_n: bool = False

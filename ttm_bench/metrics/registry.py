@@ -15,6 +15,15 @@ from ttm_bench.errors import TTMBenchError, UnknownNameError, optional_dependenc
 from ttm_bench.metrics.base import Metric, MetricSpec
 
 _FVD = "ttm_bench.metrics.fvd:FrechetVideoDistance"
+_KVD = "ttm_bench.metrics.fvd:KernelVideoDistance"
+_FVD_INF = "ttm_bench.metrics.fvd:FrechetVideoDistanceInf"
+#: StyleGAN-V's conventions (src/metrics/frechet_video_distance.py): N covariances, the uint8
+#: clip scaled and resized inside the TorchScript, ground-truth clips from a random start
+#: (seeded here). common_metrics_on_video_quality's (fvd/styleganv/fvd.py): shorter side to
+#: 224 and a centre crop, every frame passed, np.cov (N-1).
+_STYLEGANV = {"num_frames": 16, "resize": "in_module", "reference_offset_seed": 0,
+              "covariance_ddof": 0}
+_COMMON_METRICS = {"frames": "all", "resize": "short_side_crop"}
 _CLIPFRAME = "ttm_bench.metrics.clipframe:CLIPFrame"
 _VICLIP = "ttm_bench.metrics.viclip.metric"
 _AD = "ttm_bench.metrics.motion:AverageDisplacement"
@@ -22,8 +31,14 @@ _OBJECTS = "ttm_bench.metrics.objects.metrics"
 
 #: In the paper's column order (Table 1): FVD, CLIPFrame, ViCLIP-T, ViCLIP-V, AD.
 METRICS: dict[str, MetricSpec] = {
-    "fvd16": MetricSpec(_FVD, "FVD16", {"num_frames": 16}),
-    "fvd128": MetricSpec(_FVD, "FVD128", {"num_frames": 128}),
+    "fvd16": MetricSpec(_FVD, "FVD16", {"num_frames": 16}, depends_on_n=True),
+    "fvd128": MetricSpec(_FVD, "FVD128", {"num_frames": 128}, depends_on_n=True),
+    "kvd16": MetricSpec(_KVD, "KVD16", {"num_frames": 16}),
+    "fvd16_inf": MetricSpec(_FVD_INF, "FVD16∞", {"num_frames": 16}, in_default_set=False),
+    "fvd16_styleganv": MetricSpec(_FVD, "FVD16 (StyleGAN-V)", _STYLEGANV, in_default_set=False,
+                                  depends_on_n=True),
+    "fvd_cm": MetricSpec(_FVD, "FVD (common_metrics)", _COMMON_METRICS, in_default_set=False,
+                         depends_on_n=True),
     "clipframe": MetricSpec(_CLIPFRAME, "CLIPFrame", {"pairs": "all"}),
     "clipframe_consecutive": MetricSpec(_CLIPFRAME, "CLIPFrame (consec.)",
                                         {"pairs": "consecutive"}),
@@ -59,9 +74,16 @@ def register_metric(name: str, target: str, label: str, **params: Any) -> None:
     METRICS[name] = MetricSpec(target, label, dict(params))
 
 
-def list_metrics() -> list[str]:
-    """Registered metric names, in registration (paper column) order."""
-    return list(METRICS)
+def list_metrics(default_set_only: bool = False) -> list[str]:
+    """Registered metric names, in registration (paper column) order; with `default_set_only`,
+    those evaluated when no metric is named (opt-in presets left out)."""
+    return [name for name, spec in METRICS.items() if spec.in_default_set or not default_set_only]
+
+
+def depends_on_n(metric: str) -> bool:
+    """Whether the metric's expected value moves with the number of samples (FVD)."""
+    spec = METRICS.get(ALIASES.get(metric, metric))
+    return spec is not None and spec.depends_on_n
 
 
 def canonical_name(name: str) -> str:

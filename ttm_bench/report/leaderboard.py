@@ -7,10 +7,12 @@ only when the benchmark has a single split (it then equals that split); `splits=
 Conventions:
 - a cell is ``value (ci_low–ci_high)`` with the bootstrap confidence interval recorded by the
   evaluation, e.g. ``0.942 (0.930–0.951)``; decimals per metric family (FVD and AD: 2, others,
-  e.g. similarities: 3); the interval is left out when undefined;
+  e.g. similarities: 3); the interval is left out when undefined; a metric whose expectation
+  depends on the number of samples (FVD) shows it: ``45.12 [n=64] (38.40–51.07)``;
 - ↑/↓ after a label: higher/lower is better; no marker when no direction is better (AD);
 - bold: the best value of a column after rounding (ties all bold; the value, not its
-  interval), among complete cells, for metrics with a direction and at least two runs;
+  interval), among complete cells, for metrics with a direction and at least two runs; never
+  between FVDs at different n (a note says so instead);
 - ``—``: no value; a numbered note gives the reason (the evaluation's reason for skipping the
   metric, "not evaluated", or no value because no sample was evaluated);
 - a run or cell with fewer evaluated samples than expected carries a note saying so;
@@ -35,12 +37,10 @@ from ttm_bench import __version__
 from ttm_bench.data.sample import ALL_SPLIT
 from ttm_bench.errors import TTMBenchError, UnknownNameError
 from ttm_bench.metrics import registry
+from ttm_bench.report.numbers import decimals_for, format_metric_value
 from ttm_bench.report.results import AggregateRow, BenchmarkRef, PresetRecord, Results
 
 SPLIT_TITLES = {"single": "single-object", "multi": "multi-object", ALL_SPLIT: "all samples"}
-#: Decimals by metric family (the name's leading letters: `fvd16` → `fvd`); others get 3.
-DECIMALS = {"fvd": 2, "ad": 2}
-DEFAULT_DECIMALS = 3
 MISSING = "—"
 
 
@@ -107,11 +107,6 @@ class Leaderboard:
 
 def split_title(split: str) -> str:
     return SPLIT_TITLES.get(split, split)
-
-
-def decimals_for(metric: str) -> int:
-    family = re.match(r"[a-z]*", metric.lower()).group(0)
-    return DECIMALS.get(family, DEFAULT_DECIMALS)
 
 
 OBJECTS_TITLE = "Object-level motion"
@@ -237,12 +232,12 @@ def _metric_info(results: Sequence[Results], metric: str) -> tuple[str, bool | N
 
 
 def _format(row: AggregateRow) -> tuple[str, str | None]:
-    """(value, "low–high" or None) with the metric family's decimals."""
+    """(value, "low–high" or None) with the metric family's decimals (and n for FVD)."""
     places = decimals_for(row.metric)
     interval = None
     if math.isfinite(row.ci_low) and math.isfinite(row.ci_high):
         interval = f"{row.ci_low:.{places}f}–{row.ci_high:.{places}f}"
-    return f"{row.value:.{places}f}", interval
+    return format_metric_value(row.metric, row.value, row.n), interval
 
 
 def _missing_reason(r: Results, column: Column, row: AggregateRow | None) -> str:
@@ -269,9 +264,16 @@ def _incomplete_note(run: str, rows: Sequence[AggregateRow | None]) -> str | Non
             "numbers are not comparable with complete runs")
 
 
+def _sample_counts_differ(column: Column, rows: Sequence[AggregateRow | None]) -> bool:
+    """Whether the column's metric depends on n and its complete values (those ranked) were
+    computed at several n (results of the same benchmark edited or made by other versions)."""
+    counts = {r.n for r in rows if r is not None and r.complete and math.isfinite(r.value)}
+    return registry.depends_on_n(column.metric) and len(counts) > 1
+
+
 def _best(column: Column, rows: Sequence[AggregateRow | None]) -> float | None:
     """The best rounded value among complete, finite cells, or None when nothing to bold."""
-    if column.higher_is_better is None or len(rows) < 2:
+    if column.higher_is_better is None or len(rows) < 2 or _sample_counts_differ(column, rows):
         return None
     places = decimals_for(column.metric)
     values = [round(r.value, places) for r in rows
@@ -282,12 +284,13 @@ def _best(column: Column, rows: Sequence[AggregateRow | None]) -> float | None:
 
 
 def _board_row(r: Results, columns: Sequence[Column], cells: Sequence[AggregateRow | None],
-               best: Sequence[float | None], notes: _Notes) -> BoardRow:
+               best: Sequence[float | None], mixed_n: Sequence[bool],
+               notes: _Notes) -> BoardRow:
     """One run's row: formatted cells, bold best values, and their notes."""
     incomplete = _incomplete_note(r.run, cells)
     run_notes = (notes.add("incomplete", "", incomplete, r.run),) if incomplete else ()
     board_cells = []
-    for column, row, best_value in zip(columns, cells, best, strict=True):
+    for column, row, best_value, mixed in zip(columns, cells, best, mixed_n, strict=True):
         if row is None or not math.isfinite(row.value):
             missing = notes.add("missing", column.metric, _missing_reason(r, column, row), r.run)
             board_cells.append(Cell(MISSING, notes=(missing,)))
@@ -295,6 +298,11 @@ def _board_row(r: Results, columns: Sequence[Column], cells: Sequence[AggregateR
         cell_notes = (() if row.complete else run_notes) + tuple(
             notes.add("warning", column.metric, f"{column.label} for {RUNS}: {w}", r.run)
             for w in r.warnings.get(column.metric, ()))
+        if mixed:
+            cell_notes += (notes.add("mixed_n", column.metric, (
+                f"{column.label} on {split_title(column.split)} was computed at different numbers "
+                f"of videos for {RUNS}; FVD's expectation depends on n, so these values are not "
+                "ranked against each other"), r.run),)
         bold = best_value is not None and row.complete and (
             round(row.value, decimals_for(column.metric)) == best_value)
         board_cells.append(Cell(*_format(row), bold=bold, notes=cell_notes))
@@ -332,8 +340,10 @@ def build_leaderboard(
 
     table = [[r.row(c.split, c.metric) for c in columns] for r in results]
     best = [_best(c, [cells[j] for cells in table]) for j, c in enumerate(columns)]
+    mixed_n = [_sample_counts_differ(c, [cells[j] for cells in table])
+               for j, c in enumerate(columns)]
     notes = _Notes()
-    rows = tuple(_board_row(r, columns, cells, best, notes)
+    rows = tuple(_board_row(r, columns, cells, best, mixed_n, notes)
                  for r, cells in zip(results, table, strict=True))
     presets = tuple(
         MetricPreset(m, _metric_info(results, m)[0],
@@ -458,7 +468,7 @@ def _markdown_table(board: Leaderboard) -> list[str]:
     return lines
 
 
-_CSS = """
+HTML_CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
        margin: 2rem auto; max-width: 72rem; padding: 0 1rem; }
 h1 { font-size: 1.4rem; margin-bottom: .25rem; } h2 { font-size: 1.05rem; margin-top: 1.6rem; }
@@ -486,29 +496,18 @@ def _html_refs(numbers: tuple[int, ...], anchor: str = "note") -> str:
     return f"<sup>{links}</sup>"
 
 
-def render_html(board: Leaderboard) -> str:
-    """A self-contained HTML page: inline CSS, no scripts, no external assets."""
+def render_html_section(board: Leaderboard) -> str:
+    """The leaderboard as an HTML fragment (benchmark line, legend, table, notes, presets, and
+    the object-level section when there is one), styled by `HTML_CSS`; every text is escaped."""
     esc = html.escape
-    objects = [] if board.objects is None else [
-        f"<h2>{esc(OBJECTS_TITLE)}</h2>", f'<p class="meta">{esc(OBJECTS_LEGEND)}</p>',
-        *_html_table(board.objects, "objects-note")]
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        '<head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(board.title)}</title>",
-        f"<style>\n{_CSS}\n</style></head>",
-        "<body>",
-        f"<h1>{esc(board.title)}</h1>",
         f'<p class="meta">{esc(_benchmark_line(board))}</p>',
         f'<p class="meta">{esc(_legend(board))}</p>',
         *_html_table(board, "note"),
-        *objects,
-        f"<footer>Generated by ttm-bench {esc(__version__)}.</footer>",
-        "</body></html>",
-        "",
     ]
+    if board.objects is not None:
+        parts += [f"<h2>{esc(OBJECTS_TITLE)}</h2>", f'<p class="meta">{esc(OBJECTS_LEGEND)}</p>',
+                  *_html_table(board.objects, "objects-note")]
     return "\n".join(parts)
 
 
@@ -546,6 +545,26 @@ def _html_table(board: Leaderboard, anchor: str) -> list[str]:
         "<h2>Presets</h2>",
         f"<p>Every number above was made by the preset of its metric.</p><ul>{presets}</ul>",
     ]
+
+
+def render_html(board: Leaderboard) -> str:
+    """A self-contained HTML page: inline CSS, no scripts, no external assets."""
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        '<head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(board.title)}</title>",
+        f"<style>\n{HTML_CSS}\n</style></head>",
+        "<body>",
+        f"<h1>{esc(board.title)}</h1>",
+        render_html_section(board),
+        f"<footer>Generated by ttm-bench {esc(__version__)}.</footer>",
+        "</body></html>",
+        "",
+    ]
+    return "\n".join(parts)
 
 
 RENDERERS: dict[str, Callable[[Leaderboard], str]] = {"md": render_markdown,

@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ttm_bench.errors import Problem, ValidationError
+from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.fields import (
     BOOLEAN,
     COUNT,
@@ -30,7 +30,10 @@ from ttm_bench.fields import (
     FieldReader,
     Kind,
 )
-from ttm_bench.results_dir import MANIFEST, open_results
+from ttm_bench.results_dir import MANIFEST, ResultsSnapshot, open_results
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RESULTS_FILE = MANIFEST
 AGGREGATE_FILE = "aggregate.parquet"
@@ -106,6 +109,10 @@ class Results:
 
     bootstrap: the settings of the confidence intervals, when recorded.
     warnings: metric → warnings raised while computing it (e.g. fewer samples than dimensions).
+    source: where the evaluation read its inputs (absolute paths as recorded): "run" and
+    "benchmark", or "videos" for a plain folder; empty for results written before it was recorded.
+    run_sha256: the identity of the run directory evaluated (`RunInfo.identity`), if any.
+    snapshot: the verified state of the directory these results were read from.
     """
 
     directory: Path
@@ -122,6 +129,9 @@ class Results:
     warnings: Mapping[str, tuple[str, ...]]
     bootstrap: BootstrapSettings | None
     aggregate: tuple[AggregateRow, ...]
+    source: Mapping[str, str] = field(default_factory=dict)
+    run_sha256: str | None = None
+    snapshot: ResultsSnapshot | None = field(default=None, repr=False, compare=False)
 
     @property
     def ci_level(self) -> float | None:
@@ -315,9 +325,76 @@ def load_results(directory: str | os.PathLike[str]) -> Results:
         warnings={k: tuple(v) for k, v in fields.get("warnings", _WARNING_MAP, {}).items()},
         bootstrap=bootstrap,
         aggregate=tuple(row for _, row in rows),
+        source=fields.get("source", _STRING_MAP, {}),
+        run_sha256=fields.get("run_sha256", NONEMPTY_STRING, None, nullable=True),
+        snapshot=snapshot,
     )
     if fields.problems:
         raise ValidationError(fields.problems)
     _check_aggregate_table(snapshot.path(AGGREGATE_FILE), list(results.aggregate), run,
                            benchmark.tag if benchmark else "none")
     return results
+
+
+PER_SAMPLE_FILE = "per_sample.parquet"
+PER_SAMPLE_COLUMNS = ("sample_id", "split", "metric", "value")
+
+
+def load_per_sample(results: Results) -> pd.DataFrame:
+    """The per-sample values of `results`, from the same verified state of the directory as its
+    aggregate: one row per (sample_id, metric), columns `PER_SAMPLE_COLUMNS` (strings; `value`
+    float64). Raise `ValidationError` listing every problem: missing columns, wrong types,
+    unknown metrics, duplicate rows, a sample in two splits.
+    """
+    import hashlib
+    import io
+
+    import pandas as pd
+
+    snapshot = results.snapshot or open_results(results.directory)
+    path = snapshot.path(PER_SAMPLE_FILE)
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise TTMBenchError(f"cannot read {path}: {exc}; {_REWRITE}") from None
+    if hashlib.sha256(content).hexdigest() != snapshot.manifest["files"][PER_SAMPLE_FILE]:
+        raise TTMBenchError(f"{path} changed after {snapshot.root / RESULTS_FILE} was read (an "
+                            "evaluation wrote the directory meanwhile); rerun this command")
+    try:
+        table = pd.read_parquet(io.BytesIO(content))
+    except (OSError, ValueError) as exc:  # pyarrow raises subclasses of both for bad files
+        raise TTMBenchError(f"cannot read {path}: {exc}; {_REWRITE}") from None
+    problems: list[Problem] = []
+
+    def problem(field_name: str, message: str) -> None:
+        problems.append(Problem(str(path), message, _REWRITE, field=field_name))
+
+    missing = [c for c in PER_SAMPLE_COLUMNS if c not in table.columns]
+    if missing:
+        problem(", ".join(missing), f"missing column(s); columns are {list(table.columns)}")
+        raise ValidationError(problems)
+    table = table[list(PER_SAMPLE_COLUMNS)].reset_index(drop=True)
+    for column in PER_SAMPLE_COLUMNS[:3]:
+        bad = ~table[column].map(lambda v: isinstance(v, str) and v != "")
+        if bad.any():
+            problem(column, f"{int(bad.sum())} row(s) are not non-empty strings, e.g. "
+                            f"{table[column][bad].iloc[0]!r}")
+    if not pd.api.types.is_numeric_dtype(table["value"]) or pd.api.types.is_bool_dtype(
+            table["value"]):
+        problem("value", f"must be numeric, got dtype {table['value'].dtype}")
+    if problems:
+        raise ValidationError(problems)
+    unknown = sorted(set(table["metric"]) - set(results.metrics))
+    if unknown:
+        problem("metric", f"metric(s) {unknown} have no entry in {RESULTS_FILE}")
+    duplicated = table.duplicated(["sample_id", "metric"])
+    if duplicated.any():
+        first = table[duplicated].iloc[0]
+        problem("sample_id", f"{int(duplicated.sum())} duplicate (sample_id, metric) row(s), "
+                             f"e.g. ({first['sample_id']!r}, {first['metric']!r})")
+    splits = table.groupby("sample_id")["split"].nunique()
+    if (splits > 1).any():
+        problem("split", f"sample {splits[splits > 1].index[0]!r} appears in more than one split")
+    if problems:
+        raise ValidationError(problems)
+    return table.astype({"value": "float64"})

@@ -3,10 +3,16 @@
 Frames: `num_frames` frames at indices i·⌊T / num_frames⌋ (i = 0..num_frames-1), each resized
 to size×size with OpenCV bilinear interpolation on uint8 (no crop, aspect ratio not kept),
 then scaled to [0, 1] and normalised with the ImageNet mean/std. Text: CLIP BPE tokens,
-context 32, truncated with the end-of-text token kept last.
+context 32, truncated with the end-of-text token kept last; a caption containing the literal
+strings `<|startoftext|>` / `<|endoftext|>` gets the special tokens there, as InternVid's
+tokenizer (OpenAI CLIP's) does — open_clip's spells them `<start_of_text>` / `<end_of_text>`,
+which here are ordinary text.
 """
 
 from __future__ import annotations
+
+from functools import cache
+from typing import Any
 
 import cv2
 import numpy as np
@@ -34,11 +40,32 @@ def video_pixels(video: np.ndarray, num_frames: int, size: int) -> torch.Tensor:
     return torch.from_numpy(normalised.transpose(0, 3, 1, 2)).float()
 
 
-def tokenize(captions: list[str], context_length: int) -> torch.Tensor:
-    """CLIP BPE tokens, int64 [len(captions), context_length] (open_clip's tokenizer)."""
+#: The special tokens as InternVid (OpenAI CLIP's simple_tokenizer) spells them, and open_clip.
+UPSTREAM_SPECIAL = ("<|startoftext|>", "<|endoftext|>")
+OPEN_CLIP_SPECIAL = ("<start_of_text>", "<end_of_text>")
+#: OpenAI CLIP's pre-tokenisation pattern (matched on lower-cased text).
+_UPSTREAM_PATTERN = (r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|"
+                     r"[\p{N}]|[^\s\p{L}\p{N}]+")
+
+
+@cache
+def _upstream_tokenizer() -> Any:
+    """open_clip's BPE tokenizer with the special-token spelling of the InternVid code."""
     try:
-        from open_clip.tokenizer import tokenize as clip_tokenize
+        import regex
+        from open_clip.tokenizer import SimpleTokenizer
     except ImportError as exc:
         raise TTMBenchError("ViCLIP tokenises captions with open_clip's CLIP BPE tokenizer: "
                             "pip install 'ttm-bench[metrics]' (open-clip-torch)") from exc
-    return clip_tokenize(captions, context_length=context_length)
+    tokenizer = SimpleTokenizer()
+    for ours, upstream in zip(OPEN_CLIP_SPECIAL, UPSTREAM_SPECIAL, strict=True):
+        del tokenizer.cache[ours]
+        tokenizer.encoder[upstream] = tokenizer.encoder.pop(ours)
+        tokenizer.cache[upstream] = upstream
+    tokenizer.pat = regex.compile(_UPSTREAM_PATTERN, regex.IGNORECASE)
+    return tokenizer
+
+
+def tokenize(captions: list[str], context_length: int) -> torch.Tensor:
+    """CLIP BPE tokens, int64 [len(captions), context_length], as InternVid tokenises them."""
+    return _upstream_tokenizer()(captions, context_length=context_length)
