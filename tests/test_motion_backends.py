@@ -69,9 +69,9 @@ def test_mean_visible_displacement_known_answers() -> None:
     assert np.isnan(mean_visible_displacement(tracks, np.zeros((3, 2), bool)))
 
 
-@pytest.mark.slow
 def test_cotracker_tracks_start_at_the_grid_and_load_strictly(tmp_path: Path) -> None:
-    predictor_module = pytest.importorskip("cotracker.predictor")
+    import cotracker.predictor as predictor_module  # installed by `make test` (see Makefile)
+
     from ttm_bench.metrics.track_motion import load_cotracker
 
     torch.manual_seed(0)

@@ -33,7 +33,7 @@ from ttm_bench.errors import TTMBenchError, optional_dependency
 from ttm_bench.generation.run import RunDir
 from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
-from ttm_bench.metrics.registry import canonical_name, create_metric, list_metrics
+from ttm_bench.metrics.registry import canonical_name, create_metric, expand_names, list_metrics
 from ttm_bench.metrics.sample_features import SampleFeatures, features_file
 from ttm_bench.metrics.sample_features import write as write_features
 from ttm_bench.metrics.stats import bootstrap_mean_ci, centred_bootstrap_ci
@@ -139,11 +139,12 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device
     """
     explicit = names is not None
     kwargs = {canonical_name(k): dict(v) for k, v in (options or {}).items()}
-    chosen = list(dict.fromkeys(canonical_name(n) for n in names)) if names else list_metrics(
-        default_set_only=True)
-    has = {"caption": inputs.benchmark is not None, "image": inputs.benchmark is not None,
-           "reference": inputs.benchmark is not None
-           and all(s.video for s in inputs.benchmark.samples)}
+    chosen = expand_names(names) if names else list_metrics(default_set_only=True)
+    samples = inputs.benchmark.samples if inputs.benchmark is not None else ()
+    has = {"caption": bool(samples), "image": bool(samples),
+           "reference": bool(samples) and all(s.video for s in samples),
+           "masks": bool(samples) and all(s.objects for s in samples),
+           "masklets": bool(samples) and all("masklets" in s.meta for s in samples)}
     metrics, skipped = [], {}
     for name in chosen:
         source = "a folder of videos" if inputs.benchmark is None else "this benchmark"
@@ -339,6 +340,8 @@ def _decode(entry: VideoEntry, bench: Benchmark | None, needs: set[str]) -> Eval
     sample = bench.sample(entry.sample_id) if bench else None
     try:
         image, reference = ground_truth(bench, sample, needs)
+        masks = bench.masks(sample) if sample and "masks" in needs else None
+        masklets = bench.masklets(sample) if sample and "masklets" in needs else None
     except (SampleError, VideoDecodeError) as exc:  # the benchmark's own sample is broken
         return f"benchmark sample unusable: {exc}"
     return EvalItem(
@@ -350,6 +353,8 @@ def _decode(entry: VideoEntry, bench: Benchmark | None, needs: set[str]) -> Eval
         image=image,
         reference=reference,
         video_sha256=sha256,
+        masks=masks,
+        masklets=masklets,
     )
 
 
@@ -366,6 +371,7 @@ def _aggregate(metric: Metric, ids: list[str], n_boot: int,
     if isinstance(metric, PerSampleMetric):  # mean of per-sample values: vectorised bootstrap
         per_sample = metric.per_sample()
         values = np.array([per_sample[s] for s in ids])
+        values = values[np.isfinite(values)]  # undefined samples (see motion_locality)
         low, high = bootstrap_mean_ci(values, n_boot=n_boot, seed=seed)
     else:
         low, high = centred_bootstrap_ci(lambda idx: metric.compute_on([ids[i] for i in idx]),

@@ -124,9 +124,21 @@ CHECKPOINTS: dict[str, Checkpoint] = {
             sha256="2670d4562ed69326dda775a26e54883925cd11b6fc9b24cb7aa9f8078bce7834",
             size=101_890_938,
             licence="CC-BY-NC-4.0 (facebookresearch/co-tracker)",
-            metrics=("ad_cotracker",),
+            metrics=("ad_cotracker", "object metrics with tracker=cotracker"),
             sha256_source="several independent pinned manifests (HF revision bf55ea50)",
         ),
+        *(Checkpoint(
+            name=f"sam2.1_hiera_{size}",
+            filename=f"sam2.1_hiera_{size}.pt",
+            urls=(f"https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
+                  f"sam2.1_hiera_{size}.pt",),
+            sha256=None,
+            size=None,
+            licence="Apache-2.0 (facebookresearch/sam2)",
+            metrics=("object metrics with tracker=sam2",),
+            sha256_source="Meta publishes no hash for the SAM 2.1 checkpoints; "
+            "`weights verify` prints the local one",
+        ) for size in ("tiny", "small", "base_plus", "large")),
     )
 }
 

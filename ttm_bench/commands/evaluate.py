@@ -97,7 +97,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run", type=Path, help="run directory")
     p.add_argument("--videos", type=Path, help="folder of <sample_id>.mp4 (no benchmark)")
     p.add_argument("--name", help="run name in the results (default: run directory name)")
-    p.add_argument("--metrics", help="comma-separated metric names (default: all that can run)")
+    p.add_argument("--metrics", help="comma-separated metric names or groups (`objects`: the "
+                   "object-level motion metrics); default: all that can run")
     p.add_argument("--out", required=True, type=Path, help="results directory")
     p.add_argument("--overwrite", action="store_true",
                    help="replace results of another run (or name, or benchmark) in --out")

@@ -29,7 +29,7 @@ from ttm_bench.errors import TTMBenchError
 from ttm_bench.overrides import check_overrides
 
 #: Names an `EvalItem` field a metric can require beyond the video itself.
-REQUIREMENTS = frozenset({"caption", "image", "reference"})
+REQUIREMENTS = frozenset({"caption", "image", "reference", "masks", "masklets"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,16 @@ class Preset:
         return {"metric": self.metric, "version": self.version, "params": dict(self.params),
                 "hash": self.hash}
 
+    def extended(self, params: Mapping[str, Any]) -> Preset:
+        """This preset with more parameters (e.g. those of the chosen backend only)."""
+        return Preset(self.metric, {**self.params, **params}, self.version)
+
+
+def pop_own_params(params: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Remove from `params` the keys of `defaults` (the parameters only one backend reads) and
+    return `defaults` updated with them, for `Preset.extended` once the metric is built."""
+    return {**defaults, **{key: params.pop(key) for key in list(params) if key in defaults}}
+
 
 @dataclass
 class EvalItem:
@@ -63,6 +73,8 @@ class EvalItem:
     image: uint8 [H, W, 3], the benchmark's input frame x(0).
     reference: uint8 [T', H', W', 3], the benchmark's ground-truth clip.
     video_sha256: content hash of the encoded file, for feature caches.
+    masks: bool [L, H, W], the benchmark's first-frame object masks s(0) at the video's size.
+    masklets: bool [T, L, H, W], the benchmark's per-frame masks of the same objects.
     """
 
     sample_id: str
@@ -73,6 +85,8 @@ class EvalItem:
     image: np.ndarray | None = None
     reference: np.ndarray | None = None
     video_sha256: str | None = None
+    masks: np.ndarray | None = None
+    masklets: np.ndarray | None = None
 
 
 class MissingWeightsError(TTMBenchError):

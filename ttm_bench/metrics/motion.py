@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.metrics.base import EvalItem, PerSampleMetric, Preset
+from ttm_bench.metrics.base import EvalItem, PerSampleMetric, pop_own_params
 
 #: video uint8 [T, H, W, 3] at the evaluation size → mean displacement in pixels per frame.
 Displacement = Callable[[np.ndarray], float]
@@ -85,11 +85,9 @@ class AverageDisplacement(PerSampleMetric):
         if backend not in MOTION_BACKENDS:
             raise TTMBenchError(f"AD backend {backend!r} unknown; known: "
                                 f"{sorted(MOTION_BACKENDS)}")
-        own_defaults = self.backend_params.get(backend, {})
-        own = {key: params.pop(key) for key in list(params) if key in own_defaults}
+        own = pop_own_params(params, self.backend_params.get(backend, {}))
         super().__init__(**params)
-        self.preset = Preset(self.name, {**self.preset.params, **own_defaults, **own},
-                             self.preset_version)
+        self.preset = self.preset.extended(own)
 
     def setup(self, device: str) -> None:
         """Build the backend (loading its weights), so a missing one fails before decoding."""

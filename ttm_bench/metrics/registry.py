@@ -8,6 +8,7 @@ metrics import torch on demand. Aliases map a family name to its default member
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from typing import Any
 
 from ttm_bench.errors import TTMBenchError, UnknownNameError, optional_dependency
@@ -26,6 +27,7 @@ _COMMON_METRICS = {"frames": "all", "resize": "short_side_crop"}
 _CLIPFRAME = "ttm_bench.metrics.clipframe:CLIPFrame"
 _VICLIP = "ttm_bench.metrics.viclip.metric"
 _AD = "ttm_bench.metrics.motion:AverageDisplacement"
+_OBJECTS = "ttm_bench.metrics.objects.metrics"
 
 #: In the paper's column order (Table 1): FVD, CLIPFrame, ViCLIP-T, ViCLIP-V, AD.
 METRICS: dict[str, MetricSpec] = {
@@ -46,6 +48,12 @@ METRICS: dict[str, MetricSpec] = {
     "ad_dis": MetricSpec(_AD, "AD", {"backend": "dis"}),
     "ad_raft": MetricSpec(_AD, "AD (RAFT)", {"backend": "raft"}),
     "ad_cotracker": MetricSpec(_AD, "AD (CoTracker)", {"backend": "cotracker"}),
+    # Object-level motion (ttm_bench.metrics.objects): s(0) masks tracked through the video.
+    "ad_object": MetricSpec(f"{_OBJECTS}:ObjectDisplacement", "AD object"),
+    "ad_background": MetricSpec(f"{_OBJECTS}:BackgroundDisplacement", "AD background"),
+    "motion_locality": MetricSpec(f"{_OBJECTS}:MotionLocality", "Motion locality"),
+    "object_persistence": MetricSpec(f"{_OBJECTS}:ObjectPersistence", "Persistence"),
+    "trajectory_miou": MetricSpec(f"{_OBJECTS}:TrajectoryIoU", "Trajectory mIoU"),
 }
 
 #: The paper's Table 1 columns. Reports show these even when not computed (with the reason),
@@ -53,6 +61,12 @@ METRICS: dict[str, MetricSpec] = {
 PAPER_METRICS = ("fvd16", "clipframe", "viclip_t", "viclip_v", "ad_dis")
 
 ALIASES: dict[str, str] = {"ad": "ad_dis"}
+
+#: Names that stand for several metrics (`--metrics objects`); reports group these columns.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "objects": ("ad_object", "ad_background", "motion_locality", "object_persistence",
+                "trajectory_miou"),
+}
 
 
 def register_metric(name: str, target: str, label: str, **params: Any) -> None:
@@ -76,8 +90,14 @@ def canonical_name(name: str) -> str:
     """Resolve aliases; raise `UnknownNameError` for unknown names."""
     name = ALIASES.get(name, name)
     if name not in METRICS:
-        raise UnknownNameError("metric", name, sorted(set(METRICS) | set(ALIASES)))
+        raise UnknownNameError("metric", name, sorted(set(METRICS) | set(ALIASES) | set(GROUPS)))
     return name
+
+
+def expand_names(names: Sequence[str]) -> list[str]:
+    """Canonical metric names for `names`, groups expanded in place, duplicates dropped."""
+    expanded = (member for n in names for member in GROUPS.get(n, (n,)))
+    return list(dict.fromkeys(canonical_name(n) for n in expanded))
 
 
 def metric_class(name: str) -> type[Metric]:

@@ -1,0 +1,216 @@
+"""Object-level motion metrics: does each object move, stay itself, follow its trajectory.
+
+Every metric here tracks the benchmark's first-frame masks s(0) through the generated video
+with the preset's tracker (`flow` by default: DIS optical flow, no weights; `sam2`;
+`cotracker`), at the AD evaluation size (shorter side 256, bilinear), then reduces the tracks
+(see `tracks.py` for each formula):
+
+- `ad_object`: mean displacement of object pixels per frame pair, averaged over objects (px);
+- `ad_background`: the same outside every object (px);
+- `motion_locality`: the share of the video's total displacement inside the objects; NaN for a
+  static video, counted in a warning rather than dropped silently;
+- `object_persistence`: fraction of (object, frame) pairs with tracked area within
+  [`band_low`, `band_high`] × the object's frame-0 area;
+- `trajectory_miou`: mean IoU of tracked masks and the benchmark's per-frame masklets.
+
+The metrics of one video share one tracking run (an in-process memo keyed by the video, masks
+and tracking parameters), so evaluating all five costs one tracking per video.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ttm_bench.errors import TTMBenchError
+from ttm_bench.metrics.base import EvalItem, PerSampleMetric, pop_own_params
+from ttm_bench.metrics.feature_cache import array_sha256
+from ttm_bench.metrics.motion import AverageDisplacement
+from ttm_bench.metrics.objects import tracks as reductions
+from ttm_bench.metrics.objects.tracker import (
+    POINT_TRACKERS,
+    TRACKERS,
+    Checkpoint,
+    ObjectTracker,
+    build_tracker,
+)
+from ttm_bench.metrics.objects.tracks import ObjectTracks, resize_masks
+from ttm_bench.metrics.video_input import check_clip
+
+#: The last tracking run: (key, tracks). The evaluation feeds one video to every metric in turn.
+_last_tracking: tuple[tuple[str, ...], ObjectTracks] | None = None
+
+
+class ObjectMetric(PerSampleMetric):
+    """Base: tracks s(0) with the preset's tracker; subclasses reduce the tracks to a number."""
+
+    higher_is_better = None
+    requires: ClassVar[frozenset[str]] = frozenset({"masks"})
+    #: Parameters that pin the tracking (shared by every object metric): AD's evaluation size,
+    #: resizing and DIS preset, so object and whole-frame displacements are comparable.
+    tracking_params: ClassVar[Mapping[str, Any]] = {
+        "tracker": "flow",
+        **{key: AverageDisplacement.default_params[key]
+           for key in ("eval_short_side", "resize", "dis_preset")},
+    }
+    #: Parameters only one tracker reads; they enter the preset of that tracker only.
+    tracker_params: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "sam2": {"sam2_model": "sam2.1_hiera_tiny", "sam2_image_size": 1024},
+        "cotracker": {"points_per_object": 100, "background_grid": 20},
+    }
+    metric_params: ClassVar[Mapping[str, Any]] = {}
+    #: Whether the metric reads tracked masks (point trackers give none).
+    needs_masks: ClassVar[bool] = False
+
+    def __init__(self, *, checkpoint: Checkpoint = None, model: ObjectTracker | None = None,
+                 **params: Any) -> None:
+        """checkpoint: where a model tracker's weights are; model: a ready tracker (tests use
+        random-weight ones), used as is. Neither is part of the preset."""
+        self._checkpoint = checkpoint
+        self._tracker = model
+        self._injected = model is not None
+        tracker = params.get("tracker", self.tracking_params["tracker"])
+        if tracker not in TRACKERS:
+            raise TTMBenchError(f"object tracker {tracker!r} unknown; known: {sorted(TRACKERS)}")
+        if self.needs_masks and tracker in POINT_TRACKERS:
+            raise TTMBenchError(f"metric {self.name!r} needs tracked masks; the {tracker!r} "
+                                "tracker gives points only: use tracker=flow or tracker=sam2")
+        own = pop_own_params(params, self.tracker_params.get(tracker, {}))
+        super().__init__(**params)
+        self.preset = self.preset.extended(own)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.default_params = {**cls.tracking_params, **cls.metric_params}
+
+    def setup(self, device: str) -> None:
+        """Build the tracker (loading its weights), so a missing one fails before decoding."""
+        if not self._injected:
+            self._tracker = build_tracker(self.params["tracker"], self.params, device,
+                                          self._checkpoint)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Without a tracker it built: a process that receives the metric calls `setup`."""
+        return {**self.__dict__, "_tracker": self._tracker if self._injected else None}
+
+    def tracks(self, item: EvalItem) -> ObjectTracks:
+        """The tracks of `item`'s s(0) masks, shared with the other object metrics."""
+        global _last_tracking
+        from ttm_bench.video import resize_short_side
+
+        if item.masks is None or len(item.masks) == 0:
+            raise TTMBenchError(f"sample {item.sample_id!r} has no first-frame object masks; "
+                                f"metric {self.name!r} needs a benchmark whose samples list "
+                                "objects with masks")
+        check_clip(item.video, f"video {item.sample_id!r}", min_frames=2)
+        if item.masks.shape[1:] != item.video.shape[1:3]:
+            raise TTMBenchError(f"sample {item.sample_id!r}: masks are {item.masks.shape[1:]} "
+                                f"but the video is {item.video.shape[1:3]}; regenerate the "
+                                "video at the benchmark's size")
+        tracking = tuple(f"{k}={v}" for k, v in sorted(self.params.items())
+                         if k not in self.metric_params)
+        if self._injected:  # a tracker handed over is not described by the preset
+            tracking += (f"model={id(self._tracker)}",)
+        key = (item.sample_id, item.video_sha256 or array_sha256(item.video),
+               array_sha256(item.masks), *tracking)
+        if _last_tracking is not None and _last_tracking[0] == key:
+            return _last_tracking[1]
+        if self._tracker is None:
+            self.setup("cpu")
+        video = resize_short_side(item.video, self.params["eval_short_side"],
+                                  method=self.params["resize"])
+        first = resize_masks(item.masks, video.shape[1:3])
+        result = self._tracker.track(video, first)
+        _last_tracking = (key, result)
+        return result
+
+
+class ObjectDisplacement(ObjectMetric):
+    """ad_object: mean displacement of the objects' pixels per frame pair (px at short side
+    256), averaged over objects."""
+
+    name = "ad_object"
+
+    def score(self, item: EvalItem) -> float:
+        return reductions.mean_object_displacement(self.tracks(item))
+
+
+class BackgroundDisplacement(ObjectMetric):
+    """ad_background: mean displacement outside every object (px at short side 256)."""
+
+    name = "ad_background"
+
+    def score(self, item: EvalItem) -> float:
+        return reductions.mean_background_displacement(self.tracks(item))
+
+
+class MotionLocality(ObjectMetric):
+    """The share of a video's motion inside its objects; NaN (counted, warned) when static."""
+
+    name = "motion_locality"
+    metric_params: ClassVar[Mapping[str, Any]] = {"static_px": 0.05}
+
+    def score(self, item: EvalItem) -> float:
+        return reductions.motion_locality(self.tracks(item), self.params["static_px"])
+
+    def update(self, item: EvalItem) -> None:
+        self._values[item.sample_id] = float(self.score(item))
+        self._note_undefined()
+
+    def merge_state(self, state: dict[str, float]) -> None:
+        super().merge_state(state)
+        self._note_undefined()
+
+    @property
+    def undefined_ids(self) -> list[str]:
+        return [s for s, v in self._values.items() if not np.isfinite(v)]
+
+    def _note_undefined(self) -> None:
+        undefined = self.undefined_ids
+        self.warnings = [] if not undefined else [
+            f"undefined for {len(undefined)} of the run's {len(self._values)} sample(s), left "
+            f"out of its means: static videos (mean displacement below "
+            f"{self.params['static_px']} px/frame): {', '.join(undefined[:5])}"
+            f"{' …' if len(undefined) > 5 else ''}"]
+
+    def compute_on(self, sample_ids: list[str]) -> float:
+        values = np.array([self._values[s] for s in sample_ids], dtype=np.float64)
+        defined = values[np.isfinite(values)]
+        return float(defined.mean()) if defined.size else float("nan")
+
+
+class ObjectPersistence(ObjectMetric):
+    """Fraction of (object, frame) pairs whose tracked area stays within the band of its
+    frame-0 area: catches objects that vanish, melt or grow."""
+
+    name = "object_persistence"
+    higher_is_better = True
+    metric_params: ClassVar[Mapping[str, Any]] = {"band_low": 0.5, "band_high": 2.0}
+
+    needs_masks = True
+
+    def score(self, item: EvalItem) -> float:
+        return reductions.persistence(self.tracks(item).masks,
+                                      (self.params["band_low"], self.params["band_high"]))
+
+
+class TrajectoryIoU(ObjectMetric):
+    """Mean IoU between the tracked masks and the benchmark's per-frame masklets."""
+
+    name = "trajectory_miou"
+    higher_is_better = True
+    requires: ClassVar[frozenset[str]] = frozenset({"masks", "masklets"})
+
+    needs_masks = True
+
+    def score(self, item: EvalItem) -> float:
+        tracks = self.tracks(item)
+        if item.masklets is None or item.masklets.shape[:2] != tracks.masks.shape[:2]:
+            got = None if item.masklets is None else item.masklets.shape[:2]
+            raise TTMBenchError(f"sample {item.sample_id!r}: masklets are (frames, objects) "
+                                f"{got}, the tracks {tracks.masks.shape[:2]}; the benchmark's "
+                                "masklets must have one mask per object per video frame")
+        targets = resize_masks(item.masklets, tracks.masks.shape[2:]) >= 0.5
+        return reductions.mean_iou(tracks.masks, targets)
