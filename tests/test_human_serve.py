@@ -23,7 +23,7 @@ from tests.streamlit_server import (
     serving,
     wait_healthy,
 )
-from ttm_bench.human.serve import video_url
+from ttm_bench.human.serve import streamlit_command, video_url
 from ttm_bench.human.study import VideoRef
 
 
@@ -71,3 +71,9 @@ def test_videos_are_static_files_with_range_requests(tmp_path: Path) -> None:
         assert _get(f"{url}/study-video/..%2Fstudy.json.mp4")[0] in (400, 404)
         path.write_bytes(data[:-4])  # changed since creation: never served
         assert _get(f"{url}{video_url(digest)}")[0] == 404
+
+
+def test_no_full_garbage_collection_after_every_script_run() -> None:
+    """Streamlit's default gc.collect(2) after each run was most of a Submit's CPU time."""
+    command = streamlit_command("127.0.0.1", 8501)
+    assert command[command.index("--runner.postScriptGC") + 1] == "false"

@@ -94,13 +94,12 @@ def rater_page(study: Study, store: VotesStore, rater: str, backlog: Backlog) ->
     if len(backlog):
         backlog.flush(store)
     session = RatingSession(study, store, rater, backlog)
-    done, total = session.progress()
+    done, total, shown = session.position()
     st.progress(done / total if total else 1.0, text=f"{done} of {total} comparisons done")
     st.session_state.pop("advance", None)  # this full run shows the next item
     notice = st.session_state.get("notice")  # until the next submission
     if notice:
         st.info(notice)
-    shown = session.next()
     if shown is None:
         st.success("All done. Thank you for rating!")
         return

@@ -73,16 +73,21 @@ class RatingSession:
 
     def progress(self) -> tuple[int, int]:
         """(items answered, items in the queue)."""
-        done = self._answered()
-        return sum(s.item in done for s in self.queue), len(self.queue)
+        done, total, _ = self.position()
+        return done, total
 
     def next(self) -> Shown | None:
         """The first unanswered item of the queue, or None when the rater is done."""
-        done = self._answered()
-        for slot in self.queue:
-            if slot.item not in done:
-                return Shown(slot, self.study.items[slot.item])
-        return None
+        return self.position()[2]
+
+    def position(self) -> tuple[int, int, Shown | None]:
+        """(items answered, items in the queue, the first unanswered item or None), from one
+        read of the answers: what a page shows."""
+        answered = self._answered()
+        first = next((slot for slot in self.queue if slot.item not in answered), None)
+        done = sum(slot.item in answered for slot in self.queue)
+        shown = None if first is None else Shown(first, self.study.items[first.item])
+        return done, len(self.queue), shown
 
     def submit(self, shown: Shown, answers: Mapping[str, str], watch_seconds: float | None
                ) -> bool:

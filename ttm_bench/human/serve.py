@@ -19,15 +19,18 @@ STUDY_ENV = "TTM_BENCH_STUDY"
 def streamlit_command(address: str, port: int) -> list[str]:
     """`python -m streamlit run app.py ...` with the hardening options the app relies on:
     no file watcher, no static file serving, XSRF protection, no usage statistics, minimal
-    toolbar (raters cannot rerun or change settings), and no error details in the page (an
-    exception text can name the runs being compared; the app logs details instead)."""
+    toolbar (raters cannot rerun or change settings), no error details in the page (an
+    exception text can name the runs being compared; the app logs details instead), and no
+    full garbage collection after every script run (Streamlit's default; with this process's
+    heap it was most of a run's CPU time and capped one server at ~7 submissions/s, while
+    Python's own generational collection still runs)."""
     return [sys.executable, "-m", "streamlit", "run", str(SERVER_PATH),
             "--server.address", address, "--server.port", str(port),
             "--server.headless", "true", "--server.fileWatcherType", "none",
             "--server.enableXsrfProtection", "true", "--server.enableStaticServing", "false",
             "--server.runOnSave", "false", "--browser.gatherUsageStats", "false",
             "--global.developmentMode", "false", "--client.toolbarMode", "minimal",
-            "--client.showErrorDetails", "none"]
+            "--client.showErrorDetails", "none", "--runner.postScriptGC", "false"]
 
 
 def video_url(digest: str) -> str:
