@@ -25,6 +25,7 @@ from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics.base import EvalItem, PerSampleMetric
 from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.model_metric import ModelMetric
+from ttm_bench.metrics.padded_batches import padded_forward
 from ttm_bench.metrics.video_input import check_clip
 
 PAIRS = ("all", "consecutive")
@@ -109,18 +110,12 @@ class CLIPFrame(ModelMetric, PerSampleMetric):
     def embed(self, pixels: torch.Tensor) -> np.ndarray:
         """float32 [N, 3, S, S] → float64 [N, D] unit-norm embeddings.
 
-        Every forward pass takes exactly `batch_size` frames, the last one padded with zeros:
-        with the shapes fixed, a frame's embedding does not depend on the frames sharing its
-        batch, so batching across videos, distributed chunks and `score` give the same bits.
+        Every forward pass takes exactly `batch_size` frames (`padded_forward`), so batching
+        across videos, distributed chunks and `score` give the same bits.
         """
-        chunks = []
-        with torch.inference_mode():
-            for start in range(0, len(pixels), self.batch_size):
-                batch = pixels[start:start + self.batch_size]
-                padding = batch.new_zeros(self.batch_size - len(batch), *batch.shape[1:])
-                output = self.model.encode_image(torch.cat([batch, padding]).to(self.device))
-                chunks.append(output[:len(batch)].double().cpu())
-        return torch.nn.functional.normalize(torch.cat(chunks), dim=-1).numpy()
+        embeddings = padded_forward(self.model.encode_image, pixels, self.batch_size,
+                                    self.device)
+        return torch.nn.functional.normalize(embeddings, dim=-1).numpy()
 
     def score(self, item: EvalItem) -> float:
         """One video's value, embedded alone (`update` batches frames across videos)."""
