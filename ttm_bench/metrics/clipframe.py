@@ -13,7 +13,6 @@ which videos it was batched with, to the bit (local and distributed evaluation a
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,10 +21,10 @@ import numpy as np
 import torch
 
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.metrics.base import EvalItem, PerSampleMetric
+from ttm_bench.metrics.base import EvalItem
 from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.model_metric import ModelMetric
-from ttm_bench.metrics.padded_batches import padded_forward
+from ttm_bench.metrics.padded_batches import BatchedPerSampleMetric, padded_forward
 from ttm_bench.metrics.video_input import check_clip
 
 PAIRS = ("all", "consecutive")
@@ -55,7 +54,7 @@ def clip_transform(image_size: int) -> Any:
         image_size, is_train=False, resize_mode="shortest", interpolation="bicubic")
 
 
-class CLIPFrame(ModelMetric, PerSampleMetric):
+class CLIPFrame(ModelMetric, BatchedPerSampleMetric):
     """Mean cosine similarity between CLIP embeddings of a video's frames."""
 
     name = "clipframe"
@@ -167,28 +166,6 @@ class CLIPFrame(ModelMetric, PerSampleMetric):
             raise TTMBenchError(f"metric {self.name!r} gave {value} for sample {sample_id!r}; "
                                 "check that the video decodes")
         self._values[sample_id] = value
-
-    @property
-    def sample_ids(self) -> list[str]:
-        self.flush()
-        return super().sample_ids
-
-    def per_sample(self) -> dict[str, float]:
-        self.flush()
-        return super().per_sample()
-
-    def compute_on(self, sample_ids: Sequence[str]) -> float:
-        self.flush()
-        return super().compute_on(sample_ids)
-
-    def state(self) -> dict[str, float]:
-        """Every value so far: queued frames are embedded here first (never shipped)."""
-        self.flush()
-        return super().state()
-
-    def merge_state(self, state: dict[str, float]) -> None:
-        self.flush()  # videos queued here were updated before the merged ones
-        super().merge_state(state)
 
 
 @dataclass

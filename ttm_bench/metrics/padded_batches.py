@@ -1,4 +1,5 @@
-"""Network forward passes over fixed-size batches, the last one padded with zeros.
+"""Network forward passes over fixed-size batches, the last one padded with zeros, and the base
+of per-sample metrics that batch several videos per forward.
 
 With the batch shape fixed, a row's output does not depend on the rows that share its batch, so
 a metric that batches several videos per forward gives the same bits as one that runs each video
@@ -8,9 +9,12 @@ for memory and speed, never part of a preset.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
 
 import torch
+
+from ttm_bench.metrics.base import PerSampleMetric
 
 
 def padded_forward(forward: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor,
@@ -27,3 +31,34 @@ def padded_forward(forward: Callable[[torch.Tensor], torch.Tensor], inputs: torc
             output = forward(torch.cat([batch, padding]).to(device))
             chunks.append(output[:len(batch)].double().cpu())
     return torch.cat(chunks)
+
+
+class BatchedPerSampleMetric(PerSampleMetric):
+    """A per-sample metric whose `update` may queue a video until a batch fills; `flush` embeds
+    what waits and records every queued value, in update order. Reading values flushes first."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Embed every queued video (the last batch padded) and record every queued value."""
+
+    @property
+    def sample_ids(self) -> list[str]:
+        self.flush()
+        return super().sample_ids
+
+    def per_sample(self) -> dict[str, float]:
+        self.flush()
+        return super().per_sample()
+
+    def compute_on(self, sample_ids: Sequence[str]) -> float:
+        self.flush()
+        return super().compute_on(sample_ids)
+
+    def state(self) -> dict[str, float]:
+        """Every value so far: queued videos are embedded here first (never shipped)."""
+        self.flush()
+        return super().state()
+
+    def merge_state(self, state: dict[str, float]) -> None:
+        self.flush()  # videos queued here were updated before the merged ones
+        super().merge_state(state)

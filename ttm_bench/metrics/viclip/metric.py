@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from abc import abstractmethod
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,10 +18,10 @@ import numpy as np
 import torch
 
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.metrics.base import EvalItem, PerSampleMetric
+from ttm_bench.metrics.base import EvalItem
 from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.model_metric import ModelMetric
-from ttm_bench.metrics.padded_batches import padded_forward
+from ttm_bench.metrics.padded_batches import BatchedPerSampleMetric, padded_forward
 from ttm_bench.metrics.viclip.model import ViCLIP, load_viclip
 from ttm_bench.metrics.viclip.preprocess import tokenize, video_pixels
 from ttm_bench.metrics.video_input import check_clip
@@ -35,7 +34,7 @@ from ttm_bench.metrics.video_input import check_clip
 ACCELERATOR_BATCH_VIDEOS = 8
 
 
-class ViCLIPMetric(ModelMetric, PerSampleMetric):
+class ViCLIPMetric(ModelMetric, BatchedPerSampleMetric):
     """Shared loading and batched video embedding; subclasses define `counterpart`.
 
     A sample's value is the cosine of its video's embedding and its counterpart's (a caption's
@@ -145,28 +144,6 @@ class ViCLIPMetric(ModelMetric, PerSampleMetric):
                 raise TTMBenchError(f"metric {self.name!r} gave {value} for sample "
                                     f"{pending.sample_id!r}; check that the video decodes")
             self._values[pending.sample_id] = value
-
-    @property
-    def sample_ids(self) -> list[str]:
-        self.flush()
-        return super().sample_ids
-
-    def per_sample(self) -> dict[str, float]:
-        self.flush()
-        return super().per_sample()
-
-    def compute_on(self, sample_ids: Sequence[str]) -> float:
-        self.flush()
-        return super().compute_on(sample_ids)
-
-    def state(self) -> dict[str, float]:
-        """Every value so far: waiting videos are embedded here first (never shipped)."""
-        self.flush()
-        return super().state()
-
-    def merge_state(self, state: dict[str, float]) -> None:
-        self.flush()  # samples queued here were updated before the merged ones
-        super().merge_state(state)
 
 
 @dataclass
