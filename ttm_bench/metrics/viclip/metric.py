@@ -29,7 +29,7 @@ from ttm_bench.metrics.video_input import check_clip
 #: Videos per forward pass of the video tower on an accelerator. Memory bound: ViT-L/14 on
 #: 8 frames at 224 px is 2,057 tokens per video; its largest activation, unfused attention
 #: scores (16 heads × 2,057² float32), is ≈ 270 MB per video, so 8 videos stay under ≈ 2.5 GB
-#: of activations besides the 1.7 GB of weights. On the CPU batching gains nothing and the
+#: of activations besides the 1.7 GB of weights. On the CPU larger batches gain little and the
 #: padding of a last, partial batch would cost whole forwards, so there it is 1.
 ACCELERATOR_BATCH_VIDEOS = 8
 
