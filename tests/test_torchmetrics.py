@@ -51,7 +51,7 @@ def test_same_numbers_as_ttm_bench_evaluate(default_bench: Benchmark, tmp_path: 
                                             i3d_weights: Path, tiny_clip, tiny_viclip) -> None:
     generate_run(default_bench.root, "ken-burns", tmp_path / "run", progress=False)
     clip_options = {"model": tiny_clip, "image_size": 32}
-    viclip_options = {"model": tiny_viclip, "num_frames": 4, "size": 28}
+    viclip_options = {"model": tiny_viclip, "num_frames": 4, "size": 28, "batch_videos": 3}
     options = {"clipframe": clip_options, "viclip_t": viclip_options,
                "viclip_v": viclip_options}
     results = evaluate(inputs_from_run(tmp_path / "run", default_bench.root), tmp_path / "out",

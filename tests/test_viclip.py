@@ -206,6 +206,64 @@ def test_video_features_are_cached_per_weights(tiny_model: ViCLIP, tmp_path: Pat
     assert changed.feature_hash != first.feature_hash
 
 
+def test_videos_of_several_samples_share_full_batches(tiny_model: ViCLIP) -> None:
+    rng = np.random.default_rng(7)
+    clips = [rng.integers(0, 256, (6, 30, 34, 3), dtype=np.uint8) for _ in range(6)]
+    items = [EvalItem(f"v{i}", "single", clips[i], 8.0, caption=CAPTIONS[i % 2],
+                      reference=clips[i + 3]) for i in range(3)]
+    batch_sizes: list[int] = []
+    hook = tiny_model.vision_encoder.register_forward_hook(
+        lambda module, args, output: batch_sizes.append(len(args[0])))
+    try:
+        # 3 (viclip_t) or 6 (viclip_v: video and reference) videos: one full batch while
+        # updating, which completes v0 and v1, then the rest padded to a full batch
+        for name, size in (("viclip_t", 2), ("viclip_v", 4)):
+            batch_sizes.clear()
+            metric = make_metric(name, tiny_model, batch_videos=size,
+                                 feature_cache=FeatureCache(None))
+            for item in items:
+                metric.update(item)
+            assert batch_sizes == [size], name
+            assert metric.sample_ids == ["v0", "v1", "v2"]
+            assert batch_sizes == [size, size], name
+            values = metric.per_sample()
+            alone = make_metric(name, tiny_model, batch_videos=size,
+                                feature_cache=FeatureCache(None))
+            one = make_metric(name, tiny_model, batch_videos=1, feature_cache=FeatureCache(None))
+            assert one.batch_videos == 1
+            for item in items:  # fixed batch shapes: the same bits as alone
+                assert values[item.sample_id] == alone.score(item), name
+                assert values[item.sample_id] == pytest.approx(one.score(item), abs=1e-6), name
+    finally:
+        hook.remove()
+
+
+def test_batch_videos_is_not_part_of_the_preset(tiny_model: ViCLIP) -> None:
+    default = create_metric("viclip_t", model=tiny_model, **TINY_PARAMS)
+    batched = create_metric("viclip_t", model=tiny_model, batch_videos=5, **TINY_PARAMS)
+    assert batched.preset.hash == default.preset.hash
+    default.setup("cpu")
+    assert default.batch_videos == 1  # on the CPU; ACCELERATOR_BATCH_VIDEOS elsewhere
+    with pytest.raises(TTMBenchError, match="batch_videos=0"):
+        create_metric("viclip_t", model=tiny_model, batch_videos=0)
+
+
+def test_an_invalid_sample_leaves_nothing_queued(tiny_model: ViCLIP) -> None:
+    video = np.random.default_rng(8).integers(0, 256, (4, 28, 28, 3), dtype=np.uint8)
+    forwards: list[int] = []
+    hook = tiny_model.vision_encoder.register_forward_hook(
+        lambda module, args, output: forwards.append(len(args[0])))
+    try:
+        metric = make_metric("viclip_v", tiny_model, batch_videos=1)
+        with pytest.raises(TTMBenchError, match="video 'bad' has 2 frame"):
+            metric.update(EvalItem("bad", "single", video[:2], 8.0, reference=video + 1))
+        metric.update(EvalItem("good", "single", video, 8.0, reference=video))
+        assert metric.per_sample() == {"good": pytest.approx(1.0, abs=1e-6)}
+        assert forwards == [1, 1]  # the bad sample's reference was never embedded
+    finally:
+        hook.remove()
+
+
 @pytest.mark.slow
 def test_a_checkpoint_with_the_upstream_keys_loads_strictly_into_l14(tmp_path: Path) -> None:
     shapes = json.loads((DATA / "viclip_l14_state_dict_shapes.json").read_text())

@@ -13,7 +13,6 @@ which videos it was batched with, to the bit (local and distributed evaluation a
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,9 +21,10 @@ import numpy as np
 import torch
 
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.metrics.base import EvalItem, PerSampleMetric
+from ttm_bench.metrics.base import EvalItem
 from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.model_metric import ModelMetric
+from ttm_bench.metrics.padded_batches import BatchedPerSampleMetric, padded_forward
 from ttm_bench.metrics.video_input import check_clip
 
 PAIRS = ("all", "consecutive")
@@ -54,7 +54,7 @@ def clip_transform(image_size: int) -> Any:
         image_size, is_train=False, resize_mode="shortest", interpolation="bicubic")
 
 
-class CLIPFrame(ModelMetric, PerSampleMetric):
+class CLIPFrame(ModelMetric, BatchedPerSampleMetric):
     """Mean cosine similarity between CLIP embeddings of a video's frames."""
 
     name = "clipframe"
@@ -109,18 +109,12 @@ class CLIPFrame(ModelMetric, PerSampleMetric):
     def embed(self, pixels: torch.Tensor) -> np.ndarray:
         """float32 [N, 3, S, S] → float64 [N, D] unit-norm embeddings.
 
-        Every forward pass takes exactly `batch_size` frames, the last one padded with zeros:
-        with the shapes fixed, a frame's embedding does not depend on the frames sharing its
-        batch, so batching across videos, distributed chunks and `score` give the same bits.
+        Every forward pass takes exactly `batch_size` frames (`padded_forward`), so batching
+        across videos, distributed chunks and `score` give the same bits.
         """
-        chunks = []
-        with torch.inference_mode():
-            for start in range(0, len(pixels), self.batch_size):
-                batch = pixels[start:start + self.batch_size]
-                padding = batch.new_zeros(self.batch_size - len(batch), *batch.shape[1:])
-                output = self.model.encode_image(torch.cat([batch, padding]).to(self.device))
-                chunks.append(output[:len(batch)].double().cpu())
-        return torch.nn.functional.normalize(torch.cat(chunks), dim=-1).numpy()
+        embeddings = padded_forward(self.model.encode_image, pixels, self.batch_size,
+                                    self.device)
+        return torch.nn.functional.normalize(embeddings, dim=-1).numpy()
 
     def score(self, item: EvalItem) -> float:
         """One video's value, embedded alone (`update` batches frames across videos)."""
@@ -172,28 +166,6 @@ class CLIPFrame(ModelMetric, PerSampleMetric):
             raise TTMBenchError(f"metric {self.name!r} gave {value} for sample {sample_id!r}; "
                                 "check that the video decodes")
         self._values[sample_id] = value
-
-    @property
-    def sample_ids(self) -> list[str]:
-        self.flush()
-        return super().sample_ids
-
-    def per_sample(self) -> dict[str, float]:
-        self.flush()
-        return super().per_sample()
-
-    def compute_on(self, sample_ids: Sequence[str]) -> float:
-        self.flush()
-        return super().compute_on(sample_ids)
-
-    def state(self) -> dict[str, float]:
-        """Every value so far: queued frames are embedded here first (never shipped)."""
-        self.flush()
-        return super().state()
-
-    def merge_state(self, state: dict[str, float]) -> None:
-        self.flush()  # videos queued here were updated before the merged ones
-        super().merge_state(state)
 
 
 @dataclass
