@@ -27,9 +27,24 @@ def apply(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def invert(affine: np.ndarray) -> np.ndarray:
-    """The inverse affine map: float64 [2, 3]. Raises `np.linalg.LinAlgError` if singular."""
-    linear = np.linalg.inv(affine[:, :2])
+    """The inverse map: float64 [2, 3]; the identity for a singular one (a fit never gives
+    one: its scale is the norm of (a, b), zero only when every target coincides)."""
+    try:
+        linear = np.linalg.inv(affine[:, :2])
+    except np.linalg.LinAlgError:
+        return IDENTITY
     return np.concatenate([linear, -linear @ affine[:, 2:]], axis=1)
+
+
+def compose(after: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """The map `after` ∘ `before` (first `before`): float64 [2, 3]."""
+    return np.concatenate([after[:, :2] @ before[:, :2],
+                           after[:, :2] @ before[:, 2:] + after[:, 2:]], axis=1)
+
+
+def preimages(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The points that `affine` maps onto `points` float [..., 2]: float32 [..., 2]."""
+    return apply(invert(affine), points.astype(np.float64)).astype(np.float32)
 
 
 def fit(points: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
