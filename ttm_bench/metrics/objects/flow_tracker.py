@@ -1,10 +1,10 @@
 """The `flow` tracker: first-frame masks carried by the AD metric's pinned DIS flow.
 
-Forward (t → t+1) and backward (t+1 → t) DIS flow between consecutive frames; masks propagate
-by backward warping with the forward–backward occlusion test (`propagation.propagate`), and each
-object's displacement is the forward flow averaged over its tracked mask. No weights.
-Known limit: a mask part that is hidden and then reappears is not recovered (backward warping
-has nothing to carry from), so tracks erode through occlusions between objects.
+Forward (t → t+1) and backward (t+1 → t) DIS flow between consecutive frames; each object is a
+layer with its own similarity motion, visible and amodal masks, depth order and revealed parts
+(`layered_propagation.track_layers`, which gives the conventions and known limits). An
+object's displacement is the flow on its interior and its fitted motion on its edge band
+(`layered_propagation.displacement_field`). No weights.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ttm_bench.metrics.objects.propagation import propagate
+from ttm_bench.metrics.objects.layered_propagation import track_layers
 from ttm_bench.metrics.objects.tracker import Checkpoint
 from ttm_bench.metrics.objects.tracks import ObjectTracks, tracks_from_flow
 from ttm_bench.metrics.optical_flow import dis_flow
@@ -35,7 +35,8 @@ class FlowTracker:
 
     def track(self, video: np.ndarray, first_masks: np.ndarray) -> ObjectTracks:
         forward, backward = forward_backward_flow(video, self.dis_preset)
-        return tracks_from_flow(propagate(first_masks, forward, backward), forward)
+        layers = track_layers(first_masks, forward, backward)
+        return tracks_from_flow(layers.visible, layers.displacement, layers.amodal)
 
 
 def build(params: Mapping[str, Any], device: str, checkpoint: Checkpoint) -> FlowTracker:

@@ -122,6 +122,31 @@ def displacement_field(visible: np.ndarray, valid: np.ndarray, forward: np.ndarr
     return field
 
 
+def displacement_fields(masks: np.ndarray, forward: np.ndarray, backward: np.ndarray,
+                        edge_px: int = EDGE_PX) -> np.ndarray:
+    """`displacement_field` of every frame pair for masks another tracker gave (SAM2).
+
+    masks: float [T, L, H, W] soft visible masks; forward, backward: float32 [T-1, H, W, 2].
+    Each object's motion is fitted on its mask at each frame (its last motion where it has no
+    support). Returns float32 [T-1, H, W].
+    """
+    seen = np.asarray(masks) >= MASK_THRESHOLD
+    last = [motions.IDENTITY] * seen.shape[1]
+    fields = np.empty(forward.shape[:3], np.float32)
+    for t in range(len(forward)):
+        valid = consistent(backward[t], forward[t])
+        last = _fit_motions(seen[t], valid, forward[t], last, edge_px)
+        fields[t] = displacement_field(seen[t], valid, forward[t], last, edge_px)
+    return fields
+
+
+def _fit_motions(seen: np.ndarray, valid: np.ndarray, forward: np.ndarray,
+                 last: list[np.ndarray], edge_px: int) -> list[np.ndarray]:
+    """Each region's `fit_motion` (seen: bool [L, H, W]), or its `last` motion without one."""
+    fitted = [fit_motion(mask, valid, forward, edge_px) for mask in seen]
+    return [old if new is None else new for new, old in zip(fitted, last, strict=True)]
+
+
 @dataclass
 class _Layer:
     """One object's state at frame t (arrays over the pixels of frame t).
@@ -212,13 +237,13 @@ class _Tracking:
                      ) -> np.ndarray:
         """Fit each layer's and the background's motion t → t+1; return the displacement
         field of frame t."""
-        for k, layer in enumerate(self.layers):
-            fitted = fit_motion(seen[k] & self.trusted[k], valid_t, forward, self.edge_px)
-            layer.motion = layer.motion if fitted is None else fitted
-        fitted = fit_motion(self.owner < 0, valid_t, forward, self.edge_px)
-        self.background_motion = self.background_motion if fitted is None else fitted
-        return displacement_field(seen, valid_t, forward,
-                                  [layer.motion for layer in self.layers], self.edge_px)
+        fitted = _fit_motions(np.concatenate([seen & self.trusted, [self.owner < 0]]), valid_t,
+                              forward, [*(layer.motion for layer in self.layers),
+                                        self.background_motion], self.edge_px)
+        for layer, motion in zip(self.layers, fitted, strict=False):
+            layer.motion = motion
+        self.background_motion = fitted[-1]
+        return displacement_field(seen, valid_t, forward, fitted[:-1], self.edge_px)
 
     def _amodal(self) -> np.ndarray:
         return np.stack([layer.mask(self.first[k], self.grid)

@@ -192,7 +192,7 @@ class ObjectPersistence(ObjectMetric):
     needs_masks = True
 
     def score(self, item: EvalItem) -> float:
-        return reductions.persistence(self.tracks(item).masks,
+        return reductions.persistence(self.tracks(item).presence,
                                       (self.params["band_low"], self.params["band_high"]))
 
 

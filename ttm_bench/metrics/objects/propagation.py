@@ -1,16 +1,12 @@
-"""Mask propagation by optical flow: backward warping with a forward–backward occlusion test.
+"""The forward–backward flow consistency test (pure maths; Sundaram et al., ECCV 2010).
 
-Pure array maths (no I/O, no flow estimation): the `flow` tracker feeds it DIS flow.
+A pixel p of frame t+1 with backward flow B(p) (t+1 → t) is consistent when the forward flow F
+(t → t+1) at the point it came from brings it back near p:
 
-Convention (Sundaram et al., ECCV 2010): a pixel p of frame t+1 takes the mask value of the
-point p + B(p) of frame t, where B is the backward flow t+1 → t (bilinear sampling, so masks
-stay soft in [0, 1]). It is trusted only when the forward flow F (t → t+1) at that point brings
-it back near p:
+    |B(p) + F(p + B(p))|² ≤ `FB_RELATIVE` (|B(p)|² + |F(p + B(p))|²) + `FB_ABSOLUTE` px²;
 
-    |B(p) + F(p + B(p))|² ≤ `FB_RELATIVE` (|B(p)|² + |F(p + B(p))|²) + `FB_ABSOLUTE` px²,
-
-otherwise p was hidden in frame t (disoccluded, or the flow failed there) and its mask value is
-0: backward warping never drags an object's mask across the background it uncovers.
+otherwise p was hidden in frame t (disoccluded), or the flow failed there. Swapping the two
+flows tests the pixels of frame t. `layered_propagation` uses it to decide which flow to trust.
 """
 
 from __future__ import annotations
@@ -45,20 +41,3 @@ def consistent(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     error = np.sum((backward + forward_there) ** 2, axis=-1)
     scale = np.sum(backward**2, axis=-1) + np.sum(forward_there**2, axis=-1)
     return error <= FB_RELATIVE * scale + FB_ABSOLUTE
-
-
-def propagate(first: np.ndarray, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
-    """Carry first-frame masks through a video.
-
-    first: bool or float [L, H, W] masks of frame 0. forward, backward: float32 [T-1, H, W, 2]
-    flows between consecutive frames (t → t+1 and t+1 → t). Returns float32 [T, L, H, W]
-    soft masks in [0, 1], frame 0 being `first`.
-    """
-    steps, height, width = forward.shape[:3]
-    masks = np.empty((steps + 1, len(first), height, width), np.float32)
-    masks[0] = first
-    for t in range(steps):
-        valid = consistent(forward[t], backward[t])
-        for k in range(len(first)):
-            masks[t + 1, k] = sample_bilinear(masks[t, k], backward[t]) * valid
-    return masks

@@ -8,8 +8,11 @@ registry's checkpoint loaded strictly. Frames go through the predictor's own loa
 of JPEG frames, quality 95, resized to the model's square input and normalised with ImageNet
 mean/std, as upstream does).
 Each object is added on frame 0 with `add_new_mask` and propagated forward; a pixel's soft
-mask value is the sigmoid of SAM2's mask logit at the video's size. Displacements are the AD
-metric's DIS flow averaged over those masks (SAM2 gives masks, not motion).
+mask value is the sigmoid of SAM2's mask logit at the video's size. Displacements come from the
+AD metric's DIS flow over those masks, as the `flow` tracker takes them (the flow on an
+object's interior, its fitted motion on its edge band: `layered_propagation.displacement_fields`);
+SAM2 gives masks, not motion. SAM2's masks are what is seen: `object_persistence` counts a
+hidden object as absent with this tracker.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import numpy as np
 from PIL import Image
 
 from ttm_bench.errors import TTMBenchError, UnknownNameError
+from ttm_bench.metrics.objects.flow_tracker import forward_backward_flow
+from ttm_bench.metrics.objects.layered_propagation import displacement_fields
 from ttm_bench.metrics.objects.tracker import Checkpoint
 from ttm_bench.metrics.objects.tracks import ObjectTracks, tracks_from_flow
-from ttm_bench.metrics.optical_flow import dis_flow
 
 #: Preset model name → (packaged config, weights registry name).
 SAM2_MODELS: Mapping[str, tuple[str, str]] = {
@@ -87,7 +91,8 @@ class SAM2Tracker:
 
     def track(self, video: np.ndarray, first_masks: np.ndarray) -> ObjectTracks:
         masks = sam2_masks(self.predictor, video, first_masks)
-        return tracks_from_flow(masks, dis_flow(video, preset=self.dis_preset))
+        forward, backward = forward_backward_flow(video, self.dis_preset)
+        return tracks_from_flow(masks, displacement_fields(masks, forward, backward))
 
 
 def build(params: Mapping[str, Any], device: str, checkpoint: Checkpoint) -> SAM2Tracker:

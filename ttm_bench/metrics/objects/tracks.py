@@ -19,13 +19,15 @@ MASK_THRESHOLD = 0.5
 class ObjectTracks:
     """One video's tracked objects.
 
-    masks: float32 [T, L, H, W] soft membership in [0, 1], or None for a point tracker.
+    masks: float32 [T, L, H, W] soft visible membership in [0, 1], or None for a point tracker.
     object_displacement: float64 [L, T-1], mean displacement of the object's tracked pixels
         (or points) from frame t to t+1; NaN where the object has none at frame t.
     background_displacement: float64 [T-1], the same over pixels (points) outside every object.
     frame_displacement: float64 [T-1], mean displacement over all pixels (points) of frame t.
     object_motion: float64 [T-1], the objects' part of `frame_displacement`: the sum of
         displacements inside the objects divided by the number of pixels (points) of the frame.
+    amodal: float32 [T, L, H, W], where each object is, hidden parts included, for a tracker
+        that models occlusion (`flow`); None for one that gives only what is seen.
     """
 
     masks: np.ndarray | None
@@ -33,6 +35,13 @@ class ObjectTracks:
     background_displacement: np.ndarray
     frame_displacement: np.ndarray
     object_motion: np.ndarray
+    amodal: np.ndarray | None = None
+
+    @property
+    def presence(self) -> np.ndarray | None:
+        """The masks that say whether an object is still there: `amodal` where the tracker
+        models occlusion (a hidden object has not vanished), else `masks`."""
+        return self.masks if self.amodal is None else self.amodal
 
 
 def resize_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -53,21 +62,23 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
     return float((values * weights).sum() / total) if total > 0 else float("nan")
 
 
-def tracks_from_flow(masks: np.ndarray, forward: np.ndarray) -> ObjectTracks:
-    """Displacements of tracked masks under a dense flow.
+def tracks_from_flow(masks: np.ndarray, magnitude: np.ndarray,
+                     amodal: np.ndarray | None = None) -> ObjectTracks:
+    """Displacements of tracked masks under a dense motion field.
 
-    masks: float32 [T, L, H, W] soft masks; forward: float32 [T-1, H, W, 2] flow t → t+1.
-    Each pixel of frame t weighs its |flow| by its mask value (by 1 − the objects' union outside
-    them), so a soft edge counts in proportion.
+    masks: float32 [T, L, H, W] soft visible masks; magnitude: float [T-1, H, W], |motion| (px)
+    of each pixel of frame t to t+1; amodal: see `ObjectTracks`. Each pixel of frame t weighs
+    its magnitude by its mask value (by 1 − the objects' union outside them), so a soft edge
+    counts in proportion.
     """
-    magnitude = np.linalg.norm(forward.astype(np.float64), axis=-1)  # [T-1, H, W]
+    magnitude = np.asarray(magnitude, np.float64)
     pairs = len(magnitude)
     union = np.clip(masks[:pairs].astype(np.float64).sum(axis=1), 0.0, 1.0)  # [T-1, H, W]
     objects = np.array([[_weighted_mean(magnitude[t], masks[t, k]) for t in range(pairs)]
                         for k in range(masks.shape[1])]).reshape(masks.shape[1], pairs)
     background = np.array([_weighted_mean(magnitude[t], 1.0 - union[t]) for t in range(pairs)])
     return ObjectTracks(masks, objects, background, magnitude.mean(axis=(1, 2)),
-                        (magnitude * union).mean(axis=(1, 2)))
+                        (magnitude * union).mean(axis=(1, 2)), amodal)
 
 
 def tracks_from_points(points: np.ndarray, visible: np.ndarray, owner: np.ndarray,
