@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import cv2
 import numpy as np
 import pytest
 
+from ttm_bench.data import synthetic_scene
 from ttm_bench.data.synthetic_scene import (
     COLOURS,
     SHAPES,
@@ -15,6 +17,7 @@ from ttm_bench.data.synthetic_scene import (
     SceneSpec,
     describe_scene,
     render_scene,
+    sample_one_moves_spec,
     sample_scene_spec,
 )
 from ttm_bench.errors import TTMBenchError, UnknownNameError
@@ -158,6 +161,45 @@ def test_motion_phrases_name_direction_rotation_and_scale():
     obj = _object(velocity=(-2.0, 0.1), angular_velocity=-2.0, scale_rate=-0.01)
     _, motion, _, _ = describe_scene(_scene(obj))
     assert motion == "A disc moves left, rotating counterclockwise and shrinking."
+
+
+def test_motion_phrases_of_objects_that_do_not_translate():
+    assert describe_scene(_scene(_object()))[1] == "A disc stays still."
+    assert describe_scene(_scene(_object(angular_velocity=1.5)))[1] == (
+        "A disc stays in place, rotating clockwise.")
+    moving = _object(velocity=(0.0, -1.0), depth=1)
+    caption, motion, _, _ = describe_scene(_scene(moving, _object(shape="star", label="star")))
+    assert motion == "A disc moves up, and a star stays still."
+    assert "a red textured star stays still, over" in caption
+
+
+@pytest.mark.parametrize(("seed", "height", "width", "frames"),
+                         [(0, 128, 128, 16), (1, 64, 64, 8), (2, 32, 48, 4), (3, 96, 128, 24)])
+def test_one_moves_scene_has_a_still_object_clear_of_the_moving_one(
+        seed: int, height: int, width: int, frames: int) -> None:
+    spec = sample_one_moves_spec(np.random.default_rng(seed), height, width, frames)
+    moving, still = spec.objects
+    assert math.hypot(*moving.velocity) > 0 and (moving.angular_velocity or moving.scale_rate)
+    assert still == still.still() and still.start == tuple(map(round, still.start))
+    render = render_scene(spec)
+    # exact: the still object's displacement and flow are 0, the moving one's its speed
+    np.testing.assert_array_equal(render.object_displacement[1], 0.0)
+    np.testing.assert_allclose(render.object_displacement[0], math.hypot(*moving.velocity))
+    assert np.abs(render.flow[render.masks[:-1, 1]]).max() < 1e-9  # A_{t+1} A_t⁻¹ = I
+    # never hidden: the still object's visible mask is its whole shape in every frame, and
+    # the moving object's pixels stay the margin away from it
+    assert (render.masks[:, 1] == render.masks[0, 1]).all() and render.masks[0, 1].any()
+    margin = max(1, round(synthetic_scene._STILL_MARGIN * min(height, width) / 128))
+    swept = render.masks[:, 0].any(axis=0)
+    distance = cv2.distanceTransform((~swept).astype(np.uint8), cv2.DIST_L2, 5)
+    assert distance[render.masks[0, 1]].min() > margin
+    assert spec == sample_one_moves_spec(np.random.default_rng(seed), height, width, frames)
+
+
+def test_one_moves_scene_without_room_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(synthetic_scene, "_MAX_DRAWS", 0)
+    with pytest.raises(TTMBenchError, match=r"no room for a still object.*larger frame"):
+        sample_one_moves_spec(np.random.default_rng(0))
 
 
 def test_invalid_scenes_raise_errors_that_name_the_problem():
