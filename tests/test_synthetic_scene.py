@@ -130,18 +130,22 @@ def test_occlusion_front_object_wins_and_masks_are_disjoint():
     assert masks[0, 0, 64, 40]  # the square's uncovered left side stays visible
 
 
-def test_sampled_objects_stay_inside_and_use_distinct_shapes_and_colours():
+@pytest.mark.parametrize("frames", [16, 64])
+def test_sampled_objects_stay_inside_and_use_distinct_shapes_and_colours(frames: int):
     rng = np.random.default_rng(4)
-    for n in (1, 2, 3):
-        spec = sample_scene_spec(rng, n, num_frames=16)
+    for n in (1, 2, 3) * 5:
+        spec = sample_scene_spec(rng, n, num_frames=frames)
         assert len({o.shape for o in spec.objects}) == n
         assert len({o.colour for o in spec.objects}) == n
         assert sorted(o.depth for o in spec.objects) == list(range(n))
         for obj in spec.objects:
             assert obj.angular_velocity != 0 or obj.scale_rate != 0
-            for t in (0, 15):
+            assert math.hypot(*obj.velocity) > 0
+            for t in (0, frames - 1):
                 x, y = obj.centre(t)
                 assert 0 < x < spec.width and 0 < y < spec.height
+                # not even a star outgrows the frame over a long clip
+                assert obj.radius * obj.scale(t) < 0.5 * 1.2 * min(spec.width, spec.height)
 
 
 def test_captions_mention_each_object_and_motion_prompt_omits_appearance():

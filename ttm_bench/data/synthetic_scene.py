@@ -151,7 +151,8 @@ def sample_scene_spec(
 
     Every object translates; each also rotates, scales, or both (at least one of the two). Sizes
     are the radius of the disc of equal area, so all shapes cover similar areas. The speed is
-    capped so that the object stays mostly inside the frame (see `reach` below).
+    capped so that the object stays mostly inside the frame (see `reach` below), and so is the
+    growth over long clips (from about 40 frames), which would otherwise outgrow the frame.
     """
     if not 1 <= num_objects <= len(SHAPES):
         raise TTMBenchError(
@@ -178,7 +179,13 @@ def sample_scene_spec(
         scale_rate = scale_rate if kind != 0 else 0.0
         # Keep the centre at least `reach` from the borders: midway between the equal-area
         # radius and the circumradius, so only tips of pointed shapes may leave the frame.
-        reach = 0.5 * (area_radius + radius) * max(1.0, (1.0 + scale_rate) ** (num_frames - 1))
+        size = 0.5 * (area_radius + radius)
+        growth = max(1.0, (1.0 + scale_rate) ** (num_frames - 1))
+        if 2.0 * size * growth > min(width, height):
+            # A long clip would grow it past the frame: it grows to 90% of the short side.
+            growth = 0.9 * min(width, height) / (2.0 * size)
+            scale_rate = growth ** (1.0 / (num_frames - 1)) - 1.0
+        reach = size * growth
         room = max(0.0, min(width, height) - 2.0 * reach)
         speed = float(rng.uniform(*_SPEED_RANGE)) * unit
         speed = min(speed, 0.9 * room / (num_frames - 1))
