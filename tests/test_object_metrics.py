@@ -194,7 +194,7 @@ def test_ad_object_separates_the_moving_object_from_the_still_one(index: int) ->
 
 
 def test_evaluation_of_the_one_moves_split(tmp_path: Path) -> None:
-    config = SyntheticConfig(samples=0, seed=3, frames=8, height=64, width=64, one_moves=2)
+    config = SyntheticConfig(samples=1, seed=3, frames=8, height=64, width=64, one_moves=2)
     bench = build_synthetic(tmp_path / "bench", config, progress=False)
     generate_run(bench.root, "ground-truth", tmp_path / "run", progress=False)
     evaluate(inputs_from_run(tmp_path / "run", bench.root), tmp_path / "out",
@@ -202,11 +202,15 @@ def test_evaluation_of_the_one_moves_split(tmp_path: Path) -> None:
     per_sample = pd.read_parquet(tmp_path / "out" / "per_sample.parquet")
     values = per_sample.pivot(index="sample_id", columns="metric", values="value")
     scale = 256 / 64
-    for sample_id, _, spec in sample_plan(config):
+    one_moves = [(sid, spec) for sid, split, spec in sample_plan(config) if split == "one-moves"]
+    assert len(one_moves) == 2
+    for sample_id, spec in one_moves:
         exact = scale * np.nanmean(exact_object_displacement(render_scene(spec)), axis=1)
         assert values.loc[sample_id, "ad_object"] == pytest.approx(0.5 * exact[0], rel=0.15)
         assert values.loc[sample_id, "ad_background"] < 0.1 * exact[0]
-    assert set(per_sample["split"]) == {"one-moves"}
+    board = build_leaderboard([load_results(tmp_path / "out")], metrics=["ad_object"])
+    assert board.splits == ("single", "one-moves")
+    assert "| single-object | one of two moving |" in render_markdown(board)
 
 
 # --- registry, inputs and the evaluation ------------------------------------------------------
