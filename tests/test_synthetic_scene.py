@@ -202,7 +202,7 @@ def test_one_moves_scene_has_a_still_object_clear_of_the_moving_one(
 
 def test_one_moves_scene_without_room_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(synthetic_scene, "_MAX_DRAWS", 0)
-    with pytest.raises(TTMBenchError, match=r"no room for a still object.*larger frame"):
+    with pytest.raises(TTMBenchError, match=r"no room for a still object.*wider frame"):
         sample_one_moves_spec(np.random.default_rng(0))
 
 

@@ -104,8 +104,7 @@ class ObjectMotion:
 
     def still(self) -> ObjectMotion:
         """This object standing still: same shape, size, place and angle; no motion at all."""
-        return replace(self, velocity=(0.0, 0.0), angular_velocity=0.0,
-                                   scale_rate=0.0)
+        return replace(self, velocity=(0.0, 0.0), angular_velocity=0.0, scale_rate=0.0)
 
 
 @dataclass(frozen=True)
@@ -237,9 +236,9 @@ def sample_one_moves_spec(
         for t in range(num_frames):
             swept |= _footprint(moving, t, height, width)
         half = math.ceil(still.radius) + margin  # the still object's box: side 2 half + 1
-        shape = _footprint(replace(still, start=(float(half),) * 2), 0, 2 * half + 1, 2 * half + 1)
-        # Centres c whose footprint (grown by the margin) meets the swept area: swept ⊕ shape.
-        grown = cv2.dilate(shape.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8))
+        own = _footprint(replace(still, start=(float(half),) * 2), 0, 2 * half + 1, 2 * half + 1)
+        # Centres c whose footprint (grown by the margin) meets the swept area: swept ⊕ own.
+        grown = cv2.dilate(own.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8))
         blocked = cv2.dilate(swept.astype(np.uint8), grown).astype(bool)
         area_radius = still.radius * math.sqrt(_UNIT_AREAS[still.shape] / math.pi)
         reach = 0.5 * (area_radius + still.radius)
@@ -253,7 +252,7 @@ def sample_one_moves_spec(
             return replace(spec, objects=(moving, still))
     raise TTMBenchError(
         f"found no room for a still object beside a moving one in {_MAX_DRAWS} scenes of "
-        f"{num_frames} frames at {height}x{width}; use fewer frames or a larger frame"
+        f"{num_frames} frames at {height}x{width}; use fewer frames or a wider frame"
     )
 
 
