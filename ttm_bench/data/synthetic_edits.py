@@ -1,7 +1,8 @@
 """Edited synthetic scenes with exact answers for the object-level metrics.
 
 Pure functions of a `SceneSpec` (no files): a scene where an object is erased from a frame on,
-and the exact per-object pixel displacement of a rendered scene. The known-answer tests and
+the exact per-object pixel displacement of a rendered scene, each object's whole (amodal) masks,
+and the parts of its visible masks that the first frame does not show. The known-answer tests and
 `python -m ttm_bench.bench.objects` use them. (Scenes where one of two objects stands still are
 a split of the benchmark itself: `one-moves`, see `synthetic.py`.)
 """
@@ -47,3 +48,33 @@ def exact_object_displacement(render: SceneRender) -> np.ndarray:
             if visible.any():
                 out[k, t] = magnitude[t][visible].mean()
     return out
+
+
+def amodal_masks(spec: SceneSpec) -> np.ndarray:
+    """Each object's whole mask in each frame, hidden parts included (each rendered alone):
+    bool [T, L, H, W]."""
+    return np.concatenate([render_scene(dataclasses.replace(spec, objects=(obj,))).masks
+                           for obj in spec.objects], axis=1)
+
+
+def hidden_in_first_frame(spec: SceneSpec, render: SceneRender) -> np.ndarray:
+    """The visible pixels of each object that frame 0 does not show: bool [T, L, H, W].
+
+    A pixel of object k at frame t is hidden in frame 0 when the object's exact motion carries
+    its centre back to a frame-0 pixel (nearest) outside k's visible mask there (behind another
+    object, or outside the frame). No tracker prompted with s(0) can know these parts until
+    they come into view.
+    """
+    height, width = spec.height, spec.width
+    hidden = np.zeros_like(render.masks)
+    for k, obj in enumerate(spec.objects):
+        for t in range(render.masks.shape[0]):
+            rows, cols = np.nonzero(render.masks[t, k])
+            points = np.stack([cols, rows], axis=1).astype(np.float64) - obj.centre(t)
+            back = points @ (obj.linear(0) @ np.linalg.inv(obj.linear(t))).T + obj.centre(0)
+            x, y = np.rint(back[:, 0]).astype(int), np.rint(back[:, 1]).astype(int)
+            inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+            seen = np.zeros(len(rows), bool)
+            seen[inside] = render.masks[0, k, y[inside], x[inside]]
+            hidden[t, k, rows[~seen], cols[~seen]] = True
+    return hidden

@@ -45,6 +45,11 @@ from ttm_bench.metrics.objects.tracks import MASK_THRESHOLD
 EDGE_PX = 4
 #: Fewest interior pixels a motion is fitted on (else the last motion carries on).
 MIN_SUPPORT = 50
+#: Most pixels a motion is fitted on (every n-th interior pixel beyond).
+MAX_SUPPORT = 4096
+#: Share of an object's visible core that, found unexplained in one step, means the object
+#: vanished: all of it goes, edge band and hidden parts too (else only that core is cut).
+VANISHED_SHARE = 0.5
 #: Two motions agree at a pixel when their sources in frame t are within `AGREE_PX` px plus
 #: `AGREE_RELATIVE` × the flow's length.
 AGREE_PX = 0.75
@@ -53,12 +58,18 @@ AGREE_RELATIVE = 0.1
 
 @dataclass(frozen=True)
 class LayeredMasks:
-    """Tracked layers. visible, amodal: float32 [T, L, H, W] in [0, 1] (visible ≤ amodal).
-    displacement: float32 [T-1, H, W], |motion| (px) of each pixel of frame t (see
-    `displacement_field`)."""
+    """Tracked layers; masks are float32 [T, L, H, W] in [0, 1].
+
+    visible: where each object is seen. amodal: where it is, hidden parts and revealed parts
+    included (visible ≤ amodal). carried: s(0) carried through the video, hidden parts
+    included, minus what was seen to vanish, without the parts revealed later (its area
+    compares with s(0)'s). displacement: float32 [T-1, H, W], |motion| (px) of each pixel of
+    frame t (see `displacement_field`).
+    """
 
     visible: np.ndarray
     amodal: np.ndarray
+    carried: np.ndarray
     displacement: np.ndarray
 
 
@@ -73,12 +84,14 @@ def track_layers(first: np.ndarray, forward: np.ndarray, backward: np.ndarray,
     first = np.asarray(first, np.float32)
     visible = np.empty((steps + 1, len(first), height, width), np.float32)
     amodal = np.empty_like(visible)
+    carried = np.empty_like(visible)
     displacement = np.empty((steps, height, width), np.float32)
-    visible[0] = amodal[0] = first
+    visible[0] = amodal[0] = carried[0] = first
     tracking = _Tracking(first, edge_px)
     for t in range(steps):
-        visible[t + 1], amodal[t + 1], displacement[t] = tracking.step(forward[t], backward[t])
-    return LayeredMasks(visible, amodal, displacement)
+        displacement[t] = tracking.step(forward[t], backward[t])
+        visible[t + 1], amodal[t + 1], carried[t + 1] = tracking.masks()
+    return LayeredMasks(visible, amodal, carried, displacement)
 
 
 def erode(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -98,6 +111,8 @@ def fit_motion(visible: np.ndarray, valid: np.ndarray, forward: np.ndarray,
     rows, cols = np.nonzero(erode(visible, edge_px) & valid)
     if len(rows) < MIN_SUPPORT:
         return None
+    stride = -(-len(rows) // MAX_SUPPORT)  # an even subsample: four parameters need few points
+    rows, cols = rows[::stride], cols[::stride]
     points = np.stack([cols, rows], axis=1).astype(np.float64)
     return motions.fit(points, points + forward[rows, cols])
 
@@ -179,10 +194,15 @@ class _Layer:
         self.presence = _remap(self.presence, source, outside=1.0)
         self.grown = _remap(self.grown, source)
 
-    def mask(self, first: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        """Its amodal soft mask at the current frame: float32 [H, W]. first: its s(0)."""
+    def carried(self, first: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """Its s(0) (`first`) carried to the current frame, minus vanished parts: float32
+        [H, W]."""
         points = motions.preimages(self.cumulative, grid) + self.residual
-        return np.maximum(_remap(first, points), self.grown) * self.presence
+        return _remap(first, points) * self.presence
+
+    def mask(self, first: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """Its amodal soft mask at the current frame: float32 [H, W]."""
+        return np.maximum(self.carried(first, grid), self.grown * self.presence)
 
 
 class _Tracking:
@@ -197,21 +217,32 @@ class _Tracking:
         self.background_motion = motions.IDENTITY
         self.votes = np.zeros((objects, objects), np.int64)  # [j, k]: j seen over k, pixels
         seen = first >= MASK_THRESHOLD
-        self.visible = first
+        self.visible = self.amodal = first
         self.owner = np.where(seen.any(axis=0), np.argmax(first, axis=0), -1)  # -1: none
         self.trusted = seen  # visible pixels the flow saw come from their object
         self.revealed = np.full((height, width), -1)  # object whose leaving showed it
 
-    def step(self, forward: np.ndarray, backward: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(visible, amodal) float32 [L, H, W] at t+1 and the displacement field of t."""
+    def masks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(visible, amodal, carried) float32 [L, H, W] at the current frame."""
+        carried = np.stack([layer.carried(self.first[k], self.grid)
+                            for k, layer in enumerate(self.layers)])
+        return self.visible, self.amodal, carried
+
+    def step(self, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+        """Move from frame t to t+1; return the displacement field of frame t."""
         seen = self.visible >= MASK_THRESHOLD
         valid_t = consistent(backward, forward)  # over the pixels of t
         valid = consistent(forward, backward)  # over the pixels of t+1
         displacement = self._fit_motions(seen, valid_t, forward)
         dense = self.grid + backward  # each pixel of t+1's source in t, by the flow
-        explains = np.stack([valid & (_remap(mask, dense) >= 0.5) for mask in seen])
         rigid = [motions.preimages(layer.motion, self.grid) for layer in self.layers]
+        tolerance = AGREE_PX + AGREE_RELATIVE * np.linalg.norm(backward, axis=-1)
+        excess = np.stack([np.linalg.norm(dense - source, axis=-1) for source in rigid]
+                          ) - tolerance  # > 0: the flow does not move with the object
+        like_background = np.linalg.norm(
+            dense - motions.preimages(self.background_motion, self.grid), axis=-1) <= tolerance
+        explains = np.stack([valid & (_remap(mask, dense) >= 0.5) & ~(like_background & (e > 0))
+                             for mask, e in zip(seen, excess, strict=True)])
         hidden_before = np.stack([
             _remap(((self.owner >= 0) & (self.owner != k)).astype(np.float32), rigid[k]) >= 0.5
             for k in range(len(seen))])
@@ -222,16 +253,16 @@ class _Tracking:
         present = self._amodal() >= MASK_THRESHOLD
         self.votes += _depth_votes(present, explains)
         previous_owner, self.owner = self.owner, _owners(present, explains, self.votes)
-        self._grow_revealed(previous_owner, dense, valid, rigid, backward)
+        self._grow_revealed(previous_owner, dense, valid, valid & ~like_background, excess)
         amodal = self._amodal()
         present = amodal >= MASK_THRESHOLD
         self.owner = _owners(present, explains, self.votes)
         seen_here = np.where(present, self.owner == np.arange(len(seen))[:, None, None],
                              self.owner < 0)
-        self.visible = amodal * seen_here
+        self.visible, self.amodal = amodal * seen_here, amodal
         self.trusted = explains | np.stack([layer.grown >= MASK_THRESHOLD
                                             for layer in self.layers])
-        return self.visible, amodal, displacement
+        return displacement
 
     def _fit_motions(self, seen: np.ndarray, valid_t: np.ndarray, forward: np.ndarray
                      ) -> np.ndarray:
@@ -253,18 +284,20 @@ class _Tracking:
         present = self._amodal() >= MASK_THRESHOLD
         unexplained = ~explains.any(axis=0)
         for k, layer in enumerate(self.layers):
-            layer.presence[erode(present[k], self.edge_px) & unexplained & ~hidden_before[k]] = 0
+            open_view = present[k] & unexplained & ~hidden_before[k]
+            core = erode(present[k], self.edge_px) & ~hidden_before[k]
+            cut = core & open_view
+            if cut.sum() > VANISHED_SHARE * core.sum():  # the object is gone, hidden parts too
+                cut = present[k]
+            layer.presence[cut] = 0
 
     def _grow_revealed(self, previous_owner: np.ndarray, dense: np.ndarray, valid: np.ndarray,
-                       rigid: list[np.ndarray], backward: np.ndarray) -> None:
+                       moving: np.ndarray, excess: np.ndarray) -> None:
+        """valid: consistent pixels of t+1; moving: those whose flow is unlike the
+        background's; excess: float [L, H, W] (see `_claim_revealed`)."""
         self.revealed = _carry_revealed(self.revealed, previous_owner, self.owner, dense, valid)
-        background = motions.preimages(self.background_motion, self.grid)
-        tolerance = AGREE_PX + AGREE_RELATIVE * np.linalg.norm(backward, axis=-1)
-        like_background = np.linalg.norm(dense - background, axis=-1) <= tolerance
-        self.revealed[valid & like_background] = -1
-        gaps = np.stack([np.linalg.norm(dense - source, axis=-1) for source in rigid])
-        claims = _claim_revealed(self.revealed, valid & ~like_background, self.owner,
-                                 gaps - tolerance)
+        self.revealed[valid & ~moving] = -1
+        claims = _claim_revealed(self.revealed, moving, self.owner, excess)
         for k, layer in enumerate(self.layers):
             layer.grown[claims == k] = 1.0
             layer.presence[claims == k] = 1.0

@@ -65,8 +65,12 @@ def fit(points: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
     weights = np.ones(len(points))
     affine = IDENTITY
     for _ in range(IRLS_STEPS):
-        root = np.sqrt(np.concatenate([weights, weights]))[:, None]
-        (a, b, tx, ty), *_ = np.linalg.lstsq(design * root, target * root[:, 0], rcond=None)
+        both = np.concatenate([weights, weights])[:, None]
+        normal = design.T @ (design * both)
+        try:
+            a, b, tx, ty = np.linalg.solve(normal, design.T @ (target * both[:, 0]))
+        except np.linalg.LinAlgError:
+            return None
         affine = np.array([[a, -b, tx], [b, a, ty]])
         residual = np.linalg.norm(apply(affine, points) - targets, axis=1)
         scale = max(MIN_SCALE_PX, 4.685 * 1.4826 * float(np.median(residual)))

@@ -26,8 +26,10 @@ class ObjectTracks:
     frame_displacement: float64 [T-1], mean displacement over all pixels (points) of frame t.
     object_motion: float64 [T-1], the objects' part of `frame_displacement`: the sum of
         displacements inside the objects divided by the number of pixels (points) of the frame.
-    amodal: float32 [T, L, H, W], where each object is, hidden parts included, for a tracker
-        that models occlusion (`flow`); None for one that gives only what is seen.
+    carried: float32 [T, L, H, W], for a tracker that models occlusion (`flow`): each s(0)
+        carried through the video, hidden parts included, minus what was seen to vanish
+        (parts revealed later are not in it, so its area compares with s(0)'s); None for a
+        tracker that gives only what is seen.
     """
 
     masks: np.ndarray | None
@@ -35,13 +37,13 @@ class ObjectTracks:
     background_displacement: np.ndarray
     frame_displacement: np.ndarray
     object_motion: np.ndarray
-    amodal: np.ndarray | None = None
+    carried: np.ndarray | None = None
 
     @property
     def presence(self) -> np.ndarray | None:
-        """The masks that say whether an object is still there: `amodal` where the tracker
+        """The masks that say whether an object is still there: `carried` where the tracker
         models occlusion (a hidden object has not vanished), else `masks`."""
-        return self.masks if self.amodal is None else self.amodal
+        return self.masks if self.carried is None else self.carried
 
 
 def resize_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -63,11 +65,11 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
 
 
 def tracks_from_flow(masks: np.ndarray, magnitude: np.ndarray,
-                     amodal: np.ndarray | None = None) -> ObjectTracks:
+                     carried: np.ndarray | None = None) -> ObjectTracks:
     """Displacements of tracked masks under a dense motion field.
 
     masks: float32 [T, L, H, W] soft visible masks; magnitude: float [T-1, H, W], |motion| (px)
-    of each pixel of frame t to t+1; amodal: see `ObjectTracks`. Each pixel of frame t weighs
+    of each pixel of frame t to t+1; carried: see `ObjectTracks`. Each pixel of frame t weighs
     its magnitude by its mask value (by 1 − the objects' union outside them), so a soft edge
     counts in proportion.
     """
@@ -78,7 +80,7 @@ def tracks_from_flow(masks: np.ndarray, magnitude: np.ndarray,
                         for k in range(masks.shape[1])]).reshape(masks.shape[1], pairs)
     background = np.array([_weighted_mean(magnitude[t], 1.0 - union[t]) for t in range(pairs)])
     return ObjectTracks(masks, objects, background, magnitude.mean(axis=(1, 2)),
-                        (magnitude * union).mean(axis=(1, 2)), amodal)
+                        (magnitude * union).mean(axis=(1, 2)), carried)
 
 
 def tracks_from_points(points: np.ndarray, visible: np.ndarray, owner: np.ndarray,
@@ -153,16 +155,19 @@ def persistence(masks: np.ndarray, band: tuple[float, float]) -> float:
     return float(np.mean((ratio >= band[0]) & (ratio <= band[1])))
 
 
-def mean_iou(masks: np.ndarray, targets: np.ndarray) -> float:
+def mean_iou(masks: np.ndarray, targets: np.ndarray, void: np.ndarray | None = None) -> float:
     """Mean IoU of tracked masks and target masks over (object, frame ≥ 1) pairs.
 
-    masks: float [T, L, H, W] soft (binarised at `MASK_THRESHOLD`); targets: bool [T, L, H, W].
-    A pair where both are empty is left out (nothing to find, nothing found). Frame 0 is left
-    out: it is the prompt, not a prediction. NaN when no pair is left.
+    masks: float [T, L, H, W] soft (binarised at `MASK_THRESHOLD`); targets: bool [T, L, H, W];
+    void: bool [T, L, H, W] or None, pixels that count neither way (left out of intersection
+    and union, as segmentation benchmarks treat void regions). A pair where both are empty is
+    left out (nothing to find, nothing found). Frame 0 is left out: it is the prompt, not a
+    prediction. NaN when no pair is left.
     """
     tracked = masks[1:] >= MASK_THRESHOLD
     target = targets[1:]
-    inter = (tracked & target).sum(axis=(2, 3))
-    union = (tracked | target).sum(axis=(2, 3))
+    counted = np.ones_like(target) if void is None else ~void[1:]
+    inter = (tracked & target & counted).sum(axis=(2, 3))
+    union = ((tracked | target) & counted).sum(axis=(2, 3))
     defined = union > 0
     return float((inter[defined] / union[defined]).mean()) if defined.any() else float("nan")
