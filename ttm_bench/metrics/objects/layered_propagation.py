@@ -14,16 +14,18 @@ Each object keeps two masks per frame: `amodal` (where it is, hidden parts inclu
    on the object's interior (it follows non-rigid motion), else the object's motion's preimage
    (a hidden part, an edge). Sources compose back to frame 0 and s(0) is sampled once, so no
    blur accumulates.
-4. Disappearance. A pixel of an object's amodal core (`edge_px` in) that no object explains,
-   and that was not behind another object in frame t, is cut from the object for good: the
-   flow shows something else (the background, a failure) where the object should be.
+4. Disappearance. A pixel of an object's amodal core (`edge_px` in, and 2 `edge_px` away from
+   other objects) that no object explains, and that was not behind another object in frame
+   t, is cut from the object for good: the flow shows something else (the background, a
+   failure) where the object should be. When most of a core that is a fair share of the
+   object goes at once, the object has vanished: all of it is cut, hidden parts too.
 5. Visibility. Where amodal masks overlap, the object that explains the pixel is seen, else the
    front-most by depth votes (pixels where one object explains and the other does not).
-6. Revealed parts. Pixels an object's leaving shows and no object owns are followed until
-   their flow is consistent: like the background's, they are background; else a connected
-   region of them that touches an object's visible pixels and moves with it (median source
-   distance within `AGREE_PX` + `AGREE_RELATIVE` × flow length) joins it. This recovers parts
-   hidden in s(0) that come into view.
+6. Revealed parts. Pixels no object owns whose source under an object's motion was another
+   object's in frame t may be parts of it that were hidden (in s(0) too); they move with it
+   until their flow is consistent. Moving like the background, they are background; a
+   connected region of them that touches the object's visible pixels and moves with it
+   (median source distance within `AGREE_PX` + `AGREE_RELATIVE` × flow length) joins it.
 
 Known limits: a hidden part moves rigidly while hidden; an object that goes behind something
 not tracked counts as gone; a revealed part that touches none of its object's visible pixels
@@ -45,11 +47,18 @@ from ttm_bench.metrics.objects.tracks import MASK_THRESHOLD
 EDGE_PX = 4
 #: Fewest interior pixels a motion is fitted on (else the last motion carries on).
 MIN_SUPPORT = 50
+#: Largest size change (factor) and turn (degrees) a fitted motion may make in one frame.
+MAX_SCALE_STEP = 1.25
+MAX_TURN_DEG = 20.0
+#: Share of its amodal area an object must show for its motion to be fitted (a sliver at an
+#: occluder's edge has the occluder's flow smeared over it).
+MIN_VISIBLE_SHARE = 0.3
 #: Most pixels a motion is fitted on (every n-th interior pixel beyond).
 MAX_SUPPORT = 4096
 #: Share of an object's visible core that, found unexplained in one step, means the object
 #: vanished: all of it goes, edge band and hidden parts too (else only that core is cut).
 VANISHED_SHARE = 0.5
+MIN_CORE_SHARE = 0.25
 #: Two motions agree at a pixel when their sources in frame t are within `AGREE_PX` px plus
 #: `AGREE_RELATIVE` × the flow's length.
 AGREE_PX = 0.75
@@ -114,7 +123,12 @@ def fit_motion(visible: np.ndarray, valid: np.ndarray, forward: np.ndarray,
     stride = -(-len(rows) // MAX_SUPPORT)  # an even subsample: four parameters need few points
     rows, cols = rows[::stride], cols[::stride]
     points = np.stack([cols, rows], axis=1).astype(np.float64)
-    return motions.fit(points, points + forward[rows, cols])
+    fitted = motions.fit(points, points + forward[rows, cols])
+    if fitted is None:
+        return None
+    scale, angle = motions.scale_and_angle(fitted)
+    plausible = abs(np.log(scale)) <= np.log(MAX_SCALE_STEP) and abs(angle) <= MAX_TURN_DEG
+    return fitted if plausible else None
 
 
 def displacement_field(visible: np.ndarray, valid: np.ndarray, forward: np.ndarray,
@@ -156,7 +170,7 @@ def displacement_fields(masks: np.ndarray, forward: np.ndarray, backward: np.nda
 
 
 def _fit_motions(seen: np.ndarray, valid: np.ndarray, forward: np.ndarray,
-                 last: list[np.ndarray], edge_px: int) -> list[np.ndarray]:
+                 last: list, edge_px: int) -> list:
     """Each region's `fit_motion` (seen: bool [L, H, W]), or its `last` motion without one."""
     fitted = [fit_motion(mask, valid, forward, edge_px) for mask in seen]
     return [old if new is None else new for new, old in zip(fitted, last, strict=True)]
@@ -169,30 +183,35 @@ class _Layer:
     cumulative: its rigid motion frame 0 → t [2, 3]; residual: float32 [H, W, 2], each
     pixel's frame-0 point minus the cumulative motion's preimage (the non-rigid motion the flow
     followed); presence: float32 [H, W], 0 where it was seen to vanish; grown: float32 [H, W],
-    parts revealed after frame 0; motion: its last motion t → t+1.
+    parts revealed after frame 0; maybe: bool [H, W], pixels that came out from behind another
+    object and may be its hidden parts (undecided until their flow is consistent); motion: its
+    last motion t → t+1.
     """
 
     cumulative: np.ndarray
     residual: np.ndarray
     presence: np.ndarray
     grown: np.ndarray
+    maybe: np.ndarray
     motion: np.ndarray
 
     @classmethod
     def start(cls, height: int, width: int) -> _Layer:
         return cls(motions.IDENTITY, np.zeros((height, width, 2), np.float32),
                    np.ones((height, width), np.float32), np.zeros((height, width), np.float32),
-                   motions.IDENTITY)
+                   np.zeros((height, width), bool), motions.IDENTITY)
 
-    def advance(self, source: np.ndarray, grid: np.ndarray) -> None:
-        """Move to frame t+1: each pixel's state is read at its `source` [H, W, 2] in frame t;
-        state outside the frame reads as present and not grown."""
+    def advance(self, source: np.ndarray, rigid: np.ndarray, grid: np.ndarray) -> None:
+        """Move to frame t+1: each pixel's state is read at its `source` [H, W, 2] in frame t
+        (`maybe` at its `rigid` source, under the object's motion); state outside the frame
+        reads as present and not grown."""
         before = motions.preimages(self.cumulative, source)
         self.cumulative = motions.compose(self.motion, self.cumulative)
         self.residual = (before + _remap(self.residual, source)
                          - motions.preimages(self.cumulative, grid))
         self.presence = _remap(self.presence, source, outside=1.0)
         self.grown = _remap(self.grown, source)
+        self.maybe = _remap(self.maybe.astype(np.float32), rigid) >= 0.5
 
     def carried(self, first: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """Its s(0) (`first`) carried to the current frame, minus vanished parts: float32
@@ -220,7 +239,6 @@ class _Tracking:
         self.visible = self.amodal = first
         self.owner = np.where(seen.any(axis=0), np.argmax(first, axis=0), -1)  # -1: none
         self.trusted = seen  # visible pixels the flow saw come from their object
-        self.revealed = np.full((height, width), -1)  # object whose leaving showed it
 
     def masks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(visible, amodal, carried) float32 [L, H, W] at the current frame."""
@@ -248,12 +266,12 @@ class _Tracking:
             for k in range(len(seen))])
         for k, layer in enumerate(self.layers):
             follows = explains[k] & (_remap(erode(seen[k], self.edge_px), dense) >= 0.5)
-            layer.advance(np.where(follows[..., None], dense, rigid[k]), self.grid)
+            layer.advance(np.where(follows[..., None], dense, rigid[k]), rigid[k], self.grid)
         self._cut_vanished(explains, hidden_before)
         present = self._amodal() >= MASK_THRESHOLD
         self.votes += _depth_votes(present, explains)
-        previous_owner, self.owner = self.owner, _owners(present, explains, self.votes)
-        self._grow_revealed(previous_owner, dense, valid, valid & ~like_background, excess)
+        self.owner = _owners(present, explains, self.votes)
+        self._grow_revealed(hidden_before, valid, like_background, excess)
         amodal = self._amodal()
         present = amodal >= MASK_THRESHOLD
         self.owner = _owners(present, explains, self.votes)
@@ -268,40 +286,64 @@ class _Tracking:
                      ) -> np.ndarray:
         """Fit each layer's and the background's motion t → t+1; return the displacement
         field of frame t."""
-        fitted = _fit_motions(np.concatenate([seen & self.trusted, [self.owner < 0]]), valid_t,
-                              forward, [*(layer.motion for layer in self.layers),
-                                        self.background_motion], self.edge_px)
+        amodal = (self.amodal >= MASK_THRESHOLD).sum(axis=(1, 2))
+        showing = seen.sum(axis=(1, 2)) >= MIN_VISIBLE_SHARE * amodal
+        support = seen & self.trusted & showing[:, None, None]
+        last = [*(layer.motion for layer in self.layers), self.background_motion]
+        # away from other objects first (their flow smears over an occlusion boundary)
+        fitted = _fit_motions(np.concatenate([support & ~self._near_others(seen), [self.owner < 0]]),
+                              valid_t, forward, [None] * len(last), self.edge_px)
+        fallback = _fit_motions(np.concatenate([support, [self.owner < 0]]), valid_t, forward,
+                                last, self.edge_px)
+        fitted = [f if f is not None else b for f, b in zip(fitted, fallback, strict=True)]
         for layer, motion in zip(self.layers, fitted, strict=False):
             layer.motion = motion
         self.background_motion = fitted[-1]
         return displacement_field(seen, valid_t, forward, fitted[:-1], self.edge_px)
+
+    def _near_others(self, masks: np.ndarray) -> np.ndarray:
+        """bool [L, H, W]: pixels within 2 `edge_px` of another object's mask (`masks` bool
+        [L, H, W]), where flow at an occlusion boundary mixes the two objects' motions."""
+        near = [cv2.dilate(mask.astype(np.uint8), _disc(2 * self.edge_px)).astype(bool)
+                for mask in masks]
+        return np.stack([np.logical_or.reduce([n for j, n in enumerate(near) if j != k]
+                                              or [np.zeros_like(masks[k])])
+                         for k in range(len(masks))])
 
     def _amodal(self) -> np.ndarray:
         return np.stack([layer.mask(self.first[k], self.grid)
                          for k, layer in enumerate(self.layers)])
 
     def _cut_vanished(self, explains: np.ndarray, hidden_before: np.ndarray) -> None:
+        """Step 4 of the module doc: an object whose judgeable core (not hidden before) is at
+        least `MIN_CORE_SHARE` of it and loses over `VANISHED_SHARE` of that core at once is
+        gone as a whole."""
         present = self._amodal() >= MASK_THRESHOLD
         unexplained = ~explains.any(axis=0)
         for k, layer in enumerate(self.layers):
-            open_view = present[k] & unexplained & ~hidden_before[k]
             core = erode(present[k], self.edge_px) & ~hidden_before[k]
-            cut = core & open_view
-            if cut.sum() > VANISHED_SHARE * core.sum():  # the object is gone, hidden parts too
+            cut = core & unexplained
+            if (core.sum() >= MIN_CORE_SHARE * present[k].sum()
+                    and cut.sum() > VANISHED_SHARE * core.sum()):
                 cut = present[k]
             layer.presence[cut] = 0
 
-    def _grow_revealed(self, previous_owner: np.ndarray, dense: np.ndarray, valid: np.ndarray,
-                       moving: np.ndarray, excess: np.ndarray) -> None:
-        """valid: consistent pixels of t+1; moving: those whose flow is unlike the
-        background's; excess: float [L, H, W] (see `_claim_revealed`)."""
-        self.revealed = _carry_revealed(self.revealed, previous_owner, self.owner, dense, valid)
-        self.revealed[valid & ~moving] = -1
-        claims = _claim_revealed(self.revealed, moving, self.owner, excess)
+    def _grow_revealed(self, hidden_before: np.ndarray, valid: np.ndarray,
+                       like_background: np.ndarray, excess: np.ndarray) -> None:
+        """Step 6 of the module doc. hidden_before: bool [L, H, W], pixels of t+1 whose source
+        under the object's motion was another object's in frame t; valid: consistent pixels
+        of t+1; like_background: those whose flow moves like the background's; excess: float
+        [L, H, W] (see `_claim_revealed`)."""
+        unowned = ~(self._amodal() >= MASK_THRESHOLD).any(axis=0)
+        for k, layer in enumerate(self.layers):
+            layer.maybe = (layer.maybe | hidden_before[k]) & unowned
+            layer.maybe &= ~(valid & like_background & (excess[k] > 0))  # background after all
+        claims = _claim_revealed(np.stack([layer.maybe for layer in self.layers]),
+                                 valid & ~like_background, self.owner, excess)
         for k, layer in enumerate(self.layers):
             layer.grown[claims == k] = 1.0
             layer.presence[claims == k] = 1.0
-        self.revealed[claims >= 0] = -1
+            layer.maybe &= claims < 0
 
 
 def _depth_votes(present: np.ndarray, explains: np.ndarray) -> np.ndarray:
@@ -327,35 +369,21 @@ def _owners(present: np.ndarray, explains: np.ndarray, votes: np.ndarray) -> np.
     return owner
 
 
-def _carry_revealed(revealed: np.ndarray, previous_owner: np.ndarray, owner: np.ndarray,
-                    dense: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Pixels of t+1 that an object's leaving showed and no object owns: int [H, W], the
-    object that hid them (-1: none). Undecided pixels of t follow the flow where it is
-    consistent and stay in place where it is not (a disocclusion has no consistent flow)."""
-    carried = cv2.remap(revealed.astype(np.float32), np.ascontiguousarray(dense[..., 0]),
-                        np.ascontiguousarray(dense[..., 1]), cv2.INTER_NEAREST,
-                        borderMode=cv2.BORDER_CONSTANT, borderValue=-1).astype(int)
-    revealed = np.where(valid, carried, revealed)
-    vacated = (previous_owner >= 0) & (owner < 0)
-    revealed[vacated] = previous_owner[vacated]
-    revealed[owner >= 0] = -1
-    return revealed
-
-
-def _claim_revealed(revealed: np.ndarray, moving: np.ndarray, owner: np.ndarray,
+def _claim_revealed(maybe: np.ndarray, moving: np.ndarray, owner: np.ndarray,
                     excess: np.ndarray) -> np.ndarray:
-    """Which object each revealed pixel turns out to be (int [H, W], -1: none).
+    """Which object each pixel that may be a revealed part turns out to be (int [H, W], -1:
+    none).
 
-    For object k, a connected region of pixels that another object's leaving revealed, whose
-    flow is consistent and unlike the background's (`moving`), that touches k's visible
-    pixels (`owner` int [H, W]) and whose median `excess` (float [L, H, W]: px by which the
-    flow's source misses k's motion's, beyond the tolerance) is not positive, joins k. A pixel
-    two objects claim goes to the one whose motion it follows best.
+    For object k, a connected region of pixels that may be its hidden parts (`maybe` bool
+    [L, H, W]), whose flow is consistent and unlike the background's (`moving`), that touches
+    k's visible pixels (`owner` int [H, W]) and whose median `excess` (float [L, H, W]: px by
+    which the flow's source misses k's motion's, beyond the tolerance) is not positive, joins
+    k. A pixel two objects claim goes to the one whose motion it follows best.
     """
-    best = np.full(revealed.shape, np.inf)
-    claims = np.full(revealed.shape, -1)
+    best = np.full(owner.shape, np.inf)
+    claims = np.full(owner.shape, -1)
     for k in range(len(excess)):
-        candidates = (revealed >= 0) & (revealed != k) & moving
+        candidates = maybe[k] & moving
         _, regions = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
         touching = cv2.dilate((owner == k).astype(np.uint8), _disc(1)).astype(bool)
         for region in np.unique(regions[touching & candidates]):

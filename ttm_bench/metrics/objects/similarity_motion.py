@@ -16,6 +16,8 @@ import numpy as np
 IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 #: Fewest points a fit accepts (two would determine it; noise needs more).
 MIN_POINTS = 12
+#: Share of the points a fit must keep as inliers (else the region holds two motions).
+MIN_INLIER_SHARE = 0.5
 #: Floor of the biweight scale (px): sub-pixel flow noise never makes inliers outliers.
 MIN_SCALE_PX = 0.5
 IRLS_STEPS = 5
@@ -50,8 +52,8 @@ def preimages(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
 def fit(points: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
     """The similarity map taking `points` to `targets` (both float [N, 2], px), robustly.
 
-    None when there are fewer than `MIN_POINTS` points (or too few inliers) or they all
-    coincide, so that no map is determined.
+    None when there are fewer than `MIN_POINTS` points, fewer than `MIN_INLIER_SHARE` of them
+    fit, or they all coincide, so that no map is determined.
     """
     if len(points) < MIN_POINTS:
         return None
@@ -75,6 +77,12 @@ def fit(points: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
         residual = np.linalg.norm(apply(affine, points) - targets, axis=1)
         scale = max(MIN_SCALE_PX, 4.685 * 1.4826 * float(np.median(residual)))
         weights = np.clip(1.0 - (residual / scale) ** 2, 0.0, None) ** 2
-        if (weights > 0).sum() < MIN_POINTS:
+        if (weights > 0).sum() < max(MIN_POINTS, MIN_INLIER_SHARE * len(points)):
             return None
     return affine
+
+
+def scale_and_angle(affine: np.ndarray) -> tuple[float, float]:
+    """(scale, rotation in degrees, positive clockwise on screen) of a similarity map."""
+    a, b = affine[0, 0], affine[1, 0]
+    return float(np.hypot(a, b)), float(np.degrees(np.arctan2(b, a)))
