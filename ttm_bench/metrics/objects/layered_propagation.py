@@ -267,7 +267,7 @@ class _Tracking:
         for k, layer in enumerate(self.layers):
             follows = explains[k] & (_remap(erode(seen[k], self.edge_px), dense) >= 0.5)
             layer.advance(np.where(follows[..., None], dense, rigid[k]), rigid[k], self.grid)
-        self._cut_vanished(explains, hidden_before)
+        self._cut_vanished(explains, valid, hidden_before)
         present = self._amodal() >= MASK_THRESHOLD
         self.votes += _depth_votes(present, explains)
         self.owner = _owners(present, explains, self.votes)
@@ -291,8 +291,9 @@ class _Tracking:
         support = seen & self.trusted & showing[:, None, None]
         last = [*(layer.motion for layer in self.layers), self.background_motion]
         # away from other objects first (their flow smears over an occlusion boundary)
-        fitted = _fit_motions(np.concatenate([support & ~self._near_others(seen), [self.owner < 0]]),
-                              valid_t, forward, [None] * len(last), self.edge_px)
+        apart = support & ~self._near_others(seen)
+        fitted = _fit_motions(np.concatenate([apart, [self.owner < 0]]), valid_t, forward,
+                              [None] * len(last), self.edge_px)
         fallback = _fit_motions(np.concatenate([support, [self.owner < 0]]), valid_t, forward,
                                 last, self.edge_px)
         fitted = [f if f is not None else b for f, b in zip(fitted, fallback, strict=True)]
@@ -314,15 +315,18 @@ class _Tracking:
         return np.stack([layer.mask(self.first[k], self.grid)
                          for k, layer in enumerate(self.layers)])
 
-    def _cut_vanished(self, explains: np.ndarray, hidden_before: np.ndarray) -> None:
-        """Step 4 of the module doc: an object whose judgeable core (not hidden before) is at
-        least `MIN_CORE_SHARE` of it and loses over `VANISHED_SHARE` of that core at once is
-        gone as a whole."""
+    def _cut_vanished(self, explains: np.ndarray, valid: np.ndarray,
+                      hidden_before: np.ndarray) -> None:
+        """Step 4 of the module doc. Where the flow is not consistent within 2 `edge_px` of
+        another object (an occlusion boundary, where flow fails for both sides), nothing is
+        cut. An object whose judgeable core (not hidden before) is at least `MIN_CORE_SHARE` of
+        it and loses over `VANISHED_SHARE` of that core at once is gone as a whole."""
         present = self._amodal() >= MASK_THRESHOLD
         unexplained = ~explains.any(axis=0)
+        boundary = self._near_others(present)
         for k, layer in enumerate(self.layers):
             core = erode(present[k], self.edge_px) & ~hidden_before[k]
-            cut = core & unexplained
+            cut = core & unexplained & (valid | ~boundary[k])
             if (core.sum() >= MIN_CORE_SHARE * present[k].sum()
                     and cut.sum() > VANISHED_SHARE * core.sum()):
                 cut = present[k]
