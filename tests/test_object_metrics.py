@@ -14,14 +14,17 @@ import pytest
 
 from ttm_bench.data.benchmark import Benchmark, SampleError
 from ttm_bench.data.synthetic import SyntheticConfig, build_synthetic, sample_plan
-from ttm_bench.data.synthetic_edits import erase_object, exact_object_displacement
+from ttm_bench.data.synthetic_edits import (
+    erase_object,
+    exact_object_displacement,
+    hidden_in_first_frame,
+)
 from ttm_bench.data.synthetic_scene import SceneRender, SceneSpec, render_scene
 from ttm_bench.errors import TTMBenchError, UnknownNameError
 from ttm_bench.evaluation import evaluate, inputs_from_run
 from ttm_bench.generation.runner import generate_run
 from ttm_bench.metrics import EvalItem, create_metric
 from ttm_bench.metrics.objects import tracks as reductions
-from ttm_bench.metrics.objects.propagation import consistent, propagate
 from ttm_bench.metrics.registry import GROUPS, expand_names
 from ttm_bench.report.leaderboard import build_leaderboard, render_html, render_markdown
 from ttm_bench.report.results import load_results
@@ -99,26 +102,6 @@ def test_locality_persistence_and_iou_closed_forms() -> None:
     assert np.isnan(reductions.mean_iou(np.zeros((2, 1, 3, 3)), np.zeros((2, 1, 3, 3), bool)))
 
 
-def test_propagate_follows_a_translation_and_drops_disocclusions() -> None:
-    height = width = 40
-    first = np.zeros((1, height, width), bool)
-    first[0, 10:20, 10:20] = True
-    forward = np.zeros((3, height, width, 2), np.float32)
-    backward = np.zeros((3, height, width, 2), np.float32)
-    for t in range(3):  # the square moves 2 px right per frame; the background is still
-        forward[t, 10:20, 10 + 2 * t:20 + 2 * t, 0] = 2.0
-        backward[t, 10:20, 12 + 2 * t:22 + 2 * t, 0] = -2.0
-    masks = propagate(first, forward, backward)
-    expected = np.zeros((height, width), bool)
-    expected[10:20, 16:26] = True
-    np.testing.assert_array_equal(masks[3, 0] >= 0.5, expected)
-    # a pixel whose backward flow points into the object but whose forward flow does not come
-    # back (a disocclusion) is dropped
-    backward[0, 30, 30] = (-20.0, -15.0)
-    assert not consistent(forward[0], backward[0])[30, 30]
-    assert consistent(forward[0], backward[0])[15, 15]
-
-
 # --- known answers on synthetic scenes ------------------------------------------------------
 
 @pytest.mark.parametrize("index", [0, 1, 2, 3])
@@ -129,10 +112,38 @@ def test_ground_truth_ad_object_within_10_percent_of_exact(index: int) -> None:
     assert score("ad_background", render.frames, render.masks[0]) < 0.15 * value
 
 
+def test_ground_truth_ad_object_of_a_multi_object_run_within_10_percent() -> None:
+    """Run level (the mean over samples, as the leaderboard reports it): one sample, an
+    object that frame 0 shows only as slivers, is off by about 16%."""
+    renders = [scene(i)[1] for i in range(8, 12)]
+    values = [score("ad_object", r.frames, r.masks[0]) for r in renders]
+    assert np.mean(values) == pytest.approx(np.mean([exact_ad_object(r) for r in renders]),
+                                            rel=0.10)
+
+
 def test_ground_truth_trajectory_miou_single_object() -> None:
     values = [score("trajectory_miou", r.frames, r.masks[0], r.masks)
               for r in (scene(i)[1] for i in range(4))]
-    assert np.mean(values) >= 0.9, values
+    assert np.mean(values) >= 0.95, values
+
+
+def test_ground_truth_trajectory_miou_multi_object_with_occlusion() -> None:
+    """Scenes 8-11 have occlusions, and parts of objects that frame 0 does not show: with
+    those parts void, the tracks match; counted, they are what the tracker misses."""
+    full, void, persistent = [], [], []
+    for index in range(8, 12):
+        spec, render = scene(index)
+        metric = create_metric("trajectory_miou")
+        tracks = metric.tracks(EvalItem("s", "all", render.frames, 8.0, masks=render.masks[0]))
+        size = tracks.masks.shape[2:]
+        targets = reductions.resize_masks(render.masks, size) >= 0.5
+        hidden = reductions.resize_masks(hidden_in_first_frame(spec, render), size) >= 0.5
+        full.append(reductions.mean_iou(tracks.masks, targets))
+        void.append(reductions.mean_iou(tracks.masks, targets, hidden))
+        persistent.append(reductions.persistence(tracks.presence, (0.5, 2.0)))
+    assert np.mean(void) >= 0.9, void
+    assert np.mean(full) >= 0.85, full
+    assert np.mean(persistent) >= 0.9, persistent
 
 
 def test_static_video_has_no_motion_and_full_persistence() -> None:

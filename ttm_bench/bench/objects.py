@@ -10,6 +10,7 @@ mean and worst case of:
   trajectory_miou against the exact masklets, and again with the masklets' parts that frame 0
   does not show (hidden behind another object then; no tracker prompted with s(0) can know
   them until they come into view) as void, with the share of masklet pixels they make up;
+  persistence (exact: 1, nothing vanishes);
 - static (the first frame repeated): ad_object and ad_background (exact: 0), persistence
   (exact: 1) and how many motion_locality values are undefined (exact: all);
 - ken-burns (the floor model, seed 0): |motion_locality − the objects' area share|;
@@ -86,6 +87,7 @@ def run(samples: int, one_moves: int, tracker: str) -> dict[str, dict[str, list[
             reductions.mean_iou(truth.masks, targets, void))
         out["GT masklet share hidden at frame 0"].append(
             float(hidden[1:].sum() / max(1, render.masks[1:].sum())))
+        out["GT persistence (exact 1)"].append(reductions.persistence(truth.presence, BAND))
         if split == "one-moves":
             moving, still = np.nanmean(truth.object_displacement, axis=1)
             out["GT still object's ad (px)"].append(float(still))
