@@ -14,7 +14,8 @@ with the preset's tracker (`flow` by default: DIS optical flow, no weights; `sam
 - `trajectory_miou`: mean IoU of tracked masks and the benchmark's per-frame masklets.
 
 The metrics of one video share one tracking run (an in-process memo keyed by the video, masks
-and tracking parameters), so evaluating all five costs one tracking per video.
+and tracking preset), and tracks are kept on disk (`track_cache`), so evaluating all five
+costs one tracking per video, and re-evaluating it none.
 """
 
 from __future__ import annotations
@@ -25,22 +26,25 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.metrics.base import EvalItem, PerSampleMetric, pop_own_params
+from ttm_bench.metrics.base import EvalItem, PerSampleMetric, Preset, pop_own_params
 from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.motion import AverageDisplacement
 from ttm_bench.metrics.objects import tracks as reductions
+from ttm_bench.metrics.objects.track_cache import TrackCache, binarised, entry_key
 from ttm_bench.metrics.objects.tracker import (
     POINT_TRACKERS,
     TRACKERS,
     Checkpoint,
     ObjectTracker,
     build_tracker,
+    tracker_weights_sha256,
 )
 from ttm_bench.metrics.objects.tracks import ObjectTracks, resize_masks
 from ttm_bench.metrics.video_input import check_clip
 
-#: The last tracking run: (key, tracks). The evaluation feeds one video to every metric in turn.
-_last_tracking: tuple[tuple[str, ...], ObjectTracks] | None = None
+#: The last tracking run: ((entry key, tracking hash), tracks). The evaluation feeds one video
+#: to every metric in turn.
+_last_tracking: tuple[tuple[str, str], ObjectTracks] | None = None
 
 
 class ObjectMetric(PerSampleMetric):
@@ -65,12 +69,15 @@ class ObjectMetric(PerSampleMetric):
     needs_masks: ClassVar[bool] = False
 
     def __init__(self, *, checkpoint: Checkpoint = None, model: ObjectTracker | None = None,
-                 **params: Any) -> None:
+                 track_cache: TrackCache | None = None, **params: Any) -> None:
         """checkpoint: where a model tracker's weights are; model: a ready tracker (tests use
-        random-weight ones), used as is. Neither is part of the preset."""
+        random-weight ones), used as is and never cached on disk (the preset does not describe
+        it); track_cache: where tracks are kept (default `$TTM_BENCH_CACHE/object_tracks`).
+        None of them is part of the preset."""
         self._checkpoint = checkpoint
         self._tracker = model
         self._injected = model is not None
+        self.track_cache = track_cache or TrackCache.default()
         tracker = params.get("tracker", self.tracking_params["tracker"])
         if tracker not in TRACKERS:
             raise TTMBenchError(f"object tracker {tracker!r} unknown; known: {sorted(TRACKERS)}")
@@ -80,23 +87,38 @@ class ObjectMetric(PerSampleMetric):
         own = pop_own_params(params, self.tracker_params.get(tracker, {}))
         super().__init__(**params)
         self.preset = self.preset.extended(own)
+        #: Identifies the tracking in cache keys: the tracking preset and the weights' sha256
+        #: (set by `setup`), or, for a tracker handed over, that object (never cached on disk).
+        self._tracking_hash = (f"model={id(model)}:{self._tracking_preset(None).hash}"
+                               if self._injected else "")
+
+    def _tracking_preset(self, weights_sha256: str | None) -> Preset:
+        """The parameters that pin the tracks (the preset's, less the metric's own)."""
+        tracking = {k: v for k, v in self.params.items() if k not in self.metric_params}
+        return Preset("object-tracks", {**tracking, "weights_sha256": weights_sha256})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.default_params = {**cls.tracking_params, **cls.metric_params}
 
     def setup(self, device: str) -> None:
-        """Build the tracker (loading its weights), so a missing one fails before decoding."""
-        if not self._injected:
-            self._tracker = build_tracker(self.params["tracker"], self.params, device,
-                                          self._checkpoint)
+        """Build the tracker (loading its weights), so a missing one fails before decoding, and
+        pin the tracks' cache key: the preset's tracking parameters and the weights' sha256."""
+        if self._injected:
+            return
+        name = self.params["tracker"]
+        self._tracker = build_tracker(name, self.params, device, self._checkpoint)
+        self._tracking_hash = self._tracking_preset(
+            tracker_weights_sha256(name, self.params, self._checkpoint)).hash
 
     def __getstate__(self) -> dict[str, Any]:
         """Without a tracker it built: a process that receives the metric calls `setup`."""
         return {**self.__dict__, "_tracker": self._tracker if self._injected else None}
 
     def tracks(self, item: EvalItem) -> ObjectTracks:
-        """The tracks of `item`'s s(0) masks, shared with the other object metrics."""
+        """The tracks of `item`'s s(0) masks (masks binarised, `track_cache.binarised`), shared
+        with the other object metrics: from the last video's tracking in this process, from the
+        disk cache, or tracked now and cached."""
         global _last_tracking
         from ttm_bench.video import resize_short_side
 
@@ -109,21 +131,20 @@ class ObjectMetric(PerSampleMetric):
             raise TTMBenchError(f"sample {item.sample_id!r}: masks are {item.masks.shape[1:]} "
                                 f"but the video is {item.video.shape[1:3]}; regenerate the "
                                 "video at the benchmark's size")
-        tracking = tuple(f"{k}={v}" for k, v in sorted(self.params.items())
-                         if k not in self.metric_params)
-        if self._injected:  # a tracker handed over is not described by the preset
-            tracking += (f"model={id(self._tracker)}",)
-        key = (item.sample_id, item.video_sha256 or array_sha256(item.video),
-               array_sha256(item.masks), *tracking)
-        if _last_tracking is not None and _last_tracking[0] == key:
-            return _last_tracking[1]
         if self._tracker is None:
             self.setup("cpu")
-        video = resize_short_side(item.video, self.params["eval_short_side"],
-                                  method=self.params["resize"])
-        first = resize_masks(item.masks, video.shape[1:3])
-        result = self._tracker.track(video, first)
-        _last_tracking = (key, result)
+        key = entry_key(array_sha256(item.video), array_sha256(item.masks))
+        if _last_tracking is not None and _last_tracking[0] == (key, self._tracking_hash):
+            return _last_tracking[1]
+        cache = TrackCache(None) if self._injected else self.track_cache
+        result = cache.get(key, self._tracking_hash)
+        if result is None:
+            video = resize_short_side(item.video, self.params["eval_short_side"],
+                                      method=self.params["resize"])
+            first = resize_masks(item.masks, video.shape[1:3])
+            result = binarised(self._tracker.track(video, first))
+            cache.put(key, self._tracking_hash, result)
+        _last_tracking = ((key, self._tracking_hash), result)
         return result
 
 

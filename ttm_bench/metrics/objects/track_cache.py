@@ -1,0 +1,143 @@
+"""Disk cache of object tracks: what every object metric reads from one tracking run.
+
+Tracking a video (DIS flow both ways, SAM2, CoTracker) costs far more than reducing its tracks,
+so the tracks of each (video content, first-frame masks, tracking preset) are kept at
+`$TTM_BENCH_CACHE/object_tracks/<tracking_hash>/<key[:2]>/<key>.npz`, where `tracking_hash`
+pins the tracker, its parameters and its weights, and `key` = sha256(video sha256, masks
+sha256). Re-evaluating a run, or adding an object metric later, then tracks nothing again.
+
+An entry holds the tracks in the form the metrics read (`binarised`): the displacement rows
+(float64) and the tracked masks thresholded at `MASK_THRESHOLD`, packed 8 per byte
+(`np.packbits`), about T·L·H·W/8 bytes (2 MB for 49 frames of 3 objects at 256×455).
+
+Robustness:
+- an entry carries the sha256 of its arrays; one that fails to load or to match it (truncated,
+  edited) is recomputed and rewritten, never trusted, with a warning;
+- writes are atomic (`atomic.atomic_path`): two processes filling one entry each write a whole
+  file and the last rename wins; a reader sees a whole file or none;
+- an unwritable cache directory costs only the recomputation, with one warning per cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ttm_bench.atomic import atomic_path
+from ttm_bench.metrics.objects.tracks import MASK_THRESHOLD, ObjectTracks
+from ttm_bench.weights import cache_dir
+
+_ROWS = ("object_displacement", "background_displacement", "frame_displacement",
+         "object_motion")
+_DIGEST = "sha256"
+
+
+def binarised(tracks: ObjectTracks) -> ObjectTracks:
+    """`tracks` with masks thresholded at `MASK_THRESHOLD` (float32 0/1): what the cache keeps
+    and what every metric reads, so a cached and a fresh tracking give equal numbers."""
+    if tracks.masks is None:
+        return tracks
+    masks = (tracks.masks >= MASK_THRESHOLD).astype(np.float32)
+    return ObjectTracks(masks, *(getattr(tracks, name) for name in _ROWS))
+
+
+def to_arrays(tracks: ObjectTracks) -> dict[str, np.ndarray]:
+    """The arrays of an entry (without its digest); masks packed 8 per byte."""
+    arrays = {name: np.asarray(getattr(tracks, name), np.float64) for name in _ROWS}
+    if tracks.masks is not None:
+        arrays["mask_shape"] = np.array(tracks.masks.shape, np.int64)
+        arrays["packed_masks"] = np.packbits(tracks.masks >= MASK_THRESHOLD, axis=None)
+    return arrays
+
+
+def from_arrays(arrays: Mapping[str, np.ndarray]) -> ObjectTracks:
+    """The tracks of an entry's arrays (the inverse of `to_arrays` after `binarised`)."""
+    masks = None
+    if "packed_masks" in arrays:
+        shape = tuple(int(d) for d in arrays["mask_shape"])
+        count = int(np.prod(shape))
+        masks = np.unpackbits(arrays["packed_masks"], count=count).reshape(shape)
+        masks = masks.astype(np.float32)
+    return ObjectTracks(masks, *(arrays[name] for name in _ROWS))
+
+
+def arrays_sha256(arrays: Mapping[str, np.ndarray]) -> str:
+    """sha256 over each array's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
+
+
+def entry_key(video_sha256: str, masks_sha256: str) -> str:
+    """The entry of one video with one set of first-frame masks (content hashes)."""
+    return hashlib.sha256(f"{video_sha256}\0{masks_sha256}".encode()).hexdigest()
+
+
+class TrackCache:
+    """Object tracks on disk; `root=None` disables caching. `hits`, `misses` and `rejected`
+    (entries that failed their check) count lookups."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self.hits = 0
+        self.misses = 0
+        self.rejected = 0
+        self._unwritable = False
+
+    @classmethod
+    def default(cls) -> TrackCache:
+        return cls(cache_dir() / "object_tracks")
+
+    def path(self, key: str, tracking_hash: str) -> Path:
+        assert self.root is not None
+        return self.root / tracking_hash / key[:2] / f"{key}.npz"
+
+    def get(self, key: str, tracking_hash: str) -> ObjectTracks | None:
+        """The cached tracks, or None when absent, disabled, unreadable or failing its check."""
+        if self.root is None:
+            return None
+        path = self.path(key, tracking_hash)
+        if not path.is_file():
+            self.misses += 1
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as entry:
+                arrays = {name: entry[name] for name in entry.files}
+            expected = str(arrays.pop(_DIGEST))
+            tracks = from_arrays(arrays) if arrays_sha256(arrays) == expected else None
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            problem = f"cannot be read ({exc})"
+        else:
+            if tracks is not None:
+                self.hits += 1
+                return tracks
+            problem = "does not match its sha256 (edited or damaged)"
+        self.rejected += 1
+        self.misses += 1
+        warnings.warn(f"object-track cache entry {path} {problem}; tracking the video again "
+                      "and replacing it", RuntimeWarning, stacklevel=2)
+        return None
+
+    def put(self, key: str, tracking_hash: str, tracks: ObjectTracks) -> None:
+        """Store `tracks` (atomically); a no-op when disabled, a warning when unwritable."""
+        if self.root is None or self._unwritable:
+            return
+        arrays = to_arrays(tracks)
+        arrays[_DIGEST] = np.array(arrays_sha256(arrays))
+        try:
+            with atomic_path(self.path(key, tracking_hash)) as tmp:
+                np.savez(tmp, **arrays)
+        except OSError as exc:
+            self._unwritable = True
+            warnings.warn(f"object-track cache {self.root} cannot be written ({exc}); object "
+                          "metrics track every video again on the next evaluation (set "
+                          "$TTM_BENCH_CACHE to a writable folder to keep them)", RuntimeWarning,
+                          stacklevel=2)
