@@ -3,11 +3,14 @@
 Inputs are a run directory plus the benchmark it was generated on, or a plain folder of
 `<sample_id>.mp4` files (reference-free metrics only). Outputs, in the results directory:
 `per_sample.parquet` (sample_id, split, metric, value), `aggregate.parquet` (run, benchmark,
-split, metric, value, ci_low, ci_high, n, n_expected, preset_hash), `results.json` (the same
-aggregate plus presets, skipped metrics with reasons, and provenance) and, for set-level metrics
-such as FVD, their per-sample features in `features/<metric>.npz` (`metrics.sample_features`).
-Aggregates exist per split and for `all`; a split with fewer evaluated samples than expected is
-marked incomplete through `n < n_expected`, never silently averaged over fewer samples.
+split, metric, value, ci_low, ci_high, n, n_undefined, n_expected, preset_hash), `results.json`
+(the same aggregate plus presets, skipped metrics with reasons, and provenance) and, for
+set-level metrics such as FVD, their per-sample features in `features/<metric>.npz`
+(`metrics.sample_features`). Aggregates exist per split and for `all`; a split with fewer
+evaluated samples than expected is marked incomplete through `n < n_expected`, never silently
+averaged over fewer samples. `n` counts the samples evaluated; `n_undefined` those of them on
+which the metric is undefined (`Metric.undefined_when`: NaN per sample), left out of the value
+and interval, which are over n − n_undefined samples.
 """
 
 from __future__ import annotations
@@ -258,7 +261,8 @@ def _evaluate_into(writer: ResultsWriter, inputs: EvaluationInputs,
             aggregate_rows.append({
                 "run": inputs.name, "benchmark": benchmark_tag, "split": split,
                 "metric": metric.preset.metric, "value": value, "ci_low": low, "ci_high": high,
-                "n": len(ids), "n_expected": len(expected_ids), "preset_hash": metric.preset.hash,
+                "n": len(ids), "n_undefined": _count_undefined(metric, ids),
+                "n_expected": len(expected_ids), "preset_hash": metric.preset.hash,
             })
     results = {
         "run": inputs.name,
@@ -277,7 +281,8 @@ def _evaluate_into(writer: ResultsWriter, inputs: EvaluationInputs,
         "unverified_videos": sorted(v.sample_id for v in inputs.videos
                                     if v.sha256 is None and inputs.run_info),
         "presets": {m.preset.metric: m.preset.to_dict() for m in metrics},
-        "metrics": {m.preset.metric: {"label": m.label, "higher_is_better": m.higher_is_better}
+        "metrics": {m.preset.metric: {"label": m.label, "higher_is_better": m.higher_is_better,
+                                      "can_be_undefined": m.undefined_when is not None}
                     for m in metrics},
         "warnings": {m.preset.metric: m.warnings for m in metrics if m.warnings},
         "skipped_metrics": skipped,
@@ -371,12 +376,20 @@ def _aggregate(metric: Metric, ids: list[str], n_boot: int,
     if isinstance(metric, PerSampleMetric):  # mean of per-sample values: vectorised bootstrap
         per_sample = metric.per_sample()
         values = np.array([per_sample[s] for s in ids])
-        values = values[np.isfinite(values)]  # undefined samples (see motion_locality)
+        values = values[~np.isnan(values)]  # undefined samples (`Metric.undefined_when`)
         low, high = bootstrap_mean_ci(values, n_boot=n_boot, seed=seed)
     else:
         low, high = centred_bootstrap_ci(lambda idx: metric.compute_on([ids[i] for i in idx]),
                                          len(ids), n_boot=n_boot, seed=seed)
     return value, low, high
+
+
+def _count_undefined(metric: Metric, ids: list[str]) -> int:
+    """How many of `ids` the metric leaves undefined (NaN, out of the value and interval)."""
+    if not isinstance(metric, PerSampleMetric):
+        return 0
+    undefined = set(metric.undefined_ids)
+    return sum(s in undefined for s in ids)
 
 
 def _check_replaceable(writer: ResultsWriter, inputs: EvaluationInputs,

@@ -23,8 +23,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import numpy as np
-
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics.base import EvalItem, PerSampleMetric, Preset, pop_own_params
 from ttm_bench.metrics.feature_cache import array_sha256
@@ -172,34 +170,10 @@ class MotionLocality(ObjectMetric):
 
     name = "motion_locality"
     metric_params: ClassVar[Mapping[str, Any]] = {"static_px": 0.05}
+    undefined_when = "static videos (mean displacement below {static_px} px/frame)"
 
     def score(self, item: EvalItem) -> float:
         return reductions.motion_locality(self.tracks(item), self.params["static_px"])
-
-    def update(self, item: EvalItem) -> None:
-        self._values[item.sample_id] = float(self.score(item))
-        self._note_undefined()
-
-    def merge_state(self, state: dict[str, float]) -> None:
-        super().merge_state(state)
-        self._note_undefined()
-
-    @property
-    def undefined_ids(self) -> list[str]:
-        return [s for s, v in self._values.items() if not np.isfinite(v)]
-
-    def _note_undefined(self) -> None:
-        undefined = self.undefined_ids
-        self.warnings = [] if not undefined else [
-            f"undefined for {len(undefined)} of the run's {len(self._values)} sample(s), left "
-            f"out of its means: static videos (mean displacement below "
-            f"{self.params['static_px']} px/frame): {', '.join(undefined[:5])}"
-            f"{' …' if len(undefined) > 5 else ''}"]
-
-    def compute_on(self, sample_ids: list[str]) -> float:
-        values = np.array([self._values[s] for s in sample_ids], dtype=np.float64)
-        defined = values[np.isfinite(values)]
-        return float(defined.mean()) if defined.size else float("nan")
 
 
 class ObjectPersistence(ObjectMetric):
