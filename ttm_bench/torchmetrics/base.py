@@ -128,12 +128,13 @@ class PerSampleSuiteMetric(SuiteMetric):
         self.values.append(torch.from_numpy(scores).to(self.device))
 
     def per_video(self) -> torch.Tensor:
-        """The value of every video seen (all ranks, in update order), float64 [N]; NaN where
-        the preset is undefined."""
-        return gathered(self.values, self.preset_name)
+        """The value of every video seen (all ranks in rank order, each in update order),
+        float64 [N]; NaN where the preset is undefined."""
+        with self.sync_context(should_sync=self._to_sync, should_unsync=self._should_unsync):
+            return gathered(self.values, self.preset_name).clone()
 
     def compute(self) -> torch.Tensor:
         """The mean per-video value over every video seen (all ranks) where it is defined,
         float64 scalar (NaN when none is)."""
-        values = self.per_video()
+        values = gathered(self.values, self.preset_name)
         return values[~torch.isnan(values)].mean()
