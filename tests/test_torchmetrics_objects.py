@@ -18,6 +18,8 @@ from ttm_bench.data.synthetic_scene import render_scene
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.evaluation import evaluate, inputs_from_run
 from ttm_bench.generation.runner import generate_run
+from ttm_bench.metrics.objects.flow_tracker import FlowTracker
+from ttm_bench.metrics.objects.tracks import ObjectTracks
 from ttm_bench.metrics.registry import GROUPS
 from ttm_bench.torchmetrics import ObjectMotion
 from ttm_bench.video import read_video
@@ -143,3 +145,24 @@ def test_mask_inputs_are_checked_with_clear_errors(tmp_path: Path,
     assert float(metric.compute()) == 0.0
     assert not any(Path(tmp_path).rglob("*.npz"))  # no disk writes in training loops
     assert os.environ["TTM_BENCH_CACHE"] == str(tmp_path)
+
+
+def test_presets_updated_on_one_batch_share_each_tracking(monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    calls: list[int] = []
+    track = FlowTracker.track
+
+    def counting(self: FlowTracker, video: np.ndarray, first_masks: np.ndarray) -> ObjectTracks:
+        calls.append(1)
+        return track(self, video, first_masks)
+
+    monkeypatch.setattr(FlowTracker, "track", counting)
+    monkeypatch.setenv("TTM_BENCH_CACHE", str(tmp_path))
+    videos, masks = scene_videos(range(8, 11))
+    metrics = [ObjectMotion(name) for name in ("ad_object", "ad_background", "motion_locality")]
+    for metric in metrics:
+        metric.update(videos, masks)
+    assert len(calls) == 3  # one tracking per video, not per preset
+    assert not any(tmp_path.rglob("*.npz"))
+    clone = metrics[0].clone()
+    assert float(clone.compute()) == float(metrics[0].compute())

@@ -10,7 +10,8 @@ dist_reduce_fx="cat")`, so DDP gathers every rank's per-sample values or feature
 set-level metrics (FVD) compute one distance on the gathered features — never an average of
 per-rank FVDs.
 
-Training code sees no disk writes: the suite's on-disk feature and track caches are off here.
+Training code sees no disk writes: the suite's on-disk feature cache is off here, and object
+tracks are shared in memory (`SHARED_TRACKS`).
 
 Extension point: a new family needs a subclass that says which `update` arguments become which
 `EvalItem` fields (`_items`, as `ObjectMotion` does with masks), and, if it is set-level, what it
@@ -36,11 +37,15 @@ from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.feature_cache import FeatureCache
 from ttm_bench.metrics.model_metric import ModelMetric
 from ttm_bench.metrics.objects.metrics import ObjectMetric
-from ttm_bench.metrics.objects.track_cache import TrackCache
+from ttm_bench.metrics.objects.track_cache import MemoryTrackCache
 from ttm_bench.metrics.registry import canonical_name, create_metric, metric_class
 
 #: Split name given to every item (torchmetrics has no splits).
 SPLIT = "all"
+
+#: Object tracks of the latest videos, shared by the object-motion metrics of this process (in
+#: memory: nothing is written to disk), so several presets updated on one batch track it once.
+SHARED_TRACKS = MemoryTrackCache(capacity=64)
 
 
 class SuiteMetric(TorchMetric):
@@ -69,7 +74,7 @@ class SuiteMetric(TorchMetric):
         if issubclass(metric_class(name), ModelMetric):
             options.setdefault("feature_cache", FeatureCache(None))
         if issubclass(metric_class(name), ObjectMetric):
-            options.setdefault("track_cache", TrackCache(None))
+            options.setdefault("track_cache", SHARED_TRACKS)
         self.suite: Metric = create_metric(name, **options)
         self.suite.setup(device)
         self.network_device = device

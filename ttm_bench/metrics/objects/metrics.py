@@ -28,7 +28,12 @@ from ttm_bench.metrics.base import EvalItem, PerSampleMetric, Preset, pop_own_pa
 from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.motion import AverageDisplacement
 from ttm_bench.metrics.objects import tracks as reductions
-from ttm_bench.metrics.objects.track_cache import TrackCache, binarised, entry_key
+from ttm_bench.metrics.objects.track_cache import (
+    MemoryTrackCache,
+    TrackCache,
+    binarised,
+    entry_key,
+)
 from ttm_bench.metrics.objects.tracker import (
     POINT_TRACKERS,
     TRACKERS,
@@ -67,11 +72,12 @@ class ObjectMetric(PerSampleMetric):
     needs_masks: ClassVar[bool] = False
 
     def __init__(self, *, checkpoint: Checkpoint = None, model: ObjectTracker | None = None,
-                 track_cache: TrackCache | None = None, **params: Any) -> None:
+                 track_cache: TrackCache | MemoryTrackCache | None = None,
+                 **params: Any) -> None:
         """checkpoint: where a model tracker's weights are; model: a ready tracker (tests use
         random-weight ones), used as is and never cached on disk (the preset does not describe
-        it); track_cache: where tracks are kept (default `$TTM_BENCH_CACHE/object_tracks`).
-        None of them is part of the preset."""
+        it); track_cache: where tracks are kept (default `$TTM_BENCH_CACHE/object_tracks`; a
+        `MemoryTrackCache` keeps them off disk). None of them is part of the preset."""
         self._checkpoint = checkpoint
         self._tracker = model
         self._injected = model is not None

@@ -16,6 +16,10 @@ Robustness:
 - writes are atomic (`atomic.atomic_path`): two processes filling one entry each write a whole
   file and the last rename wins; a reader sees a whole file or none;
 - an unwritable cache directory costs only the recomputation, with one warning per cache.
+
+`MemoryTrackCache` keeps the same entries (packed) in memory instead, for callers that must
+not write to disk (the torchmetrics classes): metrics updated one after the other on the same
+batch then share each video's tracking.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 import zipfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -141,3 +146,28 @@ class TrackCache:
                           "metrics track every video again on the next evaluation (set "
                           "$TTM_BENCH_CACHE to a writable folder to keep them)", RuntimeWarning,
                           stacklevel=2)
+
+
+class MemoryTrackCache:
+    """The entries of `TrackCache`, packed, in memory: the `capacity` most recently used."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, str], dict[str, np.ndarray]] = OrderedDict()
+
+    def __getstate__(self) -> dict[str, object]:
+        """Copies (pickling, `clone()`) start empty."""
+        return {"capacity": self.capacity, "_entries": OrderedDict()}
+
+    def get(self, key: str, tracking_hash: str) -> ObjectTracks | None:
+        arrays = self._entries.get((key, tracking_hash))
+        if arrays is None:
+            return None
+        self._entries.move_to_end((key, tracking_hash))
+        return from_arrays(arrays)
+
+    def put(self, key: str, tracking_hash: str, tracks: ObjectTracks) -> None:
+        self._entries[key, tracking_hash] = to_arrays(tracks)
+        self._entries.move_to_end((key, tracking_hash))
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
