@@ -110,14 +110,14 @@ class TrackCache:
         if self.root is None:
             return None
         path = self.path(key, tracking_hash)
-        if not path.is_file():
-            self.misses += 1
-            return None
         try:
             with np.load(path, allow_pickle=False) as entry:
                 arrays = {name: entry[name] for name in entry.files}
             expected = str(arrays.pop(_DIGEST))
             tracks = from_arrays(arrays) if arrays_sha256(arrays) == expected else None
+        except (FileNotFoundError, NotADirectoryError):
+            self.misses += 1
+            return None
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             problem = f"cannot be read ({exc})"
         else:
