@@ -164,7 +164,8 @@ class ObjectMotion(PerSampleSuiteMetric):
     of B bool tensors [L_b, H, W]. masklets (`trajectory_miou` only): the target mask of each
     object in each frame, bool [B, T, L, H, W] padded like `masks`, or a list of [T, L_b, H, W].
     `motion_locality` is undefined (NaN) for a static video: `per_video()` keeps it, `compute()`
-    leaves it out, as `ttm-bench evaluate` does. Tracks are not cached on disk here.
+    leaves it out, as `ttm-bench evaluate` does. Tracks stay in memory (`base.SHARED_TRACKS`),
+    shared by the presets updated on the same videos; nothing is written to disk.
 
     >>> motion = ObjectMotion("object_persistence")
     >>> still = torch.zeros(2, 4, 64, 64, 3, dtype=torch.uint8)
