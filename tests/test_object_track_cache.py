@@ -5,6 +5,7 @@ caches tolerated, concurrent writers."""
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -150,14 +151,23 @@ def _damage_digest(path: Path) -> None:
     np.savez(path, **arrays)
 
 
+def _another_entry(path: Path) -> None:
+    """Another video's valid entry copied under this one's name."""
+    cache = TrackCache(path.parents[2])
+    scores(cache, moving_item(seed=5))
+    other = next(p for p in path.parents[2].rglob("*.npz") if p != path)
+    shutil.copy(other, path)
+
+
 @pytest.mark.parametrize("damage", [_damage_truncate, _damage_values, _damage_digest,
-                                    lambda p: p.write_bytes(b"")])
+                                    _another_entry, lambda p: p.write_bytes(b"")])
 def test_damaged_entry_is_recomputed_never_trusted(tmp_path: Path, track_calls: list[int],
                                                    damage: object) -> None:
     cache = TrackCache(tmp_path)
     expected = scores(cache, moving_item())
     [entry] = tmp_path.rglob("*.npz")
     damage(entry)
+    del track_calls[1:]  # the other entry's tracking
     with pytest.warns(RuntimeWarning, match="tracking the video again"):
         again = scores(cache, moving_item())
     assert again == expected and len(track_calls) == 2 and cache.rejected == 1
@@ -202,8 +212,9 @@ def test_concurrent_writers_leave_whole_entries(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / ("h" * 16) / "ab").iterdir()] == [f"{key}.npz"]
 
 
-def test_digest_covers_names_shapes_and_dtypes() -> None:
+def test_digest_covers_names_shapes_dtypes_and_the_key() -> None:
     a = {"x": np.zeros((2, 3))}
+    assert arrays_sha256(a, "h/k1") != arrays_sha256(a, "h/k2")
     assert arrays_sha256(a) != arrays_sha256({"y": np.zeros((2, 3))})
     assert arrays_sha256(a) != arrays_sha256({"x": np.zeros((3, 2))})
     assert arrays_sha256(a) != arrays_sha256({"x": np.zeros((2, 3), np.float32)})

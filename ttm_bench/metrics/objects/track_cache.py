@@ -11,8 +11,9 @@ An entry holds the tracks in the form the metrics read (`binarised`): the displa
 (`np.packbits`), about T·L·H·W/8 bytes (2 MB for 49 frames of 3 objects at 256×455).
 
 Robustness:
-- an entry carries the sha256 of its arrays; one that fails to load or to match it (truncated,
-  edited) is recomputed and rewritten, never trusted, with a warning;
+- an entry carries the sha256 of its key and arrays; one that fails to load or to match it
+  (truncated, edited, or another entry copied in its place) is recomputed and rewritten, never
+  trusted, with a warning;
 - writes are atomic (`atomic.atomic_path`): two processes filling one entry each write a whole
   file and the last rename wins; a reader sees a whole file or none;
 - an unwritable cache directory costs only the recomputation, with one warning per cache.
@@ -71,9 +72,9 @@ def from_arrays(arrays: Mapping[str, np.ndarray]) -> ObjectTracks:
     return ObjectTracks(masks, *(arrays[name] for name in _ROWS))
 
 
-def arrays_sha256(arrays: Mapping[str, np.ndarray]) -> str:
-    """sha256 over each array's name, dtype, shape and bytes, in name order."""
-    digest = hashlib.sha256()
+def arrays_sha256(arrays: Mapping[str, np.ndarray], salt: str = "") -> str:
+    """sha256 over `salt`, then each array's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256(salt.encode())
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
@@ -114,7 +115,8 @@ class TrackCache:
             with np.load(path, allow_pickle=False) as entry:
                 arrays = {name: entry[name] for name in entry.files}
             expected = str(arrays.pop(_DIGEST))
-            tracks = from_arrays(arrays) if arrays_sha256(arrays) == expected else None
+            matches = arrays_sha256(arrays, f"{tracking_hash}/{key}") == expected
+            tracks = from_arrays(arrays) if matches else None
         except (FileNotFoundError, NotADirectoryError):
             self.misses += 1
             return None
@@ -136,7 +138,7 @@ class TrackCache:
         if self.root is None or self._unwritable:
             return
         arrays = to_arrays(tracks)
-        arrays[_DIGEST] = np.array(arrays_sha256(arrays))
+        arrays[_DIGEST] = np.array(arrays_sha256(arrays, f"{tracking_hash}/{key}"))
         try:
             with atomic_path(self.path(key, tracking_hash)) as tmp:
                 np.savez(tmp, **arrays)
