@@ -5,6 +5,7 @@ caches tolerated, concurrent writers."""
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ttm_bench.metrics import EvalItem, create_metric
 from ttm_bench.metrics.objects import metrics as object_metrics
 from ttm_bench.metrics.objects.flow_tracker import FlowTracker
 from ttm_bench.metrics.objects.track_cache import (
+    MemoryTrackCache,
     TrackCache,
     arrays_sha256,
     binarised,
@@ -229,3 +231,16 @@ def test_tracking_hash_pins_the_weights_file(tmp_path: Path) -> None:
     assert (tracker_weights_sha256("sam2", params, one)
             != tracker_weights_sha256("sam2", params, other))
     assert entry_key("a", "b") != entry_key("b", "a")
+
+
+def test_memory_cache_keeps_the_most_recently_used_entries() -> None:
+    cache = MemoryTrackCache(capacity=2)
+    tracks = [ObjectTracks(None, np.full((1, 2), float(k)), np.zeros(2), np.ones(2), np.ones(2))
+              for k in range(3)]
+    cache.put("a", "h", tracks[0])
+    cache.put("b", "h", tracks[1])
+    assert cache.get("a", "h") is not None  # "a" is now the most recent
+    cache.put("c", "h", tracks[2])
+    assert cache.get("b", "h") is None and cache.get("x", "h") is None
+    np.testing.assert_array_equal(cache.get("c", "h").object_displacement, [[2.0, 2.0]])
+    assert pickle.loads(pickle.dumps(cache)).get("c", "h") is None  # copies start empty

@@ -19,9 +19,11 @@ from ttm_bench.errors import TTMBenchError
 from ttm_bench.evaluation import evaluate, inputs_from_run
 from ttm_bench.generation.runner import generate_run
 from ttm_bench.metrics.objects.flow_tracker import FlowTracker
+from ttm_bench.metrics.objects.track_cache import MemoryTrackCache
 from ttm_bench.metrics.objects.tracks import ObjectTracks
 from ttm_bench.metrics.registry import GROUPS
 from ttm_bench.torchmetrics import ObjectMotion
+from ttm_bench.torchmetrics import base as suite_base
 from ttm_bench.video import read_video
 
 
@@ -158,6 +160,7 @@ def test_presets_updated_on_one_batch_share_each_tracking(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(FlowTracker, "track", counting)
     monkeypatch.setenv("TTM_BENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(suite_base, "SHARED_TRACKS", MemoryTrackCache())  # other tests' videos
     videos, masks = scene_videos(range(8, 11))
     metrics = [ObjectMotion(name) for name in ("ad_object", "ad_background", "motion_locality")]
     for metric in metrics:
