@@ -184,15 +184,18 @@ def test_tampered_or_malformed_trajectories_are_invalid_samples_with_reasons(
     masks = small_bench.masklets(small_bench.sample(ids[1]))
     short = rewrite(ids[1], json.dumps(masklets_to_json(masks[:5], [1])))
     garbage = rewrite(ids[2], "not json")
+    record = sidecar(run, ids[3])
+    paths.sidecar_path(ids[3]).write_text(json.dumps({**record, "trajectory_sha256": 7}))
     results = miou(run, small_bench, tmp_path / "out", "trajectory")
     invalid = results["invalid_samples"]
-    assert set(invalid) == set(ids[:3]) and not results["complete"]
+    assert set(invalid) == set(ids) and not results["complete"]
     assert "sidecar recorded" in invalid[ids[0]] and str(tampered) in invalid[ids[0]]
     assert f"{short} [frames]: has 5 frames, the benchmark's clips 8" in invalid[ids[1]]
     assert "rerun `ttm-bench generate`" in invalid[ids[1]]
     assert str(garbage) in invalid[ids[2]] and "not valid JSON" in invalid[ids[2]]
+    assert "its sidecar recorded 7…" in invalid[ids[3]]  # an edited sidecar, no traceback
     row = next(r for r in results["aggregate"] if r["split"] == "all")
-    assert (row["n"], row["n_expected"]) == (1, 4)
+    assert (row["n"], row["n_expected"]) == (0, 4)
 
 
 def test_targets_a_run_or_benchmark_cannot_provide_are_clear_errors(

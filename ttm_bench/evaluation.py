@@ -203,10 +203,10 @@ def _changed_since_generation(path: Path, sha256: str, recorded: str | None) -> 
     when nothing was recorded."""
     if recorded is None or sha256 == recorded:
         return None
-    return (f"{path} has sha256 {sha256[:12]}…, but its sidecar recorded {recorded[:12]}… when "
-            "it was generated: the file was damaged or replaced since; delete the sample's "
-            "video and its .json sidecar and rerun `ttm-bench generate` to regenerate the "
-            "sample")
+    return (f"{path} has sha256 {sha256[:12]}…, but its sidecar recorded {str(recorded)[:12]}… "
+            "when it was generated: the file was damaged or replaced since; delete the "
+            "sample's video and its .json sidecar and rerun `ttm-bench generate` to regenerate "
+            "the sample")
 
 
 def _read_trajectory(entry: VideoEntry, bench: Benchmark) -> np.ndarray | str:
