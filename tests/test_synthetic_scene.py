@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import cv2
 import numpy as np
 import pytest
 
+from ttm_bench.data import synthetic_scene
 from ttm_bench.data.synthetic_scene import (
     COLOURS,
     SHAPES,
@@ -15,6 +17,7 @@ from ttm_bench.data.synthetic_scene import (
     SceneSpec,
     describe_scene,
     render_scene,
+    sample_one_moves_spec,
     sample_scene_spec,
 )
 from ttm_bench.errors import TTMBenchError, UnknownNameError
@@ -127,18 +130,22 @@ def test_occlusion_front_object_wins_and_masks_are_disjoint():
     assert masks[0, 0, 64, 40]  # the square's uncovered left side stays visible
 
 
-def test_sampled_objects_stay_inside_and_use_distinct_shapes_and_colours():
+@pytest.mark.parametrize("frames", [16, 64])
+def test_sampled_objects_stay_inside_and_use_distinct_shapes_and_colours(frames: int):
     rng = np.random.default_rng(4)
-    for n in (1, 2, 3):
-        spec = sample_scene_spec(rng, n, num_frames=16)
+    for n in (1, 2, 3) * 5:
+        spec = sample_scene_spec(rng, n, num_frames=frames)
         assert len({o.shape for o in spec.objects}) == n
         assert len({o.colour for o in spec.objects}) == n
         assert sorted(o.depth for o in spec.objects) == list(range(n))
         for obj in spec.objects:
             assert obj.angular_velocity != 0 or obj.scale_rate != 0
-            for t in (0, 15):
+            assert math.hypot(*obj.velocity) > 0
+            for t in (0, frames - 1):
                 x, y = obj.centre(t)
                 assert 0 < x < spec.width and 0 < y < spec.height
+                # not even a star outgrows the frame over a long clip
+                assert obj.radius * obj.scale(t) < 0.5 * 1.2 * min(spec.width, spec.height)
 
 
 def test_captions_mention_each_object_and_motion_prompt_omits_appearance():
@@ -158,6 +165,45 @@ def test_motion_phrases_name_direction_rotation_and_scale():
     obj = _object(velocity=(-2.0, 0.1), angular_velocity=-2.0, scale_rate=-0.01)
     _, motion, _, _ = describe_scene(_scene(obj))
     assert motion == "A disc moves left, rotating counterclockwise and shrinking."
+
+
+def test_motion_phrases_of_objects_that_do_not_translate():
+    assert describe_scene(_scene(_object()))[1] == "A disc stays still."
+    assert describe_scene(_scene(_object(angular_velocity=1.5)))[1] == (
+        "A disc stays in place, rotating clockwise.")
+    moving = _object(velocity=(0.0, -1.0), depth=1)
+    caption, motion, _, _ = describe_scene(_scene(moving, _object(shape="star", label="star")))
+    assert motion == "A disc moves up, and a star stays still."
+    assert "a red textured star stays still, over" in caption
+
+
+@pytest.mark.parametrize(("seed", "height", "width", "frames"),
+                         [(0, 128, 128, 16), (1, 64, 64, 8), (2, 32, 48, 4), (3, 96, 128, 24)])
+def test_one_moves_scene_has_a_still_object_clear_of_the_moving_one(
+        seed: int, height: int, width: int, frames: int) -> None:
+    spec = sample_one_moves_spec(np.random.default_rng(seed), height, width, frames)
+    moving, still = spec.objects
+    assert math.hypot(*moving.velocity) > 0 and (moving.angular_velocity or moving.scale_rate)
+    assert still == still.still() and still.start == tuple(map(round, still.start))
+    render = render_scene(spec)
+    # exact: the still object's displacement and flow are 0, the moving one's its speed
+    np.testing.assert_array_equal(render.object_displacement[1], 0.0)
+    np.testing.assert_allclose(render.object_displacement[0], math.hypot(*moving.velocity))
+    assert np.abs(render.flow[render.masks[:-1, 1]]).max() < 1e-9  # A_{t+1} A_t⁻¹ = I
+    # never hidden: the still object's visible mask is its whole shape in every frame, and
+    # the moving object's pixels stay the margin away from it
+    assert (render.masks[:, 1] == render.masks[0, 1]).all() and render.masks[0, 1].any()
+    margin = max(1, round(synthetic_scene._STILL_MARGIN * min(height, width) / 128))
+    swept = render.masks[:, 0].any(axis=0)
+    distance = cv2.distanceTransform((~swept).astype(np.uint8), cv2.DIST_L2, 5)
+    assert distance[render.masks[0, 1]].min() > margin
+    assert spec == sample_one_moves_spec(np.random.default_rng(seed), height, width, frames)
+
+
+def test_one_moves_scene_without_room_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(synthetic_scene, "_MAX_DRAWS", 0)
+    with pytest.raises(TTMBenchError, match=r"no room for a still object.*wider frame"):
+        sample_one_moves_spec(np.random.default_rng(0))
 
 
 def test_invalid_scenes_raise_errors_that_name_the_problem():

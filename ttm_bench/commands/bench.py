@@ -20,7 +20,8 @@ def _build_synthetic(args: argparse.Namespace) -> int:
     from ttm_bench.data.synthetic import SyntheticConfig, build_synthetic
 
     config = SyntheticConfig(samples=args.samples, seed=args.seed, frames=args.frames,
-                             height=args.size[0], width=args.size[1], fps=args.fps)
+                             height=args.size[0], width=args.size[1], fps=args.fps,
+                             one_moves=args.one_moves)
     bench = build_synthetic(args.out, config, progress=not args.quiet)
     print(f"wrote {bench.info.tag} ({len(bench)} samples, sha256 {bench.info.sha256[:12]}…) "
           f"to {bench.root}")
@@ -38,6 +39,9 @@ def _add_synthetic(builders: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=d.frames)
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=(d.height, d.width))
     p.add_argument("--fps", type=positive_number, default=d.fps)
+    p.add_argument("--one-moves", type=int, default=d.one_moves, metavar="N",
+                   help="also N scenes of the opt-in split one-moves: two objects, only the "
+                        "first moves (a known answer for the object metrics)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_build_synthetic)
 

@@ -1,8 +1,9 @@
 """Edited synthetic scenes with exact answers for the object-level metrics.
 
-Pure functions of a `SceneSpec` (no files): a scene where some objects stand still, a scene
-where an object is erased from a frame on, and the exact per-object pixel displacement of a
-rendered scene. The known-answer tests and `python -m ttm_bench.bench.objects` use them.
+Pure functions of a `SceneSpec` (no files): a scene where an object is erased from a frame on,
+and the exact per-object pixel displacement of a rendered scene. The known-answer tests and
+`python -m ttm_bench.bench.objects` use them. (Scenes where one of two objects stands still are
+a split of the benchmark itself: `one-moves`, see `synthetic.py`.)
 """
 
 from __future__ import annotations
@@ -13,14 +14,6 @@ import numpy as np
 
 from ttm_bench.data.synthetic_scene import SceneRender, SceneSpec, render_scene
 from ttm_bench.errors import TTMBenchError
-
-
-def with_still_objects(spec: SceneSpec, still: set[int]) -> SceneSpec:
-    """`spec` with the objects at indices `still` neither moving, turning nor scaling."""
-    objects = tuple(dataclasses.replace(o, velocity=(0.0, 0.0), angular_velocity=0.0,
-                                        scale_rate=0.0) if i in still else o
-                    for i, o in enumerate(spec.objects))
-    return dataclasses.replace(spec, objects=objects)
 
 
 def erase_object(spec: SceneSpec, index: int, from_frame: int) -> tuple[np.ndarray, np.ndarray]:

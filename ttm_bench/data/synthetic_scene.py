@@ -21,7 +21,7 @@ Everything here is pure and deterministic for a given `SceneSpec`; nothing reads
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import cv2
 import numpy as np
@@ -51,6 +51,8 @@ _SPEED_RANGE = (1.0, 1.8)  # centre speed, px/frame
 _ANGULAR_SPEED_RANGE = (1.0, 3.0)  # deg/frame
 _SCALE_RATE_RANGE = (0.006, 0.014)  # relative size change per frame
 _TEXTURE_SIZE = 96  # texels across an object's [-radius, radius] square
+_STILL_MARGIN = 4.0  # px between a still object and anywhere a moving one goes
+_MAX_DRAWS = 200  # scenes drawn before `sample_one_moves_spec` gives up
 #: Area of each shape at circumradius 1 (see `_inside`).
 _UNIT_AREAS = {
     "disc": math.pi,
@@ -100,6 +102,10 @@ class ObjectMotion:
         c, s = math.cos(theta), math.sin(theta)
         return self.scale(t) * np.array([[c, -s], [s, c]])
 
+    def still(self) -> ObjectMotion:
+        """This object standing still: same shape, size, place and angle; no motion at all."""
+        return replace(self, velocity=(0.0, 0.0), angular_velocity=0.0, scale_rate=0.0)
+
 
 @dataclass(frozen=True)
 class SceneSpec:
@@ -144,7 +150,8 @@ def sample_scene_spec(
 
     Every object translates; each also rotates, scales, or both (at least one of the two). Sizes
     are the radius of the disc of equal area, so all shapes cover similar areas. The speed is
-    capped so that the object stays mostly inside the frame (see `reach` below).
+    capped so that the object stays mostly inside the frame (see `reach` below), and so is the
+    growth over long clips (from about 40 frames), which would otherwise outgrow the frame.
     """
     if not 1 <= num_objects <= len(SHAPES):
         raise TTMBenchError(
@@ -171,7 +178,13 @@ def sample_scene_spec(
         scale_rate = scale_rate if kind != 0 else 0.0
         # Keep the centre at least `reach` from the borders: midway between the equal-area
         # radius and the circumradius, so only tips of pointed shapes may leave the frame.
-        reach = 0.5 * (area_radius + radius) * max(1.0, (1.0 + scale_rate) ** (num_frames - 1))
+        size = 0.5 * (area_radius + radius)
+        growth = max(1.0, (1.0 + scale_rate) ** (num_frames - 1))
+        if 2.0 * size * growth > min(width, height):
+            # A long clip would grow it past the frame: it grows to 90% of the short side.
+            growth = 0.9 * min(width, height) / (2.0 * size)
+            scale_rate = growth ** (1.0 / (num_frames - 1)) - 1.0
+        reach = size * growth
         room = max(0.0, min(width, height) - 2.0 * reach)
         speed = float(rng.uniform(*_SPEED_RANGE)) * unit
         speed = min(speed, 0.9 * room / (num_frames - 1))
@@ -197,6 +210,62 @@ def sample_scene_spec(
             )
         )
     return SceneSpec(height, width, num_frames, tuple(objects), int(rng.integers(2**31)))
+
+
+def sample_one_moves_spec(
+    rng: np.random.Generator,
+    height: int = 128,
+    width: int = 128,
+    num_frames: int = 16,
+) -> SceneSpec:
+    """Draw a scene of two objects where only object 0 moves and they never overlap.
+
+    Object 0 moves as in `sample_scene_spec`; object 1 stands still (`ObjectMotion.still`) at a
+    whole-pixel centre drawn uniformly among those where it stays `_STILL_MARGIN` px (for a
+    128-pixel short side) clear of every pixel object 0 covers in any frame, and inside the
+    frame as far as `sample_scene_spec` keeps objects. Neither object ever hides the other, so
+    what a tracker reports for each is not confounded by occlusion. Scenes without such a place
+    are redrawn from `rng`, so the result is still a function of `rng`'s state.
+    """
+    unit = min(height, width) / 128.0
+    margin = max(1, round(_STILL_MARGIN * unit))
+    for _ in range(_MAX_DRAWS):
+        spec = sample_scene_spec(rng, 2, height, width, num_frames)
+        moving, still = spec.objects[0], spec.objects[1].still()
+        swept = np.zeros((height, width), bool)
+        for t in range(num_frames):
+            swept |= _footprint(moving, t, height, width)
+        half = math.ceil(still.radius) + margin  # the still object's box: side 2 half + 1
+        own = _footprint(replace(still, start=(float(half),) * 2), 0, 2 * half + 1, 2 * half + 1)
+        # Centres c whose footprint (grown by the margin) meets the swept area: swept ⊕ own.
+        grown = cv2.dilate(own.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8))
+        blocked = cv2.dilate(swept.astype(np.uint8), grown).astype(bool)
+        area_radius = still.radius * math.sqrt(_UNIT_AREAS[still.shape] / math.pi)
+        reach = 0.5 * (area_radius + still.radius)
+        ys, xs = np.mgrid[0:height, 0:width]
+        free = ~blocked & (xs >= reach) & (xs <= width - 1 - reach) & (ys >= reach) & (
+            ys <= height - 1 - reach)
+        if free.any():
+            choice = int(rng.integers(np.count_nonzero(free)))
+            y, x = np.argwhere(free)[choice]
+            still = replace(still, start=(float(x), float(y)))
+            return replace(spec, objects=(moving, still))
+    raise TTMBenchError(
+        f"found no room for a still object beside a moving one in {_MAX_DRAWS} scenes of "
+        f"{num_frames} frames at {height}x{width}; use fewer frames or a wider frame"
+    )
+
+
+def _footprint(obj: ObjectMotion, t: int, height: int, width: int) -> np.ndarray:
+    """Pixels whose centre the object covers at frame t, ignoring occlusion: bool [H, W]."""
+    mask = np.zeros((height, width), bool)
+    box = _bounding_box(obj, t, height, width)
+    if box is not None:
+        rows, cols = box
+        q = _to_local(obj, t, np.arange(cols.start, cols.stop, dtype=float),
+                      np.arange(rows.start, rows.stop, dtype=float))
+        mask[rows, cols] = _inside(obj.shape, q / obj.radius)
+    return mask
 
 
 def render_scene(spec: SceneSpec) -> SceneRender:
@@ -416,17 +485,19 @@ def _join_clauses(clauses: list[str]) -> str:
 
 
 def _motion_phrase(obj: ObjectMotion) -> str:
-    """E.g. 'moves down and to the left, rotating clockwise and growing'."""
-    vx, vy = obj.velocity
-    # Eight compass sectors of 45° around the heading (y points down on screen).
-    sector = round(math.degrees(math.atan2(-vy, vx)) / 45.0) % 8
-    directions = ("right", "up and to the right", "up", "up and to the left", "left",
-                  "down and to the left", "down", "down and to the right")
+    """E.g. 'moves down and to the left, rotating clockwise and growing', or 'stays still'."""
     extras = []
     if obj.angular_velocity:
         extras.append("rotating " + ("clockwise" if obj.angular_velocity > 0 else
                                      "counterclockwise"))
     if obj.scale_rate:
         extras.append("growing" if obj.scale_rate > 0 else "shrinking")
+    vx, vy = obj.velocity
+    if vx == vy == 0.0:
+        return f"stays in place, {' and '.join(extras)}" if extras else "stays still"
+    # Eight compass sectors of 45° around the heading (y points down on screen).
+    sector = round(math.degrees(math.atan2(-vy, vx)) / 45.0) % 8
+    directions = ("right", "up and to the right", "up", "up and to the left", "left",
+                  "down and to the left", "down", "down and to the right")
     phrase = f"moves {directions[sector]}"
     return f"{phrase}, {' and '.join(extras)}" if extras else phrase

@@ -40,7 +40,8 @@ from ttm_bench.metrics import registry
 from ttm_bench.report.numbers import decimals_for, format_metric_value
 from ttm_bench.report.results import AggregateRow, BenchmarkRef, PresetRecord, Results
 
-SPLIT_TITLES = {"single": "single-object", "multi": "multi-object", ALL_SPLIT: "all samples"}
+SPLIT_TITLES = {"single": "single-object", "multi": "multi-object",
+                "one-moves": "one of two moving", ALL_SPLIT: "all samples"}
 MISSING = "—"
 
 
