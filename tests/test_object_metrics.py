@@ -130,7 +130,7 @@ def test_ground_truth_ad_object_within_10_percent_of_exact(index: int) -> None:
 
 
 def test_ground_truth_trajectory_miou_single_object() -> None:
-    values = [score("trajectory_miou", r.frames, r.masks[0], r.masks)
+    values = [score("trajectory_miou", r.frames, r.masks[0], r.masks, target="masklets")
               for r in (scene(i)[1] for i in range(4))]
     assert np.mean(values) >= 0.9, values
 
@@ -228,7 +228,8 @@ def test_object_metrics_refuse_videos_without_masks_or_mismatched_sizes() -> Non
     with pytest.raises(TTMBenchError, match="regenerate the video"):
         score("ad_object", render.frames[:, :64], render.masks[0])
     with pytest.raises(TTMBenchError, match="masklets must have one mask per object"):
-        score("trajectory_miou", render.frames, render.masks[0], render.masks[:4])
+        score("trajectory_miou", render.frames, render.masks[0], render.masks[:4],
+              target="masklets")
     with pytest.raises(TTMBenchError, match="tracker 'optical' unknown"):
         create_metric("ad_object", tracker="optical")
 
@@ -255,7 +256,7 @@ def test_evaluation_feeds_masks_and_masklets(small_bench: Benchmark, tmp_path: P
     assert all(c.metric not in GROUPS["objects"] for c in board.columns)
     assert [p.metric for p in board.objects.presets] == list(GROUPS["objects"])
     markdown, page = render_markdown(board), render_html(board)
-    assert "## Object-level motion" in markdown and "Trajectory mIoU↑" in markdown
+    assert "## Object-level motion" in markdown and "Trajectory mIoU (masklets)↑" in markdown
     assert "static video" in markdown  # why static has no motion locality
     assert 'id="objects-note-1"' in page and 'href="#objects-note-1"' in page
     only = build_leaderboard([load_results(tmp_path / "out-gt")], metrics=["objects"])

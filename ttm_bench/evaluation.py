@@ -16,6 +16,8 @@ and interval, which are over n − n_undefined samples.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,8 +34,8 @@ from ttm_bench.data.benchmark import Benchmark, SampleError
 from ttm_bench.data.sample import ALL_SPLIT
 from ttm_bench.data.verification import open_benchmark
 from ttm_bench.decode_prefetch import DEFAULT_WORKERS, decode_ahead, ground_truth
-from ttm_bench.errors import TTMBenchError, optional_dependency
-from ttm_bench.generation.run import RunDir
+from ttm_bench.errors import TTMBenchError, ValidationError, optional_dependency
+from ttm_bench.generation.run import RunDir, SampleRecord
 from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.registry import canonical_name, create_metric, expand_names, list_metrics
@@ -50,12 +52,16 @@ class VideoEntry:
     sha256: the file's hash recorded in its run sidecar when it was generated; evaluation
     refuses a file that no longer has it. None: nothing to check against (a folder of videos,
     or a sidecar written before ttm-bench recorded the hash).
+    trajectory, trajectory_sha256: the model's trajectory file and the hash its sidecar
+    recorded; None when the model returned none (always checked before use).
     """
 
     sample_id: str
     split: str
     path: Path
     sha256: str | None = None
+    trajectory: Path | None = None
+    trajectory_sha256: str | None = None
 
 
 @dataclass
@@ -92,8 +98,8 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
             "against the benchmark the run was made from, or regenerate the run"
         )
     records = {s.id: run.finished_record(s.id) for s in bench.samples}
-    videos = [VideoEntry(s.id, s.split, run.video_path(s.id), records[s.id].video_sha256)
-              for s in bench.samples if records[s.id] is not None]
+    videos = [_run_entry(run, s.id, s.split, record) for s in bench.samples
+              if (record := records[s.id]) is not None]
     return EvaluationInputs(
         name=name or run.root.resolve().name,
         videos=videos,
@@ -105,6 +111,12 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
         benchmark_verification=verification,
         source={"run": str(run.root.resolve()), "benchmark": str(bench.root.resolve())},
     )
+
+
+def _run_entry(run: RunDir, sample_id: str, split: str, record: SampleRecord) -> VideoEntry:
+    trajectory = record.trajectory_sha256
+    return VideoEntry(sample_id, split, run.video_path(sample_id), record.video_sha256,
+                      run.trajectory_path(sample_id) if trajectory else None, trajectory)
 
 
 def inputs_from_folder(folder: str | Path, name: str) -> EvaluationInputs:
@@ -147,13 +159,21 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device
     has = {"caption": bool(samples), "image": bool(samples),
            "reference": bool(samples) and all(s.video for s in samples),
            "masks": bool(samples) and all(s.objects for s in samples),
-           "masklets": bool(samples) and all("masklets" in s.meta for s in samples)}
+           "masklets": bool(samples) and all("masklets" in s.meta for s in samples),
+           "trajectory": bool(inputs.videos) and all(v.trajectory for v in inputs.videos)}
+    available = frozenset(k for k, v in has.items() if v)
     metrics, skipped = [], {}
     for name in chosen:
         source = "a folder of videos" if inputs.benchmark is None else "this benchmark"
         try:
             metric = create_metric(name, **kwargs.get(name, {}))
+            metric.choose_inputs(available)
             missing = sorted(r for r in metric.requires if not has[r])
+            if missing == ["trajectory"]:
+                raise TTMBenchError(
+                    f"metric {name!r} needs the model's trajectory for every video, which this "
+                    "run does not have: its model returned none (GeneratedVideo.trajectory; "
+                    "see docs/metrics.md); evaluate it against the benchmark's masklets instead")
             if missing:
                 raise TTMBenchError(f"metric {name!r} needs {', '.join(missing)}, which {source} "
                                     "does not provide; evaluate a run with --bench DIR")
@@ -177,12 +197,47 @@ def _check_file(entry: VideoEntry) -> tuple[str | None, str | None]:
         sha256 = file_sha256(entry.path)
     except OSError as exc:
         return None, f"cannot read {entry.path}: {exc.strerror or exc}"
-    if entry.sha256 is not None and sha256 != entry.sha256:
-        return None, (f"{entry.path} has sha256 {sha256[:12]}…, but its sidecar recorded "
-                      f"{entry.sha256[:12]}… when it was generated: the file was damaged or "
-                      "replaced since; delete the video and its .json sidecar and rerun "
-                      "`ttm-bench generate` to regenerate the sample")
-    return sha256, None
+    problem = _changed_since_generation(entry.path, sha256, entry.sha256)
+    return (None, problem) if problem else (sha256, None)
+
+
+def _changed_since_generation(path: Path, sha256: str, recorded: str | None) -> str | None:
+    """Why `path` (with `sha256`) is not the file its sidecar `recorded`; None when it is or
+    when nothing was recorded."""
+    if recorded is None or sha256 == recorded:
+        return None
+    return (f"{path} has sha256 {sha256[:12]}…, but its sidecar recorded {str(recorded)[:12]}… "
+            "when it was generated: the file was damaged or replaced since; delete the "
+            "sample's video and its .json sidecar and rerun `ttm-bench generate` to regenerate "
+            "the sample")
+
+
+def _read_trajectory(entry: VideoEntry, bench: Benchmark) -> np.ndarray | str:
+    """The run's trajectory of `entry`, bool [T, L, H, W], or why it cannot be used."""
+    from ttm_bench.data.masklets import parse_masklets
+
+    if entry.trajectory is None:
+        return (f"the run recorded no trajectory for {entry.sample_id!r} in its sidecar (the "
+                "model returned none)")
+    try:  # read once: the bytes hashed are the bytes parsed
+        raw = entry.trajectory.read_bytes()
+    except OSError as exc:
+        return f"cannot read {entry.trajectory}: {exc.strerror or exc}"
+    problem = _changed_since_generation(entry.trajectory, hashlib.sha256(raw).hexdigest(),
+                                        entry.trajectory_sha256)
+    if problem:
+        return problem
+    fix = "delete the sample's video and .json sidecar and rerun `ttm-bench generate`"
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        info = bench.info
+        return parse_masklets(data, str(entry.trajectory),
+                              [o.id for o in bench.sample(entry.sample_id).objects],
+                              (info.height, info.width), fix, num_frames=info.num_frames)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"{entry.trajectory}: not valid JSON ({exc}) (fix: {fix})"
+    except ValidationError as exc:
+        return "; ".join(str(p) for p in exc.problems)
 
 
 def _check_video(video: np.ndarray, fps: float, entry: VideoEntry,
@@ -349,6 +404,9 @@ def _decode(entry: VideoEntry, bench: Benchmark | None, needs: set[str]) -> Eval
         masklets = bench.masklets(sample) if sample and "masklets" in needs else None
     except (SampleError, VideoDecodeError) as exc:  # the benchmark's own sample is broken
         return f"benchmark sample unusable: {exc}"
+    trajectory = _read_trajectory(entry, bench) if bench and "trajectory" in needs else None
+    if isinstance(trajectory, str):
+        return trajectory
     return EvalItem(
         sample_id=entry.sample_id,
         split=entry.split,
@@ -360,6 +418,7 @@ def _decode(entry: VideoEntry, bench: Benchmark | None, needs: set[str]) -> Eval
         video_sha256=sha256,
         masks=masks,
         masklets=masklets,
+        trajectory=trajectory,
     )
 
 

@@ -29,7 +29,7 @@ from ttm_bench.errors import TTMBenchError
 from ttm_bench.overrides import check_overrides
 
 #: Names an `EvalItem` field a metric can require beyond the video itself.
-REQUIREMENTS = frozenset({"caption", "image", "reference", "masks", "masklets"})
+REQUIREMENTS = frozenset({"caption", "image", "reference", "masks", "masklets", "trajectory"})
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ class EvalItem:
     video_sha256: content hash of the encoded file, for feature caches.
     masks: bool [L, H, W], the benchmark's first-frame object masks s(0) at the video's size.
     masklets: bool [T, L, H, W], the benchmark's per-frame masks of the same objects.
+    trajectory: bool [T, L, H, W], the per-object masks the run's model generated this video
+        from (its stage-1 trajectory, saved by the runner), checked against the sidecar's hash.
     """
 
     sample_id: str
@@ -87,6 +89,7 @@ class EvalItem:
     video_sha256: str | None = None
     masks: np.ndarray | None = None
     masklets: np.ndarray | None = None
+    trajectory: np.ndarray | None = None
 
 
 class MissingWeightsError(TTMBenchError):
@@ -129,6 +132,11 @@ class Metric(ABC):
 
     def setup(self, device: str) -> None:  # noqa: B027 - optional hook
         """Load models/weights. Raise `MissingWeightsError` when a checkpoint is missing."""
+
+    def choose_inputs(self, available: frozenset[str]) -> None:  # noqa: B027 - optional hook
+        """Settle preset parameters that depend on what the inputs provide (`available`: names
+        of `REQUIREMENTS`), such as an `auto` choice, before `requires` is checked; the chosen
+        value goes into the preset, so results say which was used."""
 
     @abstractmethod
     def reset(self) -> None:

@@ -11,7 +11,8 @@ with the preset's tracker (`flow` by default: DIS optical flow, no weights; `sam
   static video, counted in a warning rather than dropped silently;
 - `object_persistence`: fraction of (object, frame) pairs with tracked area within
   [`band_low`, `band_high`] × the object's frame-0 area;
-- `trajectory_miou`: mean IoU of tracked masks and the benchmark's per-frame masklets.
+- `trajectory_miou`: mean IoU of tracked masks and the benchmark's per-frame masklets, or the
+  run's own trajectory (the masks a two-stage model generated the video from).
 
 The metrics of one video share one tracking run (an in-process memo keyed by the video, masks
 and tracking preset), and tracks are kept on disk (`track_cache`), so evaluating all five
@@ -198,20 +199,52 @@ class ObjectPersistence(ObjectMetric):
 
 
 class TrajectoryIoU(ObjectMetric):
-    """Mean IoU between the tracked masks and the benchmark's per-frame masklets."""
+    """Mean IoU between the tracked masks and a target, per object and frame: the benchmark's
+    masklets or the run's own trajectory (`target`). `auto` takes the masklets when the
+    benchmark has them (one target for every run, so columns compare), else the run's
+    trajectory; the evaluation settles it once per run (`choose_inputs`) and the preset and
+    the label record the target used."""
 
     name = "trajectory_miou"
     higher_is_better = True
-    requires: ClassVar[frozenset[str]] = frozenset({"masks", "masklets"})
+    metric_params: ClassVar[Mapping[str, Any]] = {"target": "auto"}
+    #: target → what the leaderboard's label adds.
+    targets: ClassVar[Mapping[str, str]] = {"masklets": "masklets",
+                                            "trajectory": "own trajectory"}
 
     needs_masks = True
 
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        if self.params["target"] not in ("auto", *self.targets):
+            raise TTMBenchError(f"metric {self.name!r}: target {self.params['target']!r} "
+                                f"unknown; use one of {['auto', *self.targets]}")
+
+    @property
+    def requires(self) -> frozenset[str]:  # the target's field: a property, not a constant
+        target = self.params["target"]
+        return frozenset({"masks"} | ({target} if target in self.targets else set()))
+
+    def choose_inputs(self, available: frozenset[str]) -> None:
+        target = self.params["target"]
+        if target == "auto":
+            target = ("trajectory" if "trajectory" in available and "masklets" not in available
+                      else "masklets")
+            self.preset = self.preset.extended({"target": target})
+        self.label = f"{self.label} ({self.targets[target]})"
+
     def score(self, item: EvalItem) -> float:
+        target = self.params["target"]
+        if target not in self.targets:
+            raise TTMBenchError(f"metric {self.name!r}: target 'auto' is settled by the "
+                                "evaluation from what its inputs provide; to score items "
+                                f"directly pass target= one of {list(self.targets)}")
         tracks = self.tracks(item)
-        if item.masklets is None or item.masklets.shape[:2] != tracks.masks.shape[:2]:
-            got = None if item.masklets is None else item.masklets.shape[:2]
-            raise TTMBenchError(f"sample {item.sample_id!r}: masklets are (frames, objects) "
-                                f"{got}, the tracks {tracks.masks.shape[:2]}; the benchmark's "
-                                "masklets must have one mask per object per video frame")
-        targets = resize_masks(item.masklets, tracks.masks.shape[2:]) >= 0.5
+        masks = getattr(item, target)
+        if masks is None or masks.shape[:2] != tracks.masks.shape[:2]:
+            got = None if masks is None else masks.shape[:2]
+            raise TTMBenchError(f"sample {item.sample_id!r}: {target} are (frames, objects) "
+                                f"{got}, the tracks {tracks.masks.shape[:2]}; the {target} "
+                                "must have one mask per object per video frame")
+        targets = resize_masks(masks, tracks.masks.shape[2:]) >= 0.5
         return reductions.mean_iou(tracks.masks, targets)
