@@ -143,6 +143,9 @@ def test_mask_inputs_are_checked_with_clear_errors(tmp_path: Path,
         ObjectMotion("trajectory_miou").update(videos, masks, masklets=masklets)
     with pytest.raises(TTMBenchError, match="computes ad_object"):
         ObjectMotion("ad_dis")
+    own = ObjectMotion("trajectory_miou", metric_options={"target": "trajectory"})
+    own.update(videos, masks, masklets=masks[:, None].repeat(1, 4, 1, 1, 1))  # a still target
+    assert float(own.compute()) == 1.0 and own.preset["params"]["target"] == "trajectory"
     metric.update(videos, masks)
     assert float(metric.compute()) == 0.0
     assert not any(Path(tmp_path).rglob("*.npz"))  # no disk writes in training loops

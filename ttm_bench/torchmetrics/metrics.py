@@ -162,7 +162,9 @@ class ObjectMotion(PerSampleSuiteMetric):
     masks: the first-frame masks s(0) at the videos' size, bool [B, L, H, W] whose first
     `num_objects[b]` (int [B]; default all L) objects are real and the rest padding, or a list
     of B bool tensors [L_b, H, W]. masklets (`trajectory_miou` only): the target mask of each
-    object in each frame, bool [B, T, L, H, W] padded like `masks`, or a list of [T, L_b, H, W].
+    object in each frame, bool [B, T, L, H, W] padded like `masks`, or a list of [T, L_b, H, W];
+    the preset's `target` (`auto` settles to `masklets`; `trajectory` for a model's own
+    stage-1 trajectory) only names them in the preset and label.
     `motion_locality` is undefined (NaN) for a static video: `per_video()` keeps it, `compute()`
     leaves it out, as `ttm-bench evaluate` does. Tracks stay in memory (`base.SHARED_TRACKS`),
     shared by the presets updated on the same videos; nothing is written to disk.
@@ -181,6 +183,7 @@ class ObjectMotion(PerSampleSuiteMetric):
 
     def __init__(self, preset: str = "ad_object", **kwargs: Any) -> None:
         super().__init__(preset, **kwargs)
+        self.suite.choose_inputs(frozenset({"masks", "masklets"}))
 
     def update(self, videos: torch.Tensor, masks: torch.Tensor | Sequence[torch.Tensor],
                num_objects: torch.Tensor | None = None,
@@ -191,7 +194,8 @@ class ObjectMotion(PerSampleSuiteMetric):
         clips = videos_as_uint8(videos)
         masks = object_masks(inputs["masks"], inputs["num_objects"], len(clips))
         masklets: list[np.ndarray | None] = [None] * len(clips)
-        if "masklets" in self.suite.requires:
+        target = next(iter(self.suite.requires - {"masks"}), None)  # masklets or trajectory
+        if target is not None:
             if inputs["masklets"] is None:
                 raise TTMBenchError(f"{self.preset_name}: pass masklets=... (each object's "
                                     "target mask in each frame) to update()")
@@ -204,4 +208,4 @@ class ObjectMotion(PerSampleSuiteMetric):
                 raise TTMBenchError(f"masks[{k}]: shape {list(mask.shape)}{got} does not fit "
                                     f"video {k} of {list(clip.shape[1:3])} px; pass masks at "
                                     "the videos' size, with as many objects in masklets")
-            yield self._item(clip, masks=mask, masklets=masklet)
+            yield self._item(clip, masks=mask, **({target: masklet} if target else {}))
