@@ -84,8 +84,9 @@ def test_results_files(small_bench: Benchmark, small_run: Path, tmp_path: Path) 
     assert len(per_sample) == 4 and set(per_sample.metric) == {"ad_dis"}
     aggregate = pd.read_parquet(out / "aggregate.parquet")
     assert list(aggregate.columns) == ["run", "benchmark", "split", "metric", "value", "ci_low",
-                                       "ci_high", "n", "n_expected", "preset_hash"]
+                                       "ci_high", "n", "n_undefined", "n_expected", "preset_hash"]
     assert sorted(aggregate.split) == ["all", "multi", "single"]
+    assert (aggregate.n_undefined == 0).all()  # AD is defined on every video
     single = aggregate.set_index("split").loc["single"]
     expected = per_sample[per_sample.split == "single"].value.mean()
     assert single.value == pytest.approx(expected)

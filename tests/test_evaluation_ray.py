@@ -40,6 +40,30 @@ def test_ray_feature_extraction_matches_local(small_bench: Benchmark, tmp_path: 
     assert saved["complete"] and saved["invalid_samples"] == {}
 
 
+@pytest.mark.slow  # starts a Ray instance (~15 s)
+def test_ray_workers_read_the_runs_trajectories(small_bench: Benchmark, tmp_path: Path):
+    ray = pytest.importorskip("ray")
+    from ttm_bench.ray_cluster import connect
+
+    generate_run(small_bench.root, "tests.trajectory_models:OracleWithTrajectory",
+                 tmp_path / "run", overrides={"shift_px": 3}, progress=False)
+    inputs = inputs_from_run(tmp_path / "run", small_bench.root)
+    options = {"trajectory_miou": {"target": "trajectory"}}
+    local = evaluate(inputs, tmp_path / "local", ["trajectory_miou"], metric_options=options,
+                     n_boot=50, progress=False)
+    connect(None, num_cpus=2)
+    try:
+        remote = evaluate(inputs, tmp_path / "ray", ["trajectory_miou"], metric_options=options,
+                          n_boot=50, progress=False,
+                          executor=RayFeatureExecutor(num_workers=2, chunk_size=1))
+    finally:
+        ray.shutdown()
+    assert remote["aggregate"] == local["aggregate"]
+    assert remote["presets"] == local["presets"]
+    assert local["presets"]["trajectory_miou"]["params"]["target"] == "trajectory"
+    assert remote["invalid_samples"] == {} and remote["complete"]
+
+
 @pytest.mark.slow  # a Ray instance, and three networks on 16 videos in each of two evaluations
 @pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
 def test_model_metrics_on_ray_match_local_to_the_bit(

@@ -60,7 +60,7 @@ def test_tracks_from_flow_weighs_pixels_by_their_mask() -> None:
     flow[0, :2, :2] = (3.0, 4.0)  # object 0 moves 5 px
     flow[0, 2:, 2:, 0] = 2.0  # object 1 moves 2 px
     flow[0, 0, 3, 1] = 1.0  # one background pixel moves 1 px
-    tracks = reductions.tracks_from_flow(masks, flow)
+    tracks = reductions.tracks_from_flow(masks, np.linalg.norm(flow, axis=-1))
     np.testing.assert_allclose(tracks.object_displacement, [[5.0], [2.0]])
     # background weights: 8 pixels at 1, the 4 half-members at 0.5 (of 2 px each)
     np.testing.assert_allclose(tracks.background_displacement, [(1.0 + 0.5 * 4 * 2) / 10])
@@ -122,7 +122,7 @@ def test_ground_truth_ad_object_of_a_multi_object_run_within_10_percent() -> Non
 
 
 def test_ground_truth_trajectory_miou_single_object() -> None:
-    values = [score("trajectory_miou", r.frames, r.masks[0], r.masks)
+    values = [score("trajectory_miou", r.frames, r.masks[0], r.masks, target="masklets")
               for r in (scene(i)[1] for i in range(4))]
     assert np.mean(values) >= 0.95, values
 
@@ -239,7 +239,8 @@ def test_object_metrics_refuse_videos_without_masks_or_mismatched_sizes() -> Non
     with pytest.raises(TTMBenchError, match="regenerate the video"):
         score("ad_object", render.frames[:, :64], render.masks[0])
     with pytest.raises(TTMBenchError, match="masklets must have one mask per object"):
-        score("trajectory_miou", render.frames, render.masks[0], render.masks[:4])
+        score("trajectory_miou", render.frames, render.masks[0], render.masks[:4],
+              target="masklets")
     with pytest.raises(TTMBenchError, match="tracker 'optical' unknown"):
         create_metric("ad_object", tracker="optical")
 
@@ -266,7 +267,7 @@ def test_evaluation_feeds_masks_and_masklets(small_bench: Benchmark, tmp_path: P
     assert all(c.metric not in GROUPS["objects"] for c in board.columns)
     assert [p.metric for p in board.objects.presets] == list(GROUPS["objects"])
     markdown, page = render_markdown(board), render_html(board)
-    assert "## Object-level motion" in markdown and "Trajectory mIoU↑" in markdown
+    assert "## Object-level motion" in markdown and "Trajectory mIoU (masklets)↑" in markdown
     assert "static video" in markdown  # why static has no motion locality
     assert 'id="objects-note-1"' in page and 'href="#objects-note-1"' in page
     only = build_leaderboard([load_results(tmp_path / "out-gt")], metrics=["objects"])

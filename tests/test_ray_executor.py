@@ -14,6 +14,7 @@ from ttm_bench.errors import TTMBenchError
 from ttm_bench.generation.ray_executor import RayExecutor
 from ttm_bench.generation.run import RunDir
 from ttm_bench.generation.runner import generate_run
+from ttm_bench.hashing import file_sha256
 from ttm_bench.ray_cluster import connect
 from ttm_bench.video import read_video
 
@@ -68,6 +69,21 @@ def test_ray_gives_the_same_videos_and_records_as_local(local_ray, small_bench: 
         for key in ("status", "seed", "frames", "fps", "height", "width", "error"):
             assert a[key] == b[key]
         assert b["extra"]["attempt"] == 1
+
+
+@SLOW
+def test_ray_workers_save_the_same_trajectories_as_local(local_ray, small_bench, tmp_path):
+    model = "tests.trajectory_models:OracleWithTrajectory"
+    generate_run(small_bench.root, model, tmp_path / "local", progress=False)
+    remote = generate_run(small_bench.root, model, tmp_path / "ray", progress=False,
+                          executor=executor())
+    assert (remote.ok, remote.failed) == (4, {})
+    for sample in small_bench.samples:
+        a, b = sidecar(tmp_path / "local", sample.id), sidecar(tmp_path / "ray", sample.id)
+        assert a["trajectory_sha256"] == b["trajectory_sha256"] is not None
+        assert b["trajectory_sha256"] == file_sha256(
+            tmp_path / "ray" / "trajectories" / f"{sample.id}.json")
+    assert not list((tmp_path / "ray" / "trajectories").glob(".*"))
 
 
 @SLOW

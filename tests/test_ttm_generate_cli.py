@@ -4,12 +4,18 @@ import json
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reference_impl.ttm.config import VARIANTS
 from tests.ttm_fixtures import write_tiny_checkpoint
 from ttm_bench.cli import main
+from ttm_bench.data.masklets import parse_masklets
+from ttm_bench.evaluation import evaluate, inputs_from_run
+from ttm_bench.generation.normalize import NormalizationRecord, normalize_trajectory
 from ttm_bench.generation.registry import register_model, resolve_model
+from ttm_bench.generation.runner import GenerationJob
+from ttm_bench.hashing import file_sha256
 from ttm_bench.video import read_video
 
 
@@ -51,6 +57,31 @@ def test_generate_runs_the_full_pipeline_from_a_tiny_checkpoint(small_bench, tmp
     assert saved == ([f"{small_bench.samples[0].id}.mp4"] if name == "ttm" else [])
     if saved:
         assert read_video(trajectories / saved[0]).shape == (4, 32, 32, 3)
+    sample = small_bench.samples[0]
+    sidecar = json.loads((out / "videos" / f"{sample.id}.json").read_text())
+    if name == "ti2v":  # no stage 1, no trajectory
+        assert sidecar["trajectory_sha256"] is None and not (out / "trajectories").exists()
+        return
+    # the run keeps the stage-1 label maps stage 2 conditioned on, mapped like the video
+    path = out / "trajectories" / f"{sample.id}.json"
+    assert sidecar["trajectory_sha256"] == file_sha256(path)
+    job = GenerationJob(small_bench.root, out, name, run["config"])
+    generated = job.load_model().generate(job.request(sample.id))  # seeded: the same output
+    record = NormalizationRecord(**{**sidecar["extra"]["normalization"],
+                                    "frame_indices": tuple(sidecar["extra"]["normalization"]
+                                                           ["frame_indices"])})
+    expected = normalize_trajectory(generated.trajectory, record, len(sample.objects))
+    info = small_bench.info
+    np.testing.assert_array_equal(
+        parse_masklets(json.loads(path.read_text()), str(path), [o.id for o in sample.objects],
+                       (info.height, info.width), "-", info.num_frames), expected)
+    results = evaluate(inputs_from_run(out, small_bench.root), tmp_path / "eval",
+                       ["trajectory_miou"], n_boot=10, progress=False,
+                       metric_options={"trajectory_miou": {"target": "trajectory"}})
+    assert results["presets"]["trajectory_miou"]["params"]["target"] == "trajectory"
+    assert results["invalid_samples"] == {}
+    row = next(r for r in results["aggregate"] if r["split"] == "all")
+    assert 0.0 <= row["value"] <= 1.0 and row["n"] == 1
 
 
 @pytest.mark.slow

@@ -143,7 +143,9 @@ def test_adapter_preprocesses_samples_without_objects(tiny_models, tmp_path):
         assert objects.masks.shape == (2, 48, 64)
         assert objects.motion_prompt == "A dog runs after a ball."
         assert objects.local_prompts == ("A dog running.", "A red ball rolling.")
-        assert model.generate(request).shape == (4, 48, 64, 3)
+        generated = model.generate(request)
+        assert generated.frames.shape == (4, 32, 32, 3)  # the native clip; the runner maps it
+        assert generated.trajectory is None  # its objects were found, not the benchmark's
         assert len(chat.requests) == 1 and (tmp_path / "c" / "p1.json").is_file()  # cached
         given = np.ones((1, 48, 64), bool)  # a sample with masks and prompts keeps them
         kept = model.preprocessor.prepare("p2", request.image, "c", given, ("x",), "m")

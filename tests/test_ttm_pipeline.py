@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from reference_impl.ttm.adapter import TI2VModel, TTMModel, resample_video
+from reference_impl.ttm.adapter import TI2VModel, TTMModel
 from reference_impl.ttm.checkpoint import MANIFEST, WEIGHTS, load_checkpoint
 from reference_impl.ttm.conditioning import (
     absent_placement,
@@ -43,25 +43,32 @@ def checkpoints(tmp_path_factory):
 
 
 @pytest.mark.parametrize("key", [("unet-tiny", "ttm"), ("dit-tiny", "ttm")])
-def test_ttm_adapter_generates_the_requested_clip_with_its_trajectory(checkpoints, key):
+def test_ttm_adapter_returns_its_native_clip_with_its_stage_one_trajectory(checkpoints, key):
     model = create_model("reference_impl.ttm.adapter:TTMModel",
                          {"checkpoint": str(checkpoints[key]), "steps": 2})
-    video = model.generate(_request())
-    assert video.shape == (6, 24, 30, 3) and video.dtype == np.uint8
+    generated = model.generate(_request())
     arch = load_architecture(key[0])
+    native = (arch.frames, arch.height, arch.width)
+    assert generated.frames.shape == (*native, 3) and generated.frames.dtype == np.uint8
+    assert generated.fps == pytest.approx(8.0 * arch.frames / 6)  # spans the requested clip
     out = model.last_output
-    assert out.trajectory.shape == (arch.frames, arch.height, arch.width, 3)
-    assert out.labels.shape == out.trajectory.shape[:3] and out.labels.max() <= 2
+    assert out.trajectory.shape == (*native, 3)
+    assert out.labels.shape == native and out.labels.max() <= 2
+    # the trajectory returned is the label maps stage 2 conditioned on, one mask per object
+    assert generated.trajectory.shape == (arch.frames, 2, arch.height, arch.width)
+    for k in range(2):
+        np.testing.assert_array_equal(generated.trajectory[:, k], out.labels == k + 1)
     if key[0] == "unet-tiny":  # seeds decide everything
-        assert np.array_equal(model.generate(_request()), video)
-        assert not np.array_equal(model.generate(_request(seed=8)), video)
+        assert np.array_equal(model.generate(_request()).frames, generated.frames)
+        assert not np.array_equal(model.generate(_request(seed=8)).frames, generated.frames)
 
 
 def test_ti2v_has_no_stage_one(checkpoints):
     model = create_model("reference_impl.ttm.adapter:TI2VModel",
                          {"checkpoint": str(checkpoints[("unet-tiny", "ti2v")]), "steps": 2})
     assert model.pipeline.components.motion is None
-    assert model.generate(_request()).shape == (6, 24, 30, 3)
+    generated = model.generate(_request())
+    assert generated.frames.shape == (4, 32, 32, 3) and generated.trajectory is None
     assert model.last_output.trajectory is None
 
 
@@ -108,13 +115,6 @@ def test_checkpoint_errors_name_the_fix(checkpoints, tmp_path):
                                             "object_labels": ()}))
 
 
-def test_resample_video_picks_nearest_frames():
-    video = np.arange(4, dtype=np.uint8)[:, None, None, None].repeat(2, 1).repeat(2, 2)
-    video = video.repeat(3, 3)
-    out = resample_video(video, 7, 4, 4)
-    assert out.shape == (7, 4, 4, 3) and out[:, 0, 0, 0].tolist() == [0, 1, 1, 2, 2, 3, 3]
-
-
 def test_every_variant_is_declared_as_an_entry_point_with_its_own_name():
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     entry_points = pyproject["project"]["entry-points"]["ttm_bench.models"]
@@ -128,5 +128,7 @@ def test_samples_without_objects_run_with_an_all_background_trajectory(checkpoin
     request = _request()
     empty = GenerationRequest(**{**request.__dict__, "masks": np.zeros((0, 40, 40), bool),
                                  "local_prompts": (), "object_labels": ()})
-    assert model.generate(empty).shape == (6, 24, 30, 3)
+    generated = model.generate(empty)
+    assert generated.frames.shape == (4, 32, 32, 3)
+    assert generated.trajectory is None  # no objects of the benchmark's to follow
     assert not model.last_output.labels.any()

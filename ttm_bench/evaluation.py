@@ -3,16 +3,21 @@
 Inputs are a run directory plus the benchmark it was generated on, or a plain folder of
 `<sample_id>.mp4` files (reference-free metrics only). Outputs, in the results directory:
 `per_sample.parquet` (sample_id, split, metric, value), `aggregate.parquet` (run, benchmark,
-split, metric, value, ci_low, ci_high, n, n_expected, preset_hash), `results.json` (the same
-aggregate plus presets, skipped metrics with reasons, and provenance) and, for set-level metrics
-such as FVD, their per-sample features in `features/<metric>.npz` (`metrics.sample_features`).
-Aggregates exist per split and for `all`; a split with fewer evaluated samples than expected is
-marked incomplete through `n < n_expected`, never silently averaged over fewer samples.
+split, metric, value, ci_low, ci_high, n, n_undefined, n_expected, preset_hash), `results.json`
+(the same aggregate plus presets, skipped metrics with reasons, and provenance) and, for
+set-level metrics such as FVD, their per-sample features in `features/<metric>.npz`
+(`metrics.sample_features`). Aggregates exist per split and for `all`; a split with fewer
+evaluated samples than expected is marked incomplete through `n < n_expected`, never silently
+averaged over fewer samples. `n` counts the samples evaluated; `n_undefined` those of them on
+which the metric is undefined (`Metric.undefined_when`: NaN per sample), left out of the value
+and interval, which are over n − n_undefined samples.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,8 +34,8 @@ from ttm_bench.data.benchmark import Benchmark, SampleError
 from ttm_bench.data.sample import ALL_SPLIT
 from ttm_bench.data.verification import open_benchmark
 from ttm_bench.decode_prefetch import DEFAULT_WORKERS, decode_ahead, ground_truth
-from ttm_bench.errors import TTMBenchError, optional_dependency
-from ttm_bench.generation.run import RunDir
+from ttm_bench.errors import TTMBenchError, ValidationError, optional_dependency
+from ttm_bench.generation.run import RunDir, SampleRecord
 from ttm_bench.hashing import file_sha256
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.registry import canonical_name, create_metric, expand_names, list_metrics
@@ -47,12 +52,16 @@ class VideoEntry:
     sha256: the file's hash recorded in its run sidecar when it was generated; evaluation
     refuses a file that no longer has it. None: nothing to check against (a folder of videos,
     or a sidecar written before ttm-bench recorded the hash).
+    trajectory, trajectory_sha256: the model's trajectory file and the hash its sidecar
+    recorded; None when the model returned none (always checked before use).
     """
 
     sample_id: str
     split: str
     path: Path
     sha256: str | None = None
+    trajectory: Path | None = None
+    trajectory_sha256: str | None = None
 
 
 @dataclass
@@ -89,8 +98,8 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
             "against the benchmark the run was made from, or regenerate the run"
         )
     records = {s.id: run.finished_record(s.id) for s in bench.samples}
-    videos = [VideoEntry(s.id, s.split, run.video_path(s.id), records[s.id].video_sha256)
-              for s in bench.samples if records[s.id] is not None]
+    videos = [_run_entry(run, s.id, s.split, record) for s in bench.samples
+              if (record := records[s.id]) is not None]
     return EvaluationInputs(
         name=name or run.root.resolve().name,
         videos=videos,
@@ -102,6 +111,12 @@ def inputs_from_run(run_root: str | Path, benchmark_root: str | Path,
         benchmark_verification=verification,
         source={"run": str(run.root.resolve()), "benchmark": str(bench.root.resolve())},
     )
+
+
+def _run_entry(run: RunDir, sample_id: str, split: str, record: SampleRecord) -> VideoEntry:
+    trajectory = record.trajectory_sha256
+    return VideoEntry(sample_id, split, run.video_path(sample_id), record.video_sha256,
+                      run.trajectory_path(sample_id) if trajectory else None, trajectory)
 
 
 def inputs_from_folder(folder: str | Path, name: str) -> EvaluationInputs:
@@ -144,13 +159,21 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device
     has = {"caption": bool(samples), "image": bool(samples),
            "reference": bool(samples) and all(s.video for s in samples),
            "masks": bool(samples) and all(s.objects for s in samples),
-           "masklets": bool(samples) and all("masklets" in s.meta for s in samples)}
+           "masklets": bool(samples) and all("masklets" in s.meta for s in samples),
+           "trajectory": bool(inputs.videos) and all(v.trajectory for v in inputs.videos)}
+    available = frozenset(k for k, v in has.items() if v)
     metrics, skipped = [], {}
     for name in chosen:
         source = "a folder of videos" if inputs.benchmark is None else "this benchmark"
         try:
             metric = create_metric(name, **kwargs.get(name, {}))
+            metric.choose_inputs(available)
             missing = sorted(r for r in metric.requires if not has[r])
+            if missing == ["trajectory"]:
+                raise TTMBenchError(
+                    f"metric {name!r} needs the model's trajectory for every video, which this "
+                    "run does not have: its model returned none (GeneratedVideo.trajectory; "
+                    "see docs/metrics.md); evaluate it against the benchmark's masklets instead")
             if missing:
                 raise TTMBenchError(f"metric {name!r} needs {', '.join(missing)}, which {source} "
                                     "does not provide; evaluate a run with --bench DIR")
@@ -174,12 +197,47 @@ def _check_file(entry: VideoEntry) -> tuple[str | None, str | None]:
         sha256 = file_sha256(entry.path)
     except OSError as exc:
         return None, f"cannot read {entry.path}: {exc.strerror or exc}"
-    if entry.sha256 is not None and sha256 != entry.sha256:
-        return None, (f"{entry.path} has sha256 {sha256[:12]}…, but its sidecar recorded "
-                      f"{entry.sha256[:12]}… when it was generated: the file was damaged or "
-                      "replaced since; delete the video and its .json sidecar and rerun "
-                      "`ttm-bench generate` to regenerate the sample")
-    return sha256, None
+    problem = _changed_since_generation(entry.path, sha256, entry.sha256)
+    return (None, problem) if problem else (sha256, None)
+
+
+def _changed_since_generation(path: Path, sha256: str, recorded: str | None) -> str | None:
+    """Why `path` (with `sha256`) is not the file its sidecar `recorded`; None when it is or
+    when nothing was recorded."""
+    if recorded is None or sha256 == recorded:
+        return None
+    return (f"{path} has sha256 {sha256[:12]}…, but its sidecar recorded {str(recorded)[:12]}… "
+            "when it was generated: the file was damaged or replaced since; delete the "
+            "sample's video and its .json sidecar and rerun `ttm-bench generate` to regenerate "
+            "the sample")
+
+
+def _read_trajectory(entry: VideoEntry, bench: Benchmark) -> np.ndarray | str:
+    """The run's trajectory of `entry`, bool [T, L, H, W], or why it cannot be used."""
+    from ttm_bench.data.masklets import parse_masklets
+
+    if entry.trajectory is None:
+        return (f"the run recorded no trajectory for {entry.sample_id!r} in its sidecar (the "
+                "model returned none)")
+    try:  # read once: the bytes hashed are the bytes parsed
+        raw = entry.trajectory.read_bytes()
+    except OSError as exc:
+        return f"cannot read {entry.trajectory}: {exc.strerror or exc}"
+    problem = _changed_since_generation(entry.trajectory, hashlib.sha256(raw).hexdigest(),
+                                        entry.trajectory_sha256)
+    if problem:
+        return problem
+    fix = "delete the sample's video and .json sidecar and rerun `ttm-bench generate`"
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        info = bench.info
+        return parse_masklets(data, str(entry.trajectory),
+                              [o.id for o in bench.sample(entry.sample_id).objects],
+                              (info.height, info.width), fix, num_frames=info.num_frames)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"{entry.trajectory}: not valid JSON ({exc}) (fix: {fix})"
+    except ValidationError as exc:
+        return "; ".join(str(p) for p in exc.problems)
 
 
 def _check_video(video: np.ndarray, fps: float, entry: VideoEntry,
@@ -258,7 +316,8 @@ def _evaluate_into(writer: ResultsWriter, inputs: EvaluationInputs,
             aggregate_rows.append({
                 "run": inputs.name, "benchmark": benchmark_tag, "split": split,
                 "metric": metric.preset.metric, "value": value, "ci_low": low, "ci_high": high,
-                "n": len(ids), "n_expected": len(expected_ids), "preset_hash": metric.preset.hash,
+                "n": len(ids), "n_undefined": _count_undefined(metric, ids),
+                "n_expected": len(expected_ids), "preset_hash": metric.preset.hash,
             })
     results = {
         "run": inputs.name,
@@ -277,7 +336,8 @@ def _evaluate_into(writer: ResultsWriter, inputs: EvaluationInputs,
         "unverified_videos": sorted(v.sample_id for v in inputs.videos
                                     if v.sha256 is None and inputs.run_info),
         "presets": {m.preset.metric: m.preset.to_dict() for m in metrics},
-        "metrics": {m.preset.metric: {"label": m.label, "higher_is_better": m.higher_is_better}
+        "metrics": {m.preset.metric: {"label": m.label, "higher_is_better": m.higher_is_better,
+                                      "can_be_undefined": m.undefined_when is not None}
                     for m in metrics},
         "warnings": {m.preset.metric: m.warnings for m in metrics if m.warnings},
         "skipped_metrics": skipped,
@@ -344,6 +404,9 @@ def _decode(entry: VideoEntry, bench: Benchmark | None, needs: set[str]) -> Eval
         masklets = bench.masklets(sample) if sample and "masklets" in needs else None
     except (SampleError, VideoDecodeError) as exc:  # the benchmark's own sample is broken
         return f"benchmark sample unusable: {exc}"
+    trajectory = _read_trajectory(entry, bench) if bench and "trajectory" in needs else None
+    if isinstance(trajectory, str):
+        return trajectory
     return EvalItem(
         sample_id=entry.sample_id,
         split=entry.split,
@@ -355,6 +418,7 @@ def _decode(entry: VideoEntry, bench: Benchmark | None, needs: set[str]) -> Eval
         video_sha256=sha256,
         masks=masks,
         masklets=masklets,
+        trajectory=trajectory,
     )
 
 
@@ -371,12 +435,20 @@ def _aggregate(metric: Metric, ids: list[str], n_boot: int,
     if isinstance(metric, PerSampleMetric):  # mean of per-sample values: vectorised bootstrap
         per_sample = metric.per_sample()
         values = np.array([per_sample[s] for s in ids])
-        values = values[np.isfinite(values)]  # undefined samples (see motion_locality)
+        values = values[~np.isnan(values)]  # undefined samples (`Metric.undefined_when`)
         low, high = bootstrap_mean_ci(values, n_boot=n_boot, seed=seed)
     else:
         low, high = centred_bootstrap_ci(lambda idx: metric.compute_on([ids[i] for i in idx]),
                                          len(ids), n_boot=n_boot, seed=seed)
     return value, low, high
+
+
+def _count_undefined(metric: Metric, ids: list[str]) -> int:
+    """How many of `ids` the metric leaves undefined (NaN, out of the value and interval)."""
+    if not isinstance(metric, PerSampleMetric):
+        return 0
+    undefined = set(metric.undefined_ids)
+    return sum(s in undefined for s in ids)
 
 
 def _check_replaceable(writer: ResultsWriter, inputs: EvaluationInputs,

@@ -1,8 +1,17 @@
 """The reference TTM, TI2V and the ablations as `VideoModel`s (`ttm`, `ti2v`, `ttm-…`).
 
 Each name expects a checkpoint of its own variant (`checkpoint=DIR`; no weights have been
-released, see `checkpoint.NO_RELEASED_WEIGHTS`). The model generates its native clip and
-resamples it to the request: frames by nearest index, pixels by area/linear interpolation.
+released, see `checkpoint.NO_RELEASED_WEIGHTS`). The model returns its native clip as a
+`GeneratedVideo`; the runner maps it onto the benchmark with the suite's one normalisation policy.
+Its native frame rate is taken as the one that spreads the clip over the benchmark clip's
+duration (fps · T' / T; the architecture has no frame rate of its own), so `time_scale` is 1.
+
+Mask-trajectory variants return the stage-1 trajectory stage 2 conditioned on (the decoded,
+cleaned label maps, one mask per object) as `GeneratedVideo.trajectory`, which the runner saves
+beside the video for `trajectory_miou`. Stage 1 always runs: the pipeline has no mode that takes
+a benchmark's trajectory instead. No trajectory is returned by TI2V (no stage 1), by
+`ttm-flow` (its trajectory is optical flow, not masks), or when the objects were found by the
+preprocessing rather than given by the benchmark (they are not the benchmark's objects).
 
 Objects and prompts come from the request (benchmarks carry them: masks s(0), `local_prompts`,
 else `object_labels`, and the motion prompt). For samples without objects, the preprocessing
@@ -18,7 +27,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-import cv2
 import numpy as np
 
 from reference_impl.ttm.checkpoint import load_checkpoint
@@ -27,17 +35,8 @@ from reference_impl.ttm.pipeline import TTMOutput, TTMPipeline
 from reference_impl.ttm.preprocess import Preprocessor
 from reference_impl.ttm.prompts import OpenAICompatibleBackend
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.generation.model import GenerationRequest, VideoModel
+from ttm_bench.generation.model import GeneratedVideo, GenerationRequest, VideoModel
 from ttm_bench.video import write_video
-
-
-def resample_video(video: np.ndarray, frames: int, height: int, width: int) -> np.ndarray:
-    """uint8 [T, H, W, 3] → uint8 [frames, height, width, 3] (nearest frames, area/linear)."""
-    index = np.floor(np.linspace(0, video.shape[0] - 1, frames) + 0.5).astype(int)
-    shrinking = height * width < video.shape[1] * video.shape[2]
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    return np.stack([cv2.resize(video[i], (width, height), interpolation=interpolation)
-                     for i in index])
 
 
 class ReferenceTTMModel(VideoModel):
@@ -49,7 +48,7 @@ class ReferenceTTMModel(VideoModel):
     """
 
     name: ClassVar[str] = "ttm"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: native clip + stage-1 trajectory, runner-normalised
     default_config: ClassVar[Mapping[str, Any]] = {
         "checkpoint": "", "steps": None, "visual_guidance": None, "text_guidance": None,
         "trajectory_dir": "", "llm_url": "", "llm_model": "", "prompt_cache": "",
@@ -73,7 +72,7 @@ class ReferenceTTMModel(VideoModel):
         self.preprocessor = Preprocessor(backend, detector, segmenter,
                                          config["prompt_cache"] or None)
 
-    def generate(self, request: GenerationRequest) -> np.ndarray:
+    def generate(self, request: GenerationRequest) -> GeneratedVideo:
         objects = self.preprocessor.prepare(
             request.sample_id, request.image, request.caption, request.masks,
             request.local_prompts or request.object_labels, request.motion_prompt)
@@ -92,7 +91,12 @@ class ReferenceTTMModel(VideoModel):
         if self.config["trajectory_dir"] and output.trajectory is not None:
             write_video(Path(self.config["trajectory_dir"]) / f"{request.sample_id}.mp4",
                         output.trajectory, request.fps, lossless=True)
-        return resample_video(output.video, request.num_frames, request.height, request.width)
+        trajectory = None
+        if output.labels is not None and request.masks.shape[0] > 0:
+            objects = np.arange(1, request.masks.shape[0] + 1, dtype=output.labels.dtype)
+            trajectory = output.labels[:, None] == objects[None, :, None, None]
+        fps = request.fps * output.video.shape[0] / request.num_frames
+        return GeneratedVideo(output.video, fps, trajectory=trajectory)
 
 
 class TTMModel(ReferenceTTMModel):

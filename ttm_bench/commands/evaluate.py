@@ -60,8 +60,10 @@ def summarise(results: dict) -> str:
         value = "nan" if row["value"] is None else f"{row['value']:.4g}"
         ci = ("" if row["ci_low"] is None else f" [{row['ci_low']:.4g}, {row['ci_high']:.4g}]")
         incomplete = "" if row["n"] == row["n_expected"] else " INCOMPLETE"
+        undefined = f", {row['n_undefined']} undefined" if row["n_undefined"] else ""
         lines.append(f"{row['split']:>8s} {row['metric']:>12s} = {value}{ci} "
-                     f"(n={row['n']}/{row['n_expected']}, preset {row['preset_hash']}){incomplete}")
+                     f"(n={row['n']}/{row['n_expected']}{undefined}, preset "
+                     f"{row['preset_hash']}){incomplete}")
     by_reason: dict[str, list[str]] = {}
     for name, reason in results["skipped_metrics"].items():
         by_reason.setdefault(reason, []).append(name)

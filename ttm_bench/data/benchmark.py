@@ -178,14 +178,11 @@ class Benchmark:
     def masklets(self, sample: Sample) -> np.ndarray | None:
         """Per-frame masks of the sample's objects: bool [T, L, H, W], or None when it has none.
 
-        Read from the JSON file named by `meta["masklets"]` (relative to the benchmark):
-        `{"objects": [object ids, in the order of `sample.objects`], "frames": [[RLE of each
-        object] for each frame]}`, as the synthetic builder writes it. Raises `SampleError`
-        (naming the manifest line, the field and the file) when it cannot be used.
+        Read from the JSON file named by `meta["masklets"]` (relative to the benchmark), in the
+        format of `ttm_bench.data.masklets`, as the synthetic builder writes it. Raises
+        `SampleError` (naming the manifest line, the field and the file) when it cannot be used.
         """
-        from ttm_bench.data.masks import decode_rle
-        from ttm_bench.data.sample import parse_rle
-        from ttm_bench.fields import FieldReader
+        from ttm_bench.data.masklets import parse_masklets
 
         name = sample.meta.get("masklets")
         if name is None:
@@ -197,28 +194,14 @@ class Benchmark:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise self.sample_error(sample, field_name, f"unreadable masklets {name} ({exc})",
                                     fix) from None
-        ids = [o.id for o in sample.objects]
-        frames = data.get("frames") if isinstance(data, dict) else None
-        if (not isinstance(data, dict) or data.get("objects") != ids
-                or not isinstance(frames, list)
-                or not all(isinstance(f, list) and len(f) == len(ids) for f in frames)):
-            raise self.sample_error(sample, field_name, f"{name} must hold {{\"objects\": {ids}, "
-                                    "\"frames\": [[one RLE per object] per frame]}", fix)
-        problems: list[Problem] = []
-        reader = FieldReader(data, str(path), problems)
-        masks = [[parse_rle(rle, reader, f"frames[{t}][{k}]") for k, rle in enumerate(frame)]
-                 for t, frame in enumerate(frames)]
-        expected = (self.info.height, self.info.width)
-        sizes = {tuple(m.size) for frame in masks for m in frame if m is not None}
-        if problems or sizes - {expected}:
-            detail = "; ".join(str(p) for p in problems) or (
-                f"masks of size {sorted(sizes - {expected})}, the benchmark is {list(expected)}")
-            raise self.sample_error(sample, field_name, f"invalid masklets {name}: {detail}", fix)
         try:
-            decoded = [[decode_rle(m) for m in frame] for frame in masks]
-        except TTMBenchError as exc:
-            raise self.sample_error(sample, field_name, f"{name}: {exc}", fix) from None
-        return np.array(decoded, dtype=bool).reshape(len(frames), len(ids), *expected)
+            return parse_masklets(data, str(path), [o.id for o in sample.objects],
+                                  (self.info.height, self.info.width), fix)
+        except ValidationError as exc:
+            detail = "; ".join(f"[{p.field}] {p.message}" if p.field else p.message
+                               for p in exc.problems)
+            raise self.sample_error(sample, field_name, f"invalid masklets {name}: {detail}",
+                                    fix) from None
 
 
 def write_benchmark(root: str | Path, info: BenchmarkInfo, samples: Iterable[Sample]) -> Benchmark:

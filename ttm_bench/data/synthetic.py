@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from ttm_bench.atomic import atomic_path, write_text
 from ttm_bench.data.benchmark import Benchmark, write_benchmark
+from ttm_bench.data.masklets import masklets_to_json
 from ttm_bench.data.masks import encode_rle, labels_from_masks, render_mask_video
 from ttm_bench.data.sample import BenchmarkInfo, ObjectSpec, Sample
 from ttm_bench.data.staging import staged_directory
@@ -109,9 +110,8 @@ def _write_sample(root: Path, sample_id: str, split: str, spec: SceneSpec, fps: 
     with atomic_path(root / image) as tmp:
         Image.fromarray(scene.frames[0]).save(tmp, format="PNG")
     write_video(root / video, scene.frames, fps=fps, lossless=True)
-    frames_rle = [[encode_rle(m).to_dict() for m in frame_masks] for frame_masks in scene.masks]
-    write_text(root / masklets, json.dumps({"objects": list(range(1, len(labels) + 1)),
-                                            "frames": frames_rle}) + "\n")
+    object_ids = range(1, len(labels) + 1)
+    write_text(root / masklets, json.dumps(masklets_to_json(scene.masks, object_ids)) + "\n")
     write_video(root / trajectory, render_mask_video(labels_from_masks(scene.masks)), fps=fps,
                 lossless=True)
     objects = []

@@ -6,8 +6,11 @@ runner builds requests and writes outputs.
 
 A model that generates at its own native frame count, fps or size returns a `GeneratedVideo`;
 the runner maps it onto the request with the one normalisation policy
-(`ttm_bench.generation.normalize`) and records that mapping in the sidecar. A model may raise
-`GenerationFailure` to attach what it knows about a failure (a command, its stderr) to the sidecar.
+(`ttm_bench.generation.normalize`) and records that mapping in the sidecar. A model that
+generates from per-object mask trajectories (TTM's stage 1) returns them in
+`GeneratedVideo.trajectory`; the runner saves them beside the video for `trajectory_miou`.
+A model may raise `GenerationFailure` to attach what it knows about a failure (a command, its
+stderr) to the sidecar.
 """
 
 from __future__ import annotations
@@ -92,11 +95,16 @@ class GeneratedVideo:
 
     frames: uint8 [T', H', W', 3] as the model produced it; fps: its native frame rate.
     record: what the model wants kept in the sidecar (e.g. the command that produced it).
+    trajectory: bool [T', L, H', W'], the per-object masks the video was generated to follow
+        (a two-stage model's stage-1 trajectory), aligned with `frames` and with the request's
+        objects (L = len(request.masks), in their order); None when the model has none. The
+        runner maps it with the video's normalisation (nearest neighbour) and saves it.
     """
 
     frames: np.ndarray
     fps: float
     record: Mapping[str, Any] = field(default_factory=dict)
+    trajectory: np.ndarray | None = None
 
 
 class GenerationFailure(TTMBenchError):

@@ -21,6 +21,10 @@ Policy `ttm-norm-v1`:
   `prepare_image`, so stretching back maps every output pixel onto the benchmark pixel it came
   from; masks and ground truth stay aligned. `aspect_change` = (W / H) / (W' / H') records the
   distortion a model's native aspect ratio imposes (1 = none).
+- Trajectories (per-object masks a model returns with its video) take the video's frame
+  indices and are resized by nearest neighbour at pixel centres: output pixel (i, j) shows
+  source pixel (floor((i + ½) · H' / H), floor((j + ½) · W' / W)), so a mask stays binary and
+  covers the pixels its object covers in the stretched video.
 """
 
 from __future__ import annotations
@@ -143,6 +147,35 @@ def normalize_video(generated: GeneratedVideo, request: GenerationRequest,
         resize=method,
     )
     return np.ascontiguousarray(video), record
+
+
+def normalize_trajectory(trajectory: np.ndarray, record: NormalizationRecord,
+                         num_objects: int) -> np.ndarray:
+    """Map a model's trajectory, bool [T', L, H', W'] aligned with the video `record` describes,
+    onto the benchmark's format by the same frame indices (nearest-neighbour pixels).
+
+    num_objects: the request's object count L. Returns bool [T, L, H, W]; raises TTMBenchError
+    naming the expected shape when the trajectory is not aligned with the video and objects.
+    """
+    expected = (record.source_frames, num_objects, record.source_height, record.source_width)
+    shape = getattr(trajectory, "shape", None)
+    if not isinstance(trajectory, np.ndarray) or trajectory.dtype != np.bool_ or \
+            trajectory.shape != expected:
+        dtype = getattr(trajectory, "dtype", type(trajectory).__name__)
+        raise TTMBenchError(
+            f"GeneratedVideo.trajectory is {dtype} {list(shape) if shape else shape}, expected "
+            f"bool {list(expected)} (the video's frames, one mask per requested object, the "
+            "video's height and width); return the masks the video was generated from, in the "
+            "order of request.masks, or trajectory=None")
+    rows = _nearest_indices(record.source_height, record.target_height)
+    cols = _nearest_indices(record.source_width, record.target_width)
+    mapped = trajectory[list(record.frame_indices)][:, :, rows][:, :, :, cols]
+    return np.ascontiguousarray(mapped)
+
+
+def _nearest_indices(source: int, target: int) -> np.ndarray:
+    """Source index of each of `target` output pixels by pixel centres (see the module doc)."""
+    return (2 * np.arange(target) + 1) * source // (2 * target)  # exact integer floor
 
 
 def prepare_image(image: np.ndarray, height: int, width: int) -> np.ndarray:

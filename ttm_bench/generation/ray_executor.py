@@ -10,10 +10,10 @@ Faults: an actor that dies mid-batch (killed, out of memory, node lost), or that
 `sample_timeout_s` per sample of its batch (a hung model: the actor is killed), is replaced and
 its batch's unfinished samples go back in the queue, one per batch, up to `max_attempts` times
 per sample; a sample that keeps killing or hanging workers gets a failed sidecar saying so.
-Outputs are still written by `GenerationJob.process` (atomic mp4, then sidecar), so a dead
-worker never leaves a visible partial file; its hidden temporaries (for this map's samples
-only) are removed when the map ends. A driver that dies leaves finished samples finished, and
-rerunning the command generates exactly the missing ones.
+Outputs are still written by `GenerationJob.process` (atomic mp4 and trajectory, then sidecar),
+so a dead worker never leaves a visible partial file; its hidden temporaries (for this map's
+samples only) are removed when the map ends. A driver that dies leaves finished samples
+finished, and rerunning the command generates exactly the missing ones.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ttm_bench.atomic import remove_stale_temporaries
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.generation.run import SampleRecord
 from ttm_bench.generation.runner import GenerationJob
@@ -121,7 +120,7 @@ class RayExecutor:
         finally:
             pool.close()
             bar.close()
-            remove_stale_temporaries(job.run.videos, sample_ids)
+            job.run.remove_stale_temporaries(sample_ids)
 
     def _timeout(self, batch: list[str]) -> float | None:
         return None if self.sample_timeout_s is None else self.sample_timeout_s * len(batch)

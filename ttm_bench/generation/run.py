@@ -1,8 +1,11 @@
 """The run directory contract: one model on one benchmark.
 
 Layout: `run.json` (`RunInfo`) and, per sample, `videos/<sample_id>.mp4` with the sidecar
-`videos/<sample_id>.json` (`SampleRecord`). A video appears only when complete (atomic rename),
-and its sidecar is written after it, so "sidecar says ok and the mp4 exists" means finished.
+`videos/<sample_id>.json` (`SampleRecord`), plus `trajectories/<sample_id>.json` when the model
+returned the per-object masks it generated the video from (`GeneratedVideo.trajectory`, in the
+masklets format of `ttm_bench.data.masklets`, at the benchmark's frames and size). A video or
+trajectory appears only when complete (atomic rename), and the sidecar, which records both
+sha256, is written after them, so "sidecar says ok and its files exist" means finished.
 """
 
 from __future__ import annotations
@@ -10,16 +13,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ttm_bench.atomic import write_json
+from ttm_bench.atomic import remove_stale_temporaries, write_json
 from ttm_bench.errors import Problem, TTMBenchError, ValidationError
 from ttm_bench.fields import COUNT, NONEMPTY_STRING, OBJECT, STRING, FieldReader
 
 RUN_FILE = "run.json"
 VIDEOS_DIR = "videos"
+TRAJECTORIES_DIR = "trajectories"
 _REGENERATE = "regenerate the run into a new directory with `ttm-bench generate`"
 
 
@@ -82,6 +87,8 @@ class SampleRecord:
     peak_rss_mb: process peak resident memory so far; peak_gpu_mb: torch CUDA peak, if any.
     video_sha256: sha256 of the finished mp4, checked by evaluation before decoding; None for a
     failed sample and in sidecars written before ttm-bench recorded it (evaluated unverified).
+    trajectory_sha256: sha256 of `trajectories/<sample_id>.json`; None when the model returned
+    no trajectory (then the sample has none, whatever file may lie there).
     """
 
     sample_id: str
@@ -96,6 +103,7 @@ class SampleRecord:
     peak_gpu_mb: float | None = None
     error: str | None = None
     video_sha256: str | None = None
+    trajectory_sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +133,19 @@ class RunDir:
 
     def sidecar_path(self, sample_id: str) -> Path:
         return self.videos / f"{sample_id}.json"
+
+    @property
+    def trajectories(self) -> Path:
+        return self.root / TRAJECTORIES_DIR
+
+    def trajectory_path(self, sample_id: str) -> Path:
+        return self.trajectories / f"{sample_id}.json"
+
+    def remove_stale_temporaries(self, sample_ids: Sequence[str]) -> None:
+        """Delete the temporaries killed writers left for these samples (only theirs: other
+        shards may be writing into the same directories)."""
+        for directory in (self.videos, self.trajectories):
+            remove_stale_temporaries(directory, sample_ids)
 
     def read_info(self) -> RunInfo:
         """Read and check `run.json`; every problem in it is reported at once."""
@@ -165,4 +186,8 @@ class RunDir:
         return record if ok else None
 
     def is_finished(self, sample_id: str) -> bool:
-        return self.finished_record(sample_id) is not None
+        """Finished, and the trajectory its sidecar records (if any) is there: a sample whose
+        trajectory was deleted is generated again."""
+        record = self.finished_record(sample_id)
+        return record is not None and (record.trajectory_sha256 is None
+                                       or self.trajectory_path(sample_id).is_file())

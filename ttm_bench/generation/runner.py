@@ -1,15 +1,17 @@
 """Generate a run: one model over (a shard of) a benchmark, resumable and fault-tolerant.
 
 `GenerationJob` is the picklable description of the work and knows how to process one sample
-with a loaded model (build the request, generate, check, write the mp4 atomically, then the
-sidecar). An executor (`executor.LocalExecutor`, or Ray) decides where models live and which
-samples they process. A sample that raises is recorded as failed in its sidecar and the run
-continues; rerunning the same command regenerates exactly the unfinished samples.
+with a loaded model (build the request, generate, check, write the mp4 and the model's
+trajectory, if it returned one, atomically, then the sidecar). An executor
+(`executor.LocalExecutor`, or Ray) decides where models live and which samples they process. A
+sample that raises is recorded as failed in its sidecar and the run continues; rerunning the
+same command regenerates exactly the unfinished samples.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import resource
 import sys
 import time
@@ -23,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from ttm_bench import __version__
-from ttm_bench.atomic import remove_stale_temporaries
+from ttm_bench.atomic import write_text
 from ttm_bench.data.benchmark import Benchmark, SampleError
+from ttm_bench.data.masklets import masklets_to_json
 from ttm_bench.data.verification import SKIPPED, open_benchmark
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.generation.model import (
@@ -33,7 +36,7 @@ from ttm_bench.generation.model import (
     GenerationRequest,
     VideoModel,
 )
-from ttm_bench.generation.normalize import normalize_video
+from ttm_bench.generation.normalize import normalize_trajectory, normalize_video
 from ttm_bench.generation.registry import (
     create_model,
     describe_changes,
@@ -161,22 +164,30 @@ class GenerationJob:
 
         start = time.perf_counter()
         sidecar: dict[str, Any] = dict(extra or {})
-        error = video_sha256 = None
+        error = video_sha256 = trajectory_sha256 = None
+        trajectory_path = self.run.trajectory_path(request.sample_id)
         try:
             if isinstance(output, BaseException):
                 raise output
             if isinstance(output, GeneratedVideo):
                 sidecar.update(output.record)
-                output = GeneratedVideo(check_frames(output.frames), output.fps)
+                output = GeneratedVideo(check_frames(output.frames), output.fps,
+                                        trajectory=output.trajectory)
             else:  # already at the benchmark's format: the policy must be the identity
                 check_video(output, request)
                 output = GeneratedVideo(output, request.fps)
             video, normalization = normalize_video(output, request)
             sidecar["normalization"] = normalization.to_dict()
             check_video(video, request)
+            trajectory = (None if output.trajectory is None else
+                          normalize_trajectory(output.trajectory, normalization,
+                                               len(request.masks)))
             path = self.run.video_path(request.sample_id)
             write_video(path, video, request.fps)
             video_sha256 = file_sha256(path)
+            trajectory_path.unlink(missing_ok=True)  # a trajectory of an earlier attempt
+            if trajectory is not None:
+                trajectory_sha256 = self._write_trajectory(request.sample_id, trajectory)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # one sample's failure must not stop the run
@@ -185,6 +196,8 @@ class GenerationJob:
             tail = "".join(traceback.format_exception(exc)[-3:])
             error = f"{type(exc).__name__}: {exc}\n{tail}"
             self.run.video_path(request.sample_id).unlink(missing_ok=True)
+            trajectory_path.unlink(missing_ok=True)
+            video_sha256 = trajectory_sha256 = None
         record = SampleRecord(
             sample_id=request.sample_id,
             status="failed" if error else "ok",
@@ -198,10 +211,19 @@ class GenerationJob:
             peak_gpu_mb=_peak_gpu_mb(),
             error=error,
             video_sha256=video_sha256,
+            trajectory_sha256=trajectory_sha256,
             extra=sidecar,
         )
         self.run.write_record(record)
         return record
+
+    def _write_trajectory(self, sample_id: str, trajectory: np.ndarray) -> str:
+        """Write bool [T, L, H, W] as `trajectories/<sample_id>.json` (masklets format, the
+        sample's object ids) atomically; return its sha256."""
+        ids = [o.id for o in self.benchmark.sample(sample_id).objects]
+        path = self.run.trajectory_path(sample_id)
+        write_text(path, json.dumps(masklets_to_json(trajectory, ids)) + "\n")
+        return file_sha256(path)
 
 
 def _timed(call: Callable[[Any], Any], argument: Any) -> tuple[Any, float]:
@@ -321,7 +343,7 @@ def generate_run(
     info = prepare_run(job, verification)
     ids = shard_samples([s.id for s in job.benchmark.samples], *shard)
     pending = [s for s in ids if not job.run.is_finished(s)]
-    remove_stale_temporaries(job.run.videos, pending)  # only this shard's: others may be writing
+    job.run.remove_stale_temporaries(pending)
     summary = RunSummary(job.run_root, len(ids), len(ids) - len(pending), 0, {},
                          describe_changes(cls, config))
     if pending:

@@ -29,7 +29,7 @@ from ttm_bench.errors import TTMBenchError
 from ttm_bench.overrides import check_overrides
 
 #: Names an `EvalItem` field a metric can require beyond the video itself.
-REQUIREMENTS = frozenset({"caption", "image", "reference", "masks", "masklets"})
+REQUIREMENTS = frozenset({"caption", "image", "reference", "masks", "masklets", "trajectory"})
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ class EvalItem:
     video_sha256: content hash of the encoded file, for feature caches.
     masks: bool [L, H, W], the benchmark's first-frame object masks s(0) at the video's size.
     masklets: bool [T, L, H, W], the benchmark's per-frame masks of the same objects.
+    trajectory: bool [T, L, H, W], the per-object masks the run's model generated this video
+        from (its stage-1 trajectory, saved by the runner), checked against the sidecar's hash.
     """
 
     sample_id: str
@@ -87,6 +89,7 @@ class EvalItem:
     video_sha256: str | None = None
     masks: np.ndarray | None = None
     masklets: np.ndarray | None = None
+    trajectory: np.ndarray | None = None
 
 
 class MissingWeightsError(TTMBenchError):
@@ -107,6 +110,10 @@ class Metric(ABC):
     requires: ClassVar[frozenset[str]] = frozenset()
     default_params: ClassVar[Mapping[str, Any]] = {}
     preset_version: ClassVar[str] = "1"
+    #: For a metric undefined on some videos (motion locality of a static video): what those
+    #: samples are, formatted with the preset's parameters, e.g. "static videos (mean
+    #: displacement below {static_px} px/frame)". None: every value is defined.
+    undefined_when: ClassVar[str | None] = None
 
     def __init__(self, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.default_params))
@@ -125,6 +132,11 @@ class Metric(ABC):
 
     def setup(self, device: str) -> None:  # noqa: B027 - optional hook
         """Load models/weights. Raise `MissingWeightsError` when a checkpoint is missing."""
+
+    def choose_inputs(self, available: frozenset[str]) -> None:  # noqa: B027 - optional hook
+        """Settle preset parameters that depend on what the inputs provide (`available`: names
+        of `REQUIREMENTS`), such as an `auto` choice, before `requires` is checked; the chosen
+        value goes into the preset, so results say which was used."""
 
     @abstractmethod
     def reset(self) -> None:
@@ -164,7 +176,13 @@ class Metric(ABC):
 
 
 class PerSampleMetric(Metric):
-    """A metric that scores each video alone and aggregates by the mean."""
+    """A metric that scores each video alone and aggregates by the mean.
+
+    A metric with `undefined_when` scores NaN where it is undefined: such samples stay in
+    `per_sample()` as NaN, are left out of the mean (and of the evaluation's interval), are
+    listed by `undefined_ids` and named in a warning, never dropped silently. Any other
+    non-finite score is refused.
+    """
 
     def reset(self) -> None:
         self._values: dict[str, float] = {}
@@ -175,12 +193,28 @@ class PerSampleMetric(Metric):
 
     def update(self, item: EvalItem) -> None:
         value = float(self.score(item))
-        if not np.isfinite(value):
+        if not (np.isfinite(value) or (np.isnan(value) and self.undefined_when)):
             raise TTMBenchError(
                 f"metric {self.name!r} gave {value} for sample {item.sample_id!r}; "
                 "the video is likely degenerate (check it decodes and is not empty)"
             )
         self._values[item.sample_id] = value
+        self._note_undefined()
+
+    @property
+    def undefined_ids(self) -> list[str]:
+        """Samples whose value is undefined (NaN), in update order."""
+        return [s for s, v in self._values.items() if np.isnan(v)]
+
+    def _note_undefined(self) -> None:
+        """Keep the warning that names the undefined samples up to date."""
+        if self.undefined_when is None:
+            return
+        undefined = self.undefined_ids
+        self.warnings = [] if not undefined else [
+            f"undefined for {len(undefined)} of the run's {len(self._values)} sample(s), left "
+            f"out of its means: {self.undefined_when.format(**self.params)}: "
+            f"{', '.join(undefined[:5])}{' …' if len(undefined) > 5 else ''}"]
 
     @property
     def sample_ids(self) -> list[str]:
@@ -194,11 +228,13 @@ class PerSampleMetric(Metric):
 
     def merge_state(self, state: dict[str, float]) -> None:
         self._values.update(state)
+        self._note_undefined()
 
     def compute_on(self, sample_ids: Sequence[str]) -> float:
-        if len(sample_ids) == 0:
-            return float("nan")
-        return float(np.mean([self._values[s] for s in sample_ids]))
+        """The mean over the samples' defined values; NaN when none is defined."""
+        values = np.array([self._values[s] for s in sample_ids], dtype=np.float64)
+        defined = values[~np.isnan(values)]
+        return float(defined.mean()) if defined.size else float("nan")
 
 
 @dataclass

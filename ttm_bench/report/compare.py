@@ -11,6 +11,7 @@ results (`run_samples.load_run_samples`); renderers live in `compare_tables` and
 Conventions:
 - runs must share the benchmark content hash and, per metric, the preset hash;
 - values are the metric over the paired samples of the cell, so Δ = run value − baseline value;
+  a pair whose value is undefined (NaN) in either run is left out and counted (`n_undefined`);
   the baseline's own value (`Comparison.baseline_values`) is over every sample it evaluated;
 - splits: every split of the runs, then `all`; metrics: those every run computed (registry
   order), unless chosen;
@@ -70,9 +71,12 @@ class MetricColumn:
 class PairedCell:
     """One run against the baseline on one metric and split.
 
-    n_paired: samples of the split present in both runs; baseline_value/run_value: the metric
-    over those samples; delta = run_value − baseline_value, [ci_low, ci_high] its paired
-    interval; p_value raw and p_adjusted Holm–Bonferroni over the comparison's family;
+    n_paired: samples of the split present in both runs with a defined value in both;
+    n_undefined: pairs left out because the value is undefined (NaN: a metric with
+    `undefined_when`, e.g. motion locality of a static video) in either run;
+    baseline_value/run_value: the metric over the n_paired samples; delta = run_value −
+    baseline_value, [ci_low, ci_high] its paired interval; p_value raw and p_adjusted
+    Holm–Bonferroni over the comparison's family;
     test: how p_value was computed; verdict: `Verdict.value`, or the metric's own words for
     metrics with no better direction (AD: "more motion"/"less motion").
     """
@@ -90,6 +94,7 @@ class PairedCell:
     p_adjusted: float
     test: str
     verdict: str
+    n_undefined: int = 0
 
     @property
     def marker(self) -> str:
@@ -166,10 +171,20 @@ def _paired_cell(run: RunSamples, base: RunSamples, metric: str, split: str, n_b
     paired = sorted(set(run_rows) & set(base_rows))
     r_idx = np.array([run_rows[s] for s in paired], dtype=np.int64)
     b_idx = np.array([base_rows[s] for s in paired], dtype=np.int64)
+    defined = _defined(run_samples, r_idx) & _defined(base_samples, b_idx)
+    r_idx, b_idx = r_idx[defined], b_idx[defined]
     diff = _difference(run_samples, base_samples, r_idx, b_idx, n_boot, level, seed)
-    return PairedCell(run.results.run, metric, split, len(paired),
+    return PairedCell(run.results.run, metric, split, len(r_idx),
                       base_samples.statistic(b_idx), run_samples.statistic(r_idx), diff.delta,
-                      diff.ci_low, diff.ci_high, diff.p_value, math.nan, diff.test, "")
+                      diff.ci_low, diff.ci_high, diff.p_value, math.nan, diff.test, "",
+                      n_undefined=int((~defined).sum()))
+
+
+def _defined(samples: MetricSamples, rows: np.ndarray) -> np.ndarray:
+    """bool [len(rows)]: the rows whose value is defined (not NaN; set-level: all)."""
+    if samples.values is None:
+        return np.ones(len(rows), dtype=bool)
+    return ~np.isnan(samples.values[rows])
 
 
 def verdict_text(result: Verdict, metric: str) -> str:

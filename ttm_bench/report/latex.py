@@ -21,6 +21,7 @@ from ttm_bench.report.compare_tables import (
     format_value,
     gap_lines,
     legend,
+    undefined_lines,
 )
 from ttm_bench.report.leaderboard import Column, Leaderboard, split_title
 
@@ -114,7 +115,7 @@ def render_comparison(comparison: Comparison, layout: str = "pairs",
     """A comparison as a booktabs table in the `pairs` or `ablation` layout (`compare_tables`);
     `with_ci` adds the interval of Δ (ablation layout: a column after each metric)."""
     caption = legend(comparison, layout)
-    notes = gap_lines(comparison)
+    notes = gap_lines(comparison) + undefined_lines(comparison)
     if layout == "ablation":
         table = ablation_table(comparison)
         rows = []

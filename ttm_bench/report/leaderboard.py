@@ -8,7 +8,9 @@ Conventions:
 - a cell is ``value (ci_low–ci_high)`` with the bootstrap confidence interval recorded by the
   evaluation, e.g. ``0.942 (0.930–0.951)``; decimals per metric family (FVD and AD: 2, others,
   e.g. similarities: 3); the interval is left out when undefined; a metric whose expectation
-  depends on the number of samples (FVD) shows it: ``45.12 [n=64] (38.40–51.07)``;
+  depends on the number of samples (FVD) shows it: ``45.12 [n=64] (38.40–51.07)``; a value
+  that left samples out as undefined (motion locality of static videos) shows the n it is over
+  and how many: ``0.421 [n=14, 2 undefined] (0.35–0.48)``, and a note names them;
 - ↑/↓ after a label: higher/lower is better; no marker when no direction is better (AD);
 - bold: the best value of a column after rounding (ties all bold; the value, not its
   interval), among complete cells, for metrics with a direction and at least two runs; never
@@ -238,12 +240,13 @@ def metric_info(results: Sequence[Results], metric: str) -> tuple[str, bool | No
 
 
 def _format(row: AggregateRow) -> tuple[str, str | None]:
-    """(value, "low–high" or None) with the metric family's decimals (and n for FVD)."""
+    """(value, "low–high" or None) with the metric family's decimals (and n for FVD, or when
+    undefined samples were left out)."""
     places = decimals_for(row.metric)
     interval = None
     if math.isfinite(row.ci_low) and math.isfinite(row.ci_high):
         interval = f"{row.ci_low:.{places}f}–{row.ci_high:.{places}f}"
-    return format_metric_value(row.metric, row.value, row.n), interval
+    return format_metric_value(row.metric, row.value, row.n, row.n_undefined), interval
 
 
 def _missing_reason(r: Results, column: Column, row: AggregateRow | None) -> str:

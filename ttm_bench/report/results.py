@@ -65,10 +65,12 @@ class PresetRecord:
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """Display label and direction (True: higher is better, None: no better direction)."""
+    """Display label and direction (True: higher is better, None: no better direction);
+    can_be_undefined: the metric may be undefined (NaN) on some samples (`n_undefined`)."""
 
     label: str
     higher_is_better: bool | None
+    can_be_undefined: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,11 @@ class BootstrapSettings:
 
 @dataclass(frozen=True)
 class AggregateRow:
-    """One metric over one split; NaN value/CI when undefined (e.g. no sample evaluated)."""
+    """One metric over one split; NaN value/CI when undefined (e.g. no sample evaluated).
+
+    n: samples evaluated; n_undefined: those of them on which the metric is undefined, left out
+    of the value and interval (0 in results written before it was recorded).
+    """
 
     split: str
     metric: str
@@ -97,6 +103,12 @@ class AggregateRow:
     n: int
     n_expected: int
     preset_hash: str
+    n_undefined: int = 0
+
+    @property
+    def n_defined(self) -> int:
+        """The samples the value and interval are over."""
+        return self.n - self.n_undefined
 
     @property
     def complete(self) -> bool:
@@ -207,7 +219,8 @@ def _preset(preset: FieldReader) -> PresetRecord:
 
 def _metric(metric: FieldReader) -> MetricInfo:
     return MetricInfo(metric.get("label", NONEMPTY_STRING),
-                      metric.get("higher_is_better", BOOLEAN, nullable=True))
+                      metric.get("higher_is_better", BOOLEAN, nullable=True),
+                      metric.get("can_be_undefined", BOOLEAN, False))
 
 
 def _parse_row(fields: FieldReader, raw: Any, where: str, run: str | None,
@@ -233,6 +246,7 @@ def _parse_row(fields: FieldReader, raw: Any, where: str, run: str | None,
         n=row.get("n", COUNT),
         n_expected=row.get("n_expected", COUNT),
         preset_hash=row.get("preset_hash", NONEMPTY_STRING),
+        n_undefined=row.get("n_undefined", COUNT, 0),
     )
     return parsed if len(fields.problems) == before else None
 
@@ -246,6 +260,13 @@ def _check_rows(fields: FieldReader, rows: list[tuple[str, AggregateRow]],
         seen.add((row.split, row.metric))
         if row.metric not in metrics:
             fields.problem(f"{where}.metric", f"metric {row.metric!r} has no entry in `metrics`")
+        if row.n_undefined > row.n:
+            fields.problem(f"{where}.n_undefined", f"{row.n_undefined} samples undefined, more "
+                           f"than the {row.n} evaluated")
+        elif row.n_undefined and row.metric in metrics and (
+                not metrics[row.metric].can_be_undefined):
+            fields.problem(f"{where}.n_undefined", f"{row.n_undefined} samples undefined, but "
+                           f"`metrics` says {row.metric!r} cannot be undefined")
         preset = presets.get(row.metric)
         if preset is None:
             fields.problem(f"{where}.metric", f"metric {row.metric!r} has no entry in `presets`")
@@ -275,15 +296,17 @@ def _check_aggregate_table(path: Path, rows: list[AggregateRow], run: str, bench
 
     table = pd.read_parquet(path)
     try:
+        if "n_undefined" not in table.columns:  # written before it was recorded
+            table = table.assign(n_undefined=0)
         on_disk = sorted(key((r.run, r.benchmark, r.split, r.metric, _as_float(r.value),
                               _as_float(r.ci_low), _as_float(r.ci_high), int(r.n),
-                              int(r.n_expected), r.preset_hash))
+                              int(r.n_undefined), int(r.n_expected), r.preset_hash))
                          for r in table.itertuples(index=False))
     except (AttributeError, TypeError, ValueError) as exc:
         raise ValidationError([Problem(str(path), f"unexpected columns or values ({exc})",
                                        _REWRITE)]) from None
     in_json = sorted(key((run, benchmark, r.split, r.metric, r.value, r.ci_low, r.ci_high, r.n,
-                          r.n_expected, r.preset_hash)) for r in rows)
+                          r.n_undefined, r.n_expected, r.preset_hash)) for r in rows)
     if on_disk != in_json:
         raise ValidationError([Problem(str(path), f"its rows disagree with {RESULTS_FILE}'s "
                                        "`aggregate`", _REWRITE)])

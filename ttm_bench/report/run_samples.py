@@ -41,9 +41,12 @@ class MetricSamples:
 
     def statistic(self, rows: np.ndarray) -> float:
         """The metric over these rows (int indices, repeats allowed): the mean of per-sample
-        values, or the set-level metric's own `compute_on` of those samples."""
+        values (undefined, NaN, ones left out, as the evaluation does; NaN when none is left),
+        or the set-level metric's own `compute_on` of those samples."""
         if self.values is not None:
-            return float(self.values[rows].mean()) if len(rows) else math.nan
+            values = self.values[rows]
+            values = values[~np.isnan(values)]
+            return float(values.mean()) if len(values) else math.nan
         assert self.set_metric is not None
         return self.set_metric.compute_on([self.sample_ids[r] for r in rows])
 
@@ -61,7 +64,9 @@ def _set_metric(results: Results, features: SampleFeatures) -> Metric:
     return metric
 
 
-def _read_per_sample(path: Path, root: Path) -> pd.DataFrame:
+def _read_per_sample(path: Path, root: Path, can_be_undefined: set[str]) -> pd.DataFrame:
+    """The per-sample table; values must be finite, or NaN for the metrics that can be
+    undefined (`can_be_undefined`, from results.json)."""
     fix = f"re-run `ttm-bench evaluate` with --out {root} to rewrite it"
     try:
         table = pd.read_parquet(path)
@@ -72,9 +77,12 @@ def _read_per_sample(path: Path, root: Path) -> pd.DataFrame:
         raise TTMBenchError(f"{path} lacks the column(s) {missing}; {fix}")
     if table.duplicated(["sample_id", "metric"]).any():
         raise TTMBenchError(f"{path} has two values for one (sample_id, metric); {fix}")
-    values = pd.to_numeric(table["value"], errors="coerce")
-    if not np.all(np.isfinite(values.to_numpy(dtype=np.float64))):
-        raise TTMBenchError(f"{path} has values that are not finite numbers; {fix}")
+    values = pd.to_numeric(table["value"], errors="coerce").to_numpy(dtype=np.float64)
+    allowed = np.isfinite(values) | (np.isnan(values) & table["metric"].isin(can_be_undefined))
+    if not allowed.all():
+        raise TTMBenchError(f"{path} has values that are not finite numbers (NaN is allowed only "
+                            f"for metrics that can be undefined: {sorted(can_be_undefined)}); "
+                            f"{fix}")
     return table.assign(value=values.astype(np.float64))
 
 
@@ -127,7 +135,9 @@ def load_run_samples(directory: str | os.PathLike[str]) -> RunSamples:
     if PER_SAMPLE_FILE not in snapshot.files:
         raise TTMBenchError(f"{snapshot.root / MANIFEST} lists no {PER_SAMPLE_FILE}; re-run "
                             f"`ttm-bench evaluate` with --out {snapshot.root}")
-    per_sample = _read_per_sample(snapshot.path(PER_SAMPLE_FILE), snapshot.root)
+    per_sample = _read_per_sample(snapshot.path(PER_SAMPLE_FILE), snapshot.root,
+                                  {m for m, info in results.metrics.items()
+                                   if info.can_be_undefined})
     features = {metric: _checked_features(results, metric, snapshot.path(features_file(metric)))
                 for metric in results.presets if features_file(metric) in snapshot.files}
     return RunSamples(results, per_sample, features)

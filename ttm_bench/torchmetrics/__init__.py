@@ -8,7 +8,9 @@ from ttm_bench.torchmetrics.metrics import (
     AverageDisplacement,
     CLIPFrameConsistency,
     FrechetVideoDistance,
+    ObjectMotion,
     ViCLIPScore,
 )
 
-__all__ = ["AverageDisplacement", "CLIPFrameConsistency", "FrechetVideoDistance", "ViCLIPScore"]
+__all__ = ["AverageDisplacement", "CLIPFrameConsistency", "FrechetVideoDistance", "ObjectMotion",
+           "ViCLIPScore"]

@@ -10,11 +10,13 @@ dist_reduce_fx="cat")`, so DDP gathers every rank's per-sample values or feature
 set-level metrics (FVD) compute one distance on the gathered features — never an average of
 per-rank FVDs.
 
-Training code sees no disk writes: the suite's on-disk feature cache is off here.
+Training code sees no disk writes: the suite's on-disk feature cache is off here, and object
+tracks are shared in memory (`SHARED_TRACKS`).
 
-Extension point: a new family (e.g. the object-level metrics) needs a subclass that says which
-`update` arguments become which `EvalItem` fields (`_items`), and, if it is set-level, what it
-accumulates (as `FrechetVideoDistance` does); per-sample families inherit everything else.
+Extension point: a new family needs a subclass that says which `update` arguments become which
+`EvalItem` fields (`_items`, as `ObjectMotion` does with masks), and, if it is set-level, what it
+accumulates (as `FrechetVideoDistance` does); per-sample families inherit everything else,
+including undefined values (NaN per video, left out of the mean) for metrics that declare them.
 """
 
 from __future__ import annotations
@@ -34,10 +36,16 @@ with optional_dependency("ttm_bench.torchmetrics", "metrics"):
 from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
 from ttm_bench.metrics.feature_cache import FeatureCache
 from ttm_bench.metrics.model_metric import ModelMetric
+from ttm_bench.metrics.objects.metrics import ObjectMetric
+from ttm_bench.metrics.objects.track_cache import MemoryTrackCache
 from ttm_bench.metrics.registry import canonical_name, create_metric, metric_class
 
 #: Split name given to every item (torchmetrics has no splits).
 SPLIT = "all"
+
+#: Object tracks of the latest videos, shared by the object-motion metrics of this process (in
+#: memory: nothing is written to disk), so several presets updated on one batch track it once.
+SHARED_TRACKS = MemoryTrackCache(capacity=64)
 
 
 class SuiteMetric(TorchMetric):
@@ -65,6 +73,8 @@ class SuiteMetric(TorchMetric):
             options["model"] = model
         if issubclass(metric_class(name), ModelMetric):
             options.setdefault("feature_cache", FeatureCache(None))
+        if issubclass(metric_class(name), ObjectMetric):
+            options.setdefault("track_cache", SHARED_TRACKS)
         self.suite: Metric = create_metric(name, **options)
         self.suite.setup(device)
         self.network_device = device
@@ -101,7 +111,12 @@ def gathered(state: list[torch.Tensor] | torch.Tensor, what: str) -> torch.Tenso
 
 
 class PerSampleSuiteMetric(SuiteMetric):
-    """A suite metric scored per video and averaged (CLIPFrame, ViCLIP, AD)."""
+    """A suite metric scored per video and averaged (CLIPFrame, ViCLIP, AD, object motion).
+
+    A preset that can be undefined on a video (`Metric.undefined_when`: motion locality of a
+    static video) gives NaN there; `compute` leaves it out, as `ttm-bench evaluate` does, and
+    `per_video` keeps it.
+    """
 
     def __init__(self, preset: str, **kwargs: Any) -> None:
         super().__init__(preset, **kwargs)
@@ -110,11 +125,21 @@ class PerSampleSuiteMetric(SuiteMetric):
         self.add_state("values", default=[], dist_reduce_fx="cat")
 
     def update(self, videos: torch.Tensor, **inputs: Any) -> None:
-        scores = [self.suite.score(item) for item in self._items(videos, **inputs)]
-        if not all(np.isfinite(scores)):
+        scores = np.array([self.suite.score(item) for item in self._items(videos, **inputs)],
+                          dtype=np.float64)
+        undefined = np.isnan(scores) if self.suite.undefined_when else np.zeros(len(scores), bool)
+        if not np.isfinite(scores[~undefined]).all():
             raise TTMBenchError(f"{self.preset_name} gave a non-finite value; check the videos")
-        self.values.append(torch.tensor(scores, dtype=torch.float64, device=self.device))
+        self.values.append(torch.from_numpy(scores).to(self.device))
+
+    def per_video(self) -> torch.Tensor:
+        """The value of every video seen (all ranks in rank order, each in update order),
+        float64 [N]; NaN where the preset is undefined."""
+        with self.sync_context(should_sync=self._to_sync, should_unsync=self._should_unsync):
+            return gathered(self.values, self.preset_name).clone()
 
     def compute(self) -> torch.Tensor:
-        """The mean per-video value over every video seen (all ranks), float64 scalar."""
-        return gathered(self.values, self.preset_name).mean()
+        """The mean per-video value over every video seen (all ranks) where it is defined,
+        float64 scalar (NaN when none is)."""
+        values = gathered(self.values, self.preset_name)
+        return values[~torch.isnan(values)].mean()

@@ -7,6 +7,10 @@
 
 Float videos are quantised to uint8 by round(x·255), as writing them to a lossless video file
 would; the suite's metrics then see exactly what `ttm-bench evaluate` would decode from it.
+
+Object masks (the object-level metrics) come as bool tensors, either padded to one object
+count L with the true counts beside them (`num_objects`, int [B]) or as a list of one tensor
+per video (`object_masks`).
 """
 
 from __future__ import annotations
@@ -57,3 +61,43 @@ def check_batch(name: str, values: Sequence[object], batch: int) -> None:
     """Raise unless `values` (captions, reference videos, ids) has one entry per video."""
     if len(values) != batch:
         raise TTMBenchError(f"{name}: {len(values)} given for {batch} videos; pass one per video")
+
+
+def object_masks(masks: torch.Tensor | Sequence[torch.Tensor], num_objects: torch.Tensor | None,
+                 batch: int, argument: str = "masks", frames: int = 0) -> list[np.ndarray]:
+    """Per-video bool masks [*lead, L_b, H, W] (lead: (T,) when `frames`, else none) from a
+    padded bool tensor [B, *lead, L, H, W] whose first `num_objects[b]` objects are real (all L
+    when None), or from a list of B bool tensors [*lead, L_b, H, W]; raises `TTMBenchError`
+    naming `argument`, what it got and the fix."""
+    lead = 1 if frames else 0
+    layout = f"bool [B, {'T, ' if frames else ''}L, H, W]"
+    if isinstance(masks, torch.Tensor):
+        if masks.ndim != 4 + lead:
+            raise TTMBenchError(f"{argument}: expected {layout} (or a list of one bool tensor "
+                                f"per video); got shape {list(masks.shape)}")
+        per_video = list(masks)
+        counts = ([masks.shape[1 + lead]] * len(per_video) if num_objects is None
+                  else [int(n) for n in torch.as_tensor(num_objects).reshape(-1)])
+        check_batch("num_objects", counts, len(per_video))
+        if any(not 1 <= n <= masks.shape[1 + lead] for n in counts):
+            raise TTMBenchError(f"num_objects: {counts} must each be between 1 and the "
+                                f"{masks.shape[1 + lead]} objects of {argument}")
+        per_video = [m[:, :n] if lead else m[:n] for m, n in zip(per_video, counts, strict=True)]
+    elif num_objects is not None:
+        raise TTMBenchError(f"num_objects: only for a padded {argument} tensor; a list already "
+                            "gives each video its own objects")
+    else:
+        per_video = list(masks)
+    check_batch(argument, per_video, batch)
+    out = []
+    for k, mask in enumerate(per_video):
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+            raise TTMBenchError(f"{argument}[{k}]: expected a bool tensor (e.g. `probs > 0.5`); "
+                                f"got {got}")
+        if mask.ndim != 3 + lead or mask.shape[lead] == 0 or (lead and mask.shape[0] != frames):
+            want = f"[{frames}, L, H, W] (one mask per frame)" if frames else "[L, H, W]"
+            raise TTMBenchError(f"{argument}[{k}]: expected {want} with L ≥ 1 objects; got "
+                                f"shape {list(mask.shape)}")
+        out.append(mask.detach().cpu().numpy())
+    return out

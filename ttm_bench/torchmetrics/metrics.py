@@ -1,4 +1,5 @@
-"""The suite's metrics as torchmetrics Metrics: FVD (and its presets), CLIPFrame, ViCLIP, AD.
+"""The suite's metrics as torchmetrics Metrics: FVD (and its presets), CLIPFrame, ViCLIP, AD,
+object-level motion.
 
 Each class takes a registry preset name and gives the number `ttm-bench evaluate` gives for the
 same videos (tests/test_torchmetrics.py checks it to 1e-6 with tiny injected networks). Videos:
@@ -24,8 +25,9 @@ import torch
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics.base import EvalItem
 from ttm_bench.metrics.fvd import FrechetVideoDistance as SuiteFVD
+from ttm_bench.metrics.registry import GROUPS
 from ttm_bench.torchmetrics.base import PerSampleSuiteMetric, SuiteMetric, gathered
-from ttm_bench.torchmetrics.inputs import check_batch, videos_as_uint8
+from ttm_bench.torchmetrics.inputs import check_batch, object_masks, videos_as_uint8
 
 
 class FrechetVideoDistance(SuiteMetric):
@@ -147,3 +149,63 @@ class AverageDisplacement(_VideoOnlyMetric):
 
     def __init__(self, preset: str = "ad_dis", **kwargs: Any) -> None:
         super().__init__(preset, **kwargs)
+
+
+class ObjectMotion(PerSampleSuiteMetric):
+    """Object-level motion (`ad_object`, `ad_background`, `motion_locality`,
+    `object_persistence`, `trajectory_miou`): each video's first-frame object masks tracked
+    through it (the `flow` tracker by default: no weights), one value per video, averaged.
+    `higher_is_better` is None for the class (torchmetrics fixes it per class); persistence and
+    trajectory IoU are higher-is-better, the others have no better direction.
+
+    update(videos, masks, num_objects=None, masklets=None):
+    masks: the first-frame masks s(0) at the videos' size, bool [B, L, H, W] whose first
+    `num_objects[b]` (int [B]; default all L) objects are real and the rest padding, or a list
+    of B bool tensors [L_b, H, W]. masklets (`trajectory_miou` only): the target mask of each
+    object in each frame, bool [B, T, L, H, W] padded like `masks`, or a list of [T, L_b, H, W];
+    the preset's `target` (`auto` settles to `masklets`; `trajectory` for a model's own
+    stage-1 trajectory) only names them in the preset and label.
+    `motion_locality` is undefined (NaN) for a static video: `per_video()` keeps it, `compute()`
+    leaves it out, as `ttm-bench evaluate` does. Tracks stay in memory (`base.SHARED_TRACKS`),
+    shared by the presets updated on the same videos; nothing is written to disk.
+
+    >>> motion = ObjectMotion("object_persistence")
+    >>> still = torch.zeros(2, 4, 64, 64, 3, dtype=torch.uint8)
+    >>> masks = torch.zeros(2, 3, 64, 64, dtype=torch.bool)
+    >>> masks[:, 0, 8:24, 8:24] = masks[1, 1, 40:56, 40:56] = True
+    >>> motion.update(still, masks, num_objects=torch.tensor([1, 2]))
+    >>> motion.per_video().tolist()
+    [1.0, 1.0]
+    """
+
+    presets = GROUPS["objects"]
+    higher_is_better = None
+
+    def __init__(self, preset: str = "ad_object", **kwargs: Any) -> None:
+        super().__init__(preset, **kwargs)
+        self.suite.choose_inputs(frozenset({"masks", "masklets"}))
+
+    def update(self, videos: torch.Tensor, masks: torch.Tensor | Sequence[torch.Tensor],
+               num_objects: torch.Tensor | None = None,
+               masklets: torch.Tensor | Sequence[torch.Tensor] | None = None) -> None:
+        super().update(videos, masks=masks, num_objects=num_objects, masklets=masklets)
+
+    def _items(self, videos: torch.Tensor, **inputs: Any) -> Iterator[EvalItem]:
+        clips = videos_as_uint8(videos)
+        masks = object_masks(inputs["masks"], inputs["num_objects"], len(clips))
+        masklets: list[np.ndarray | None] = [None] * len(clips)
+        target = next(iter(self.suite.requires - {"masks"}), None)  # masklets or trajectory
+        if target is not None:
+            if inputs["masklets"] is None:
+                raise TTMBenchError(f"{self.preset_name}: pass masklets=... (each object's "
+                                    "target mask in each frame) to update()")
+            masklets = list(object_masks(inputs["masklets"], inputs["num_objects"], len(clips),
+                                         "masklets", frames=len(clips[0])))
+        for k, (clip, mask, masklet) in enumerate(zip(clips, masks, masklets, strict=True)):
+            if mask.shape[1:] != clip.shape[1:3] or (
+                    masklet is not None and masklet.shape[1] != mask.shape[0]):
+                got = "" if masklet is None else f", masklets {list(masklet.shape)}"
+                raise TTMBenchError(f"masks[{k}]: shape {list(mask.shape)}{got} does not fit "
+                                    f"video {k} of {list(clip.shape[1:3])} px; pass masks at "
+                                    "the videos' size, with as many objects in masklets")
+            yield self._item(clip, masks=mask, **({target: masklet} if target else {}))

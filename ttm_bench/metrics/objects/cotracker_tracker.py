@@ -80,10 +80,15 @@ class CoTrackerTracker:
                                   weights)
 
 
+def weights_name(params: Mapping[str, Any]) -> str:
+    """The weights registry name of the tracker (one checkpoint whatever the parameters)."""
+    return "cotracker3_offline"
+
+
 def build(params: Mapping[str, Any], device: str, checkpoint: Checkpoint) -> CoTrackerTracker:
     from ttm_bench import weights
     from ttm_bench.metrics.track_motion import load_cotracker
 
-    predictor = load_cotracker(weights.locate("cotracker3_offline", checkpoint), device)
+    predictor = load_cotracker(weights.locate(weights_name(params), checkpoint), device)
     return CoTrackerTracker(predictor, params["points_per_object"], params["background_grid"],
                             device)

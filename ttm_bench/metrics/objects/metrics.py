@@ -11,10 +11,12 @@ with the preset's tracker (`flow` by default: DIS optical flow, no weights; `sam
   static video, counted in a warning rather than dropped silently;
 - `object_persistence`: fraction of (object, frame) pairs with tracked area within
   [`band_low`, `band_high`] × the object's frame-0 area;
-- `trajectory_miou`: mean IoU of tracked masks and the benchmark's per-frame masklets.
+- `trajectory_miou`: mean IoU of tracked masks and the benchmark's per-frame masklets, or the
+  run's own trajectory (the masks a two-stage model generated the video from).
 
 The metrics of one video share one tracking run (an in-process memo keyed by the video, masks
-and tracking parameters), so evaluating all five costs one tracking per video.
+and tracking preset), and tracks are kept on disk (`track_cache`), so evaluating all five
+costs one tracking per video, and re-evaluating it none.
 """
 
 from __future__ import annotations
@@ -22,25 +24,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import numpy as np
-
 from ttm_bench.errors import TTMBenchError
-from ttm_bench.metrics.base import EvalItem, PerSampleMetric, pop_own_params
+from ttm_bench.metrics.base import EvalItem, PerSampleMetric, Preset, pop_own_params
 from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.motion import AverageDisplacement
 from ttm_bench.metrics.objects import tracks as reductions
+from ttm_bench.metrics.objects.track_cache import (
+    MemoryTrackCache,
+    TrackCache,
+    binarised,
+    entry_key,
+)
 from ttm_bench.metrics.objects.tracker import (
     POINT_TRACKERS,
     TRACKERS,
     Checkpoint,
     ObjectTracker,
     build_tracker,
+    tracker_weights_sha256,
 )
 from ttm_bench.metrics.objects.tracks import ObjectTracks, resize_masks
 from ttm_bench.metrics.video_input import check_clip
 
-#: The last tracking run: (key, tracks). The evaluation feeds one video to every metric in turn.
-_last_tracking: tuple[tuple[str, ...], ObjectTracks] | None = None
+#: The last tracking run: ((entry key, tracking hash), tracks). The evaluation feeds one video
+#: to every metric in turn.
+_last_tracking: tuple[tuple[str, str], ObjectTracks] | None = None
 
 
 class ObjectMetric(PerSampleMetric):
@@ -48,6 +56,9 @@ class ObjectMetric(PerSampleMetric):
 
     higher_is_better = None
     requires: ClassVar[frozenset[str]] = frozenset({"masks"})
+    #: 2: the `flow` tracker tracks layers (occlusion, revealed parts, vanishing) and takes
+    #: edge displacements from fitted motions; persistence reads carried masks.
+    preset_version: ClassVar[str] = "2"
     #: Parameters that pin the tracking (shared by every object metric): AD's evaluation size,
     #: resizing and DIS preset, so object and whole-frame displacements are comparable.
     tracking_params: ClassVar[Mapping[str, Any]] = {
@@ -65,12 +76,16 @@ class ObjectMetric(PerSampleMetric):
     needs_masks: ClassVar[bool] = False
 
     def __init__(self, *, checkpoint: Checkpoint = None, model: ObjectTracker | None = None,
+                 track_cache: TrackCache | MemoryTrackCache | None = None,
                  **params: Any) -> None:
         """checkpoint: where a model tracker's weights are; model: a ready tracker (tests use
-        random-weight ones), used as is. Neither is part of the preset."""
+        random-weight ones), used as is and never cached on disk (the preset does not describe
+        it); track_cache: where tracks are kept (default `$TTM_BENCH_CACHE/object_tracks`; a
+        `MemoryTrackCache` keeps them off disk). None of them is part of the preset."""
         self._checkpoint = checkpoint
         self._tracker = model
         self._injected = model is not None
+        self.track_cache = track_cache or TrackCache.default()
         tracker = params.get("tracker", self.tracking_params["tracker"])
         if tracker not in TRACKERS:
             raise TTMBenchError(f"object tracker {tracker!r} unknown; known: {sorted(TRACKERS)}")
@@ -80,23 +95,39 @@ class ObjectMetric(PerSampleMetric):
         own = pop_own_params(params, self.tracker_params.get(tracker, {}))
         super().__init__(**params)
         self.preset = self.preset.extended(own)
+        #: Identifies the tracking in cache keys: the tracking preset and the weights' sha256
+        #: (set by `setup`), or, for a tracker handed over, that object (never cached on disk).
+        self._tracking_hash = (f"model={id(model)}:{self._tracking_preset(None).hash}"
+                               if self._injected else "")
+
+    def _tracking_preset(self, weights_sha256: str | None) -> Preset:
+        """The parameters that pin the tracks (the preset's, less the metric's own)."""
+        tracking = {k: v for k, v in self.params.items() if k not in self.metric_params}
+        return Preset("object-tracks", {**tracking, "weights_sha256": weights_sha256},
+                      self.preset_version)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.default_params = {**cls.tracking_params, **cls.metric_params}
 
     def setup(self, device: str) -> None:
-        """Build the tracker (loading its weights), so a missing one fails before decoding."""
-        if not self._injected:
-            self._tracker = build_tracker(self.params["tracker"], self.params, device,
-                                          self._checkpoint)
+        """Build the tracker (loading its weights), so a missing one fails before decoding, and
+        pin the tracks' cache key: the preset's tracking parameters and the weights' sha256."""
+        if self._injected:
+            return
+        name = self.params["tracker"]
+        self._tracker = build_tracker(name, self.params, device, self._checkpoint)
+        self._tracking_hash = self._tracking_preset(
+            tracker_weights_sha256(name, self.params, self._checkpoint)).hash
 
     def __getstate__(self) -> dict[str, Any]:
         """Without a tracker it built: a process that receives the metric calls `setup`."""
         return {**self.__dict__, "_tracker": self._tracker if self._injected else None}
 
     def tracks(self, item: EvalItem) -> ObjectTracks:
-        """The tracks of `item`'s s(0) masks, shared with the other object metrics."""
+        """The tracks of `item`'s s(0) masks (masks binarised, `track_cache.binarised`), shared
+        with the other object metrics: from the last video's tracking in this process, from the
+        disk cache, or tracked now and cached."""
         global _last_tracking
         from ttm_bench.video import resize_short_side
 
@@ -109,21 +140,20 @@ class ObjectMetric(PerSampleMetric):
             raise TTMBenchError(f"sample {item.sample_id!r}: masks are {item.masks.shape[1:]} "
                                 f"but the video is {item.video.shape[1:3]}; regenerate the "
                                 "video at the benchmark's size")
-        tracking = tuple(f"{k}={v}" for k, v in sorted(self.params.items())
-                         if k not in self.metric_params)
-        if self._injected:  # a tracker handed over is not described by the preset
-            tracking += (f"model={id(self._tracker)}",)
-        key = (item.sample_id, item.video_sha256 or array_sha256(item.video),
-               array_sha256(item.masks), *tracking)
-        if _last_tracking is not None and _last_tracking[0] == key:
-            return _last_tracking[1]
         if self._tracker is None:
             self.setup("cpu")
-        video = resize_short_side(item.video, self.params["eval_short_side"],
-                                  method=self.params["resize"])
-        first = resize_masks(item.masks, video.shape[1:3])
-        result = self._tracker.track(video, first)
-        _last_tracking = (key, result)
+        key = entry_key(array_sha256(item.video), array_sha256(item.masks))
+        if _last_tracking is not None and _last_tracking[0] == (key, self._tracking_hash):
+            return _last_tracking[1]
+        cache = TrackCache(None) if self._injected else self.track_cache
+        result = cache.get(key, self._tracking_hash)
+        if result is None:
+            video = resize_short_side(item.video, self.params["eval_short_side"],
+                                      method=self.params["resize"])
+            first = resize_masks(item.masks, video.shape[1:3])
+            result = binarised(self._tracker.track(video, first))
+            cache.put(key, self._tracking_hash, result)
+        _last_tracking = ((key, self._tracking_hash), result)
         return result
 
 
@@ -151,34 +181,10 @@ class MotionLocality(ObjectMetric):
 
     name = "motion_locality"
     metric_params: ClassVar[Mapping[str, Any]] = {"static_px": 0.05}
+    undefined_when = "static videos (mean displacement below {static_px} px/frame)"
 
     def score(self, item: EvalItem) -> float:
         return reductions.motion_locality(self.tracks(item), self.params["static_px"])
-
-    def update(self, item: EvalItem) -> None:
-        self._values[item.sample_id] = float(self.score(item))
-        self._note_undefined()
-
-    def merge_state(self, state: dict[str, float]) -> None:
-        super().merge_state(state)
-        self._note_undefined()
-
-    @property
-    def undefined_ids(self) -> list[str]:
-        return [s for s, v in self._values.items() if not np.isfinite(v)]
-
-    def _note_undefined(self) -> None:
-        undefined = self.undefined_ids
-        self.warnings = [] if not undefined else [
-            f"undefined for {len(undefined)} of the run's {len(self._values)} sample(s), left "
-            f"out of its means: static videos (mean displacement below "
-            f"{self.params['static_px']} px/frame): {', '.join(undefined[:5])}"
-            f"{' …' if len(undefined) > 5 else ''}"]
-
-    def compute_on(self, sample_ids: list[str]) -> float:
-        values = np.array([self._values[s] for s in sample_ids], dtype=np.float64)
-        defined = values[np.isfinite(values)]
-        return float(defined.mean()) if defined.size else float("nan")
 
 
 class ObjectPersistence(ObjectMetric):
@@ -197,20 +203,52 @@ class ObjectPersistence(ObjectMetric):
 
 
 class TrajectoryIoU(ObjectMetric):
-    """Mean IoU between the tracked masks and the benchmark's per-frame masklets."""
+    """Mean IoU between the tracked masks and a target, per object and frame: the benchmark's
+    masklets or the run's own trajectory (`target`). `auto` takes the masklets when the
+    benchmark has them (one target for every run, so columns compare), else the run's
+    trajectory; the evaluation settles it once per run (`choose_inputs`) and the preset and
+    the label record the target used."""
 
     name = "trajectory_miou"
     higher_is_better = True
-    requires: ClassVar[frozenset[str]] = frozenset({"masks", "masklets"})
+    metric_params: ClassVar[Mapping[str, Any]] = {"target": "auto"}
+    #: target → what the leaderboard's label adds.
+    targets: ClassVar[Mapping[str, str]] = {"masklets": "masklets",
+                                            "trajectory": "own trajectory"}
 
     needs_masks = True
 
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        if self.params["target"] not in ("auto", *self.targets):
+            raise TTMBenchError(f"metric {self.name!r}: target {self.params['target']!r} "
+                                f"unknown; use one of {['auto', *self.targets]}")
+
+    @property
+    def requires(self) -> frozenset[str]:  # the target's field: a property, not a constant
+        target = self.params["target"]
+        return frozenset({"masks"} | ({target} if target in self.targets else set()))
+
+    def choose_inputs(self, available: frozenset[str]) -> None:
+        target = self.params["target"]
+        if target == "auto":
+            target = ("trajectory" if "trajectory" in available and "masklets" not in available
+                      else "masklets")
+            self.preset = self.preset.extended({"target": target})
+        self.label = f"{self.label} ({self.targets[target]})"
+
     def score(self, item: EvalItem) -> float:
+        target = self.params["target"]
+        if target not in self.targets:
+            raise TTMBenchError(f"metric {self.name!r}: target 'auto' is settled by the "
+                                "evaluation from what its inputs provide; to score items "
+                                f"directly pass target= one of {list(self.targets)}")
         tracks = self.tracks(item)
-        if item.masklets is None or item.masklets.shape[:2] != tracks.masks.shape[:2]:
-            got = None if item.masklets is None else item.masklets.shape[:2]
-            raise TTMBenchError(f"sample {item.sample_id!r}: masklets are (frames, objects) "
-                                f"{got}, the tracks {tracks.masks.shape[:2]}; the benchmark's "
-                                "masklets must have one mask per object per video frame")
-        targets = resize_masks(item.masklets, tracks.masks.shape[2:]) >= 0.5
+        masks = getattr(item, target)
+        if masks is None or masks.shape[:2] != tracks.masks.shape[:2]:
+            got = None if masks is None else masks.shape[:2]
+            raise TTMBenchError(f"sample {item.sample_id!r}: {target} are (frames, objects) "
+                                f"{got}, the tracks {tracks.masks.shape[:2]}; the {target} "
+                                "must have one mask per object per video frame")
+        targets = resize_masks(masks, tracks.masks.shape[2:]) >= 0.5
         return reductions.mean_iou(tracks.masks, targets)

@@ -95,13 +95,18 @@ class SAM2Tracker:
         return tracks_from_flow(masks, displacement_fields(masks, forward, backward))
 
 
-def build(params: Mapping[str, Any], device: str, checkpoint: Checkpoint) -> SAM2Tracker:
-    from ttm_bench import weights
-
+def weights_name(params: Mapping[str, Any]) -> str:
+    """The weights registry name of the preset's SAM2 model."""
     model = params["sam2_model"]
     if model not in SAM2_MODELS:
         raise UnknownNameError("SAM2 model", model, list(SAM2_MODELS))
-    config, weights_name = SAM2_MODELS[model]
-    path = weights.locate(weights_name, checkpoint)
+    return SAM2_MODELS[model][1]
+
+
+def build(params: Mapping[str, Any], device: str, checkpoint: Checkpoint) -> SAM2Tracker:
+    from ttm_bench import weights
+
+    path = weights.locate(weights_name(params), checkpoint)
+    config = SAM2_MODELS[params["sam2_model"]][0]
     return SAM2Tracker(load_sam2(config, path, params["sam2_image_size"], device),
                        params["dis_preset"])

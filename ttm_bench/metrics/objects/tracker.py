@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping
+from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,7 +30,8 @@ class ObjectTracker(Protocol):
         ...
 
 
-#: name → "module:factory"; factory(params, device, checkpoint) -> ObjectTracker.
+#: name → "module:factory"; factory(params, device, checkpoint) -> ObjectTracker. A backend
+#: module that loads weights also has `weights_name(params)`, its weights registry name.
 TRACKERS: dict[str, str] = {
     "flow": "ttm_bench.metrics.objects.flow_tracker:build",
     "sam2": "ttm_bench.metrics.objects.sam2_tracker:build",
@@ -40,11 +42,28 @@ TRACKERS: dict[str, str] = {
 POINT_TRACKERS = frozenset({"cotracker"})
 
 
-def build_tracker(name: str, params: Mapping[str, Any], device: str,
-                  checkpoint: Checkpoint = None) -> ObjectTracker:
-    """The tracker `name`, built with the preset `params` (and weights, for model backends)."""
+def _backend(name: str) -> tuple[ModuleType, str]:
+    """The backend module of tracker `name` and its factory's name."""
     if name not in TRACKERS:
         raise UnknownNameError("object tracker", name, list(TRACKERS))
     module_name, _, attr = TRACKERS[name].partition(":")
-    factory = getattr(importlib.import_module(module_name), attr)
-    return factory(params, device, checkpoint)
+    return importlib.import_module(module_name), attr
+
+
+def build_tracker(name: str, params: Mapping[str, Any], device: str,
+                  checkpoint: Checkpoint = None) -> ObjectTracker:
+    """The tracker `name`, built with the preset `params` (and weights, for model backends)."""
+    module, factory = _backend(name)
+    return getattr(module, factory)(params, device, checkpoint)
+
+
+def tracker_weights_sha256(name: str, params: Mapping[str, Any],
+                           checkpoint: Checkpoint = None) -> str | None:
+    """sha256 of the weights tracker `name` loads with `params` (None: it loads none), so that
+    cached tracks of one checkpoint are never read for another."""
+    from ttm_bench import weights
+
+    module, _ = _backend(name)
+    if not hasattr(module, "weights_name"):
+        return None
+    return weights.cached_sha256(weights.locate(module.weights_name(params), checkpoint))
