@@ -146,8 +146,7 @@ def displacement_field(visible: np.ndarray, valid: np.ndarray, forward: np.ndarr
     for mask, motion in zip(visible, object_motions, strict=True):
         rigid = mask & ~(erode(mask, edge_px) & valid)
         if rigid.any():
-            field[rigid] = np.linalg.norm(motions.apply(motion, grid[rigid]) - grid[rigid],
-                                          axis=-1)
+            field[rigid] = np.linalg.norm(motions.displacements(motion, grid[rigid]), axis=-1)
     return field
 
 

@@ -28,6 +28,12 @@ def apply(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ affine[:, :2].T + affine[:, 2]
 
 
+def displacements(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """How far `affine` moves each point of float [..., 2]: float64 [..., 2] (computed without
+    cancellation, so the identity moves nothing exactly)."""
+    return points @ (affine[:, :2] - np.eye(2)).T + affine[:, 2]
+
+
 def invert(affine: np.ndarray) -> np.ndarray:
     """The inverse map: float64 [2, 3]; the identity for a singular one (a fit never gives
     one: its scale is the norm of (a, b), zero only when every target coincides)."""
@@ -62,8 +68,9 @@ def fit(points: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
         return None
     ones, zeros = np.ones_like(x), np.zeros_like(x)
     design = np.concatenate([np.stack([x, -y, ones, zeros], axis=1),
-                             np.stack([y, x, zeros, ones], axis=1)])  # unknowns a, b, tx, ty
-    target = np.concatenate([targets[:, 0], targets[:, 1]]).astype(np.float64)
+                             np.stack([y, x, zeros, ones], axis=1)])  # unknowns a−1, b, tx, ty
+    moved = (targets - points).astype(np.float64)  # fit the displacement: zero flow fits exactly
+    target = np.concatenate([moved[:, 0], moved[:, 1]])
     weights = np.ones(len(points))
     affine = IDENTITY
     for _ in range(IRLS_STEPS):
@@ -73,8 +80,8 @@ def fit(points: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
             a, b, tx, ty = np.linalg.solve(normal, design.T @ (target * both[:, 0]))
         except np.linalg.LinAlgError:
             return None
-        affine = np.array([[a, -b, tx], [b, a, ty]])
-        residual = np.linalg.norm(apply(affine, points) - targets, axis=1)
+        affine = np.array([[1.0 + a, -b, tx], [b, 1.0 + a, ty]])
+        residual = np.linalg.norm(displacements(affine, points) - moved, axis=1)
         scale = max(MIN_SCALE_PX, 4.685 * 1.4826 * float(np.median(residual)))
         weights = np.clip(1.0 - (residual / scale) ** 2, 0.0, None) ** 2
         if (weights > 0).sum() < max(MIN_POINTS, MIN_INLIER_SHARE * len(points)):
