@@ -122,7 +122,8 @@ def test_mask_inputs_are_checked_with_clear_errors(tmp_path: Path,
     metric = ObjectMotion("ad_object")
     videos = torch.zeros(2, 4, 32, 32, 3, dtype=torch.uint8)
     masks = torch.zeros(2, 2, 32, 32, dtype=torch.bool)
-    masks[:, :, 4:12, 4:12] = True
+    masks[:, 0, 4:12, 4:12] = True  # two objects, apart (first-frame masks are disjoint)
+    masks[:, 1, 18:26, 18:26] = True
     cases = [
         ((videos, masks.float()), {}, r"masks\[0\]: expected a bool tensor"),
         ((videos, masks[0]), {}, r"masks: expected bool \[B, L, H, W\]"),

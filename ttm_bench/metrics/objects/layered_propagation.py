@@ -86,7 +86,8 @@ def track_layers(first: np.ndarray, forward: np.ndarray, backward: np.ndarray,
                  edge_px: int = EDGE_PX) -> LayeredMasks:
     """Track first-frame masks as layers (see the module doc).
 
-    first: float [L, H, W] soft masks of frame 0 (disjoint once binarised); forward, backward:
+    first: float [L, H, W] soft masks of frame 0, taken as disjoint: where two overlap, the
+    pixel is seen as the one with the larger value (ties: the lower index); forward, backward:
     float32 [T-1, H, W, 2] flows t → t+1 and t+1 → t (at the pixels of t and t+1).
     """
     steps, height, width = forward.shape[:3]

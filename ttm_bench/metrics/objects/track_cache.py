@@ -52,6 +52,8 @@ def binarised(tracks: ObjectTracks) -> ObjectTracks:
     def threshold(masks: np.ndarray | None) -> np.ndarray | None:
         return None if masks is None else (masks >= MASK_THRESHOLD).astype(np.float32)
 
+    if tracks.masks is None and tracks.carried is None:
+        return tracks
     return ObjectTracks(threshold(tracks.masks), *(getattr(tracks, name) for name in _ROWS),
                         carried=threshold(tracks.carried))
 
