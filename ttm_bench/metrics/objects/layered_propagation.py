@@ -6,22 +6,28 @@ Each object keeps two masks per frame: `amodal` (where it is, hidden parts inclu
 
 1. Motion. Each object's similarity motion (`similarity_motion.fit`) is fitted to the forward
    flow on the interior of its visible mask (`edge_px` in from the edge, where DIS mixes two
-   motions), at forward–backward consistent pixels the flow saw come from the object. Without
-   support (a hidden object, a sliver) its last motion carries on. The background gets one too.
+   motions; first away from other objects, whose flow smears over an occlusion boundary), at
+   forward–backward consistent pixels the flow saw come from the object. An object that shows
+   under `MIN_VISIBLE_SHARE` of itself, or a fit that is implausible for one frame
+   (`MAX_SCALE_STEP`, `MAX_TURN_DEG`), keeps its last motion: a hidden object moves on as it
+   moved. The background gets a motion too.
 2. Explanation. A pixel of t+1 is *explained* by an object when its backward flow is
-   consistent and lands on the object's visible mask in frame t.
+   consistent, lands on the object's visible mask in frame t, and does not move like the
+   background unless the object does.
 3. Amodal masks. A pixel's source in frame t is its backward-flow source where the flow lands
    on the object's interior (it follows non-rigid motion), else the object's motion's preimage
    (a hidden part, an edge). Sources compose back to frame 0 and s(0) is sampled once, so no
    blur accumulates.
-4. Disappearance. A pixel of an object's amodal core (`edge_px` in, and 2 `edge_px` away from
-   other objects) that no object explains, and that was not behind another object in frame
-   t, is cut from the object for good: the flow shows something else (the background, a
-   failure) where the object should be. When most of a core that is a fair share of the
-   object goes at once, the object has vanished: all of it is cut, hidden parts too.
+4. Disappearance. A pixel of an object's amodal core (`edge_px` in) that no object explains,
+   and that was not behind another object in frame t, is cut from the object for good: the
+   flow shows something else (the background, a failure) where the object should be. Where
+   the flow is inconsistent within 2 `edge_px` of another object (an occlusion boundary, where
+   flow fails for both sides), nothing is cut. When over `VANISHED_SHARE` of a core that is at
+   least `MIN_CORE_SHARE` of the object goes at once, the object has vanished: all of it is
+   cut, hidden parts too.
 5. Visibility. Where amodal masks overlap, the object that explains the pixel is seen, else the
    front-most by depth votes (pixels where one object explains and the other does not).
-6. Revealed parts. Pixels no object owns whose source under an object's motion was another
+6. Revealed parts. Pixels no object holds whose source under an object's motion was another
    object's in frame t may be parts of it that were hidden (in s(0) too); they move with it
    until their flow is consistent. Moving like the background, they are background; a
    connected region of them that touches the object's visible pixels and moves with it
@@ -55,8 +61,9 @@ MAX_TURN_DEG = 20.0
 MIN_VISIBLE_SHARE = 0.3
 #: Most pixels a motion is fitted on (every n-th interior pixel beyond).
 MAX_SUPPORT = 4096
-#: Share of an object's visible core that, found unexplained in one step, means the object
-#: vanished: all of it goes, edge band and hidden parts too (else only that core is cut).
+#: Share of an object's judgeable core (not hidden before) that, found unexplained in one step,
+#: means the object vanished, when that core is at least `MIN_CORE_SHARE` of the object: all of
+#: it goes, edge band and hidden parts too (else only what was found unexplained).
 VANISHED_SHARE = 0.5
 MIN_CORE_SHARE = 0.25
 #: Two motions agree at a pixel when their sources in frame t are within `AGREE_PX` px plus
