@@ -31,7 +31,9 @@ Each object keeps two masks per frame: `amodal` (where it is, hidden parts inclu
    object's in frame t may be parts of it that were hidden (in s(0) too); they move with it
    until their flow is consistent. Moving like the background, they are background; a
    connected region of them that touches the object's visible pixels and moves with it
-   (median source distance within `AGREE_PX` + `AGREE_RELATIVE` × flow length) joins it.
+   (median source distance within `AGREE_PX` + `AGREE_RELATIVE` × flow length from its
+   motion's, or one similarity fitting the region and the object's visible interior alike)
+   joins it.
 
 Known limits: a hidden part moves rigidly while hidden; an object that goes behind something
 not tracked counts as gone; a revealed part that touches none of its object's visible pixels
@@ -278,7 +280,7 @@ class _Tracking:
         present = self._amodal() >= MASK_THRESHOLD
         self.votes += _depth_votes(present, explains)
         self.owner = _owners(present, explains, self.votes)
-        self._grow_revealed(hidden_before, valid, like_background, excess)
+        self._grow_revealed(hidden_before, backward, valid, like_background, excess)
         amodal = self._amodal()
         present = amodal >= MASK_THRESHOLD
         self.owner = _owners(present, explains, self.votes)
@@ -339,18 +341,20 @@ class _Tracking:
                 cut = present[k]
             layer.presence[cut] = 0
 
-    def _grow_revealed(self, hidden_before: np.ndarray, valid: np.ndarray,
-                       like_background: np.ndarray, excess: np.ndarray) -> None:
+    def _grow_revealed(self, hidden_before: np.ndarray, backward: np.ndarray,
+                       valid: np.ndarray, like_background: np.ndarray, excess: np.ndarray
+                       ) -> None:
         """Step 6 of the module doc. hidden_before: bool [L, H, W], pixels of t+1 whose source
-        under the object's motion was another object's in frame t; valid: consistent pixels
-        of t+1; like_background: those whose flow moves like the background's; excess: float
-        [L, H, W] (see `_claim_revealed`)."""
+        under the object's motion was another object's in frame t; backward: float32
+        [H, W, 2] flow t+1 → t; valid: its consistent pixels; like_background: those whose
+        flow moves like the background's; excess: float [L, H, W] (see `_claim_revealed`)."""
         unowned = ~(self._amodal() >= MASK_THRESHOLD).any(axis=0)
         for k, layer in enumerate(self.layers):
             layer.maybe = (layer.maybe | hidden_before[k]) & unowned
             layer.maybe &= ~(valid & like_background & (excess[k] > 0))  # background after all
         claims = _claim_revealed(np.stack([layer.maybe for layer in self.layers]),
-                                 valid & ~like_background, self.owner, excess)
+                                 valid & ~like_background, self.owner, excess, backward, valid,
+                                 self.edge_px)
         for k, layer in enumerate(self.layers):
             layer.grown[claims == k] = 1.0
             layer.presence[claims == k] = 1.0
@@ -381,15 +385,19 @@ def _owners(present: np.ndarray, explains: np.ndarray, votes: np.ndarray) -> np.
 
 
 def _claim_revealed(maybe: np.ndarray, moving: np.ndarray, owner: np.ndarray,
-                    excess: np.ndarray) -> np.ndarray:
+                    excess: np.ndarray, backward: np.ndarray, valid: np.ndarray,
+                    edge_px: int) -> np.ndarray:
     """Which object each pixel that may be a revealed part turns out to be (int [H, W], -1:
     none).
 
     For object k, a connected region of pixels that may be its hidden parts (`maybe` bool
-    [L, H, W]), whose flow is consistent and unlike the background's (`moving`), that touches
-    k's visible pixels (`owner` int [H, W]) and whose median `excess` (float [L, H, W]: px by
-    which the flow's source misses k's motion's, beyond the tolerance) is not positive, joins
-    k. A pixel two objects claim goes to the one whose motion it follows best.
+    [L, H, W]), whose flow is consistent and unlike the background's (`moving`), and that
+    touches k's visible pixels (`owner` int [H, W]) joins k when it moves with k: its median
+    `excess` (float [L, H, W]: px by which the flow's source misses k's motion's, beyond the
+    tolerance) is not positive, or, k's fitted motion being off (a sliver's), the region and
+    k's visible interior move as one rigid body (`_moves_as_one`; backward: float32
+    [H, W, 2], valid: bool [H, W], over the pixels of t+1). A pixel two objects claim goes to
+    the one whose motion it follows best.
     """
     best = np.full(owner.shape, np.inf)
     claims = np.full(owner.shape, -1)
@@ -399,12 +407,35 @@ def _claim_revealed(maybe: np.ndarray, moving: np.ndarray, owner: np.ndarray,
         touching = cv2.dilate((owner == k).astype(np.uint8), _disc(1)).astype(bool)
         for region in np.unique(regions[touching & candidates]):
             pixels = regions == region
-            if np.median(excess[k][pixels]) > 0:
+            if (np.median(excess[k][pixels]) > 0
+                    and not _moves_as_one(pixels, owner == k, backward, valid, edge_px)):
                 continue
             better = pixels & (excess[k] < best)
             claims[better] = k
             best[better] = excess[k][better]
     return claims
+
+
+def _moves_as_one(region: np.ndarray, seen: np.ndarray, backward: np.ndarray,
+                  valid: np.ndarray, edge_px: int) -> bool:
+    """Whether `region` and the interior of an object's visible mask `seen` (bool [H, W], at
+    t+1) move as one rigid body back to t: one similarity fits the consistent backward flow
+    of both, its median miss within the agreement tolerance on each side."""
+    part = erode(seen, edge_px) & valid
+    if part.sum() < MIN_SUPPORT:
+        return False
+    both = part | region
+    rows, cols = np.nonzero(both)
+    points = np.stack([cols, rows], axis=1).astype(np.float64)
+    moved = backward[rows, cols].astype(np.float64)
+    fitted = motions.fit(points, points + moved)
+    if fitted is None:
+        return False
+    miss = np.linalg.norm(motions.displacements(fitted, points) - moved, axis=1)
+    tolerance = AGREE_PX + AGREE_RELATIVE * np.linalg.norm(moved, axis=1)
+    excess = miss - tolerance
+    in_region = region[rows, cols]
+    return bool(np.median(excess[in_region]) <= 0 and np.median(excess[~in_region]) <= 0)
 
 
 def _grid(height: int, width: int) -> np.ndarray:
