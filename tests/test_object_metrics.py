@@ -104,21 +104,12 @@ def test_locality_persistence_and_iou_closed_forms() -> None:
 
 # --- known answers on synthetic scenes ------------------------------------------------------
 
-@pytest.mark.parametrize("index", [0, 1, 2, 3])
+@pytest.mark.parametrize("index", [0, 1, 2, 3, 8, 9, 10, 11])
 def test_ground_truth_ad_object_within_10_percent_of_exact(index: int) -> None:
     _, render = scene(index)
     value = score("ad_object", render.frames, render.masks[0])
     assert value == pytest.approx(exact_ad_object(render), rel=0.10)
     assert score("ad_background", render.frames, render.masks[0]) < 0.15 * value
-
-
-def test_ground_truth_ad_object_of_a_multi_object_run_within_10_percent() -> None:
-    """Run level (the mean over samples, as the leaderboard reports it): one sample, an
-    object that frame 0 shows only as slivers, is off by about 16%."""
-    renders = [scene(i)[1] for i in range(8, 12)]
-    values = [score("ad_object", r.frames, r.masks[0]) for r in renders]
-    assert np.mean(values) == pytest.approx(np.mean([exact_ad_object(r) for r in renders]),
-                                            rel=0.10)
 
 
 def test_ground_truth_trajectory_miou_single_object() -> None:
