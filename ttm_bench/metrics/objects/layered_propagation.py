@@ -48,7 +48,7 @@ import cv2
 import numpy as np
 
 from ttm_bench.metrics.objects import similarity_motion as motions
-from ttm_bench.metrics.objects.propagation import consistent
+from ttm_bench.metrics.objects.propagation import consistent, pixel_grid, sample_at
 from ttm_bench.metrics.objects.tracks import MASK_THRESHOLD
 
 #: Band (px) inside a mask's edge where DIS flow mixes motions (its patch is 8 px).
@@ -152,7 +152,7 @@ def displacement_field(visible: np.ndarray, valid: np.ndarray, forward: np.ndarr
     with its neighbour's, and flow failures), the object's motion; elsewhere, the flow.
     """
     field = np.linalg.norm(forward, axis=-1).astype(np.float32)
-    grid = _grid(*field.shape).astype(np.float64)
+    grid = pixel_grid(*field.shape).astype(np.float64)
     for mask, motion in zip(visible, object_motions, strict=True):
         rigid = mask & ~(erode(mask, edge_px) & valid)
         if rigid.any():
@@ -216,17 +216,17 @@ class _Layer:
         reads as present and not grown."""
         before = motions.preimages(self.cumulative, source)
         self.cumulative = motions.compose(self.motion, self.cumulative)
-        self.residual = (before + _remap(self.residual, source)
+        self.residual = (before + sample_at(self.residual, source)
                          - motions.preimages(self.cumulative, grid))
-        self.presence = _remap(self.presence, source, outside=1.0)
-        self.grown = _remap(self.grown, source)
-        self.maybe = _remap(self.maybe.astype(np.float32), rigid) >= 0.5
+        self.presence = sample_at(self.presence, source, outside=1.0)
+        self.grown = sample_at(self.grown, source)
+        self.maybe = sample_at(self.maybe.astype(np.float32), rigid) >= 0.5
 
     def carried(self, first: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """Its s(0) (`first`) carried to the current frame, minus vanished parts: float32
         [H, W]."""
         points = motions.preimages(self.cumulative, grid) + self.residual
-        return _remap(first, points) * self.presence
+        return sample_at(first, points) * self.presence
 
     def mask(self, first: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """Its amodal soft mask at the current frame: float32 [H, W]."""
@@ -240,7 +240,7 @@ class _Tracking:
         objects, height, width = first.shape
         self.first = first
         self.edge_px = edge_px
-        self.grid = _grid(height, width)
+        self.grid = pixel_grid(height, width)
         self.layers = [_Layer.start(height, width) for _ in range(objects)]
         self.background_motion = motions.IDENTITY
         self.votes = np.zeros((objects, objects), np.int64)  # [j, k]: j seen over k, pixels
@@ -268,13 +268,13 @@ class _Tracking:
                           ) - tolerance  # > 0: the flow does not move with the object
         like_background = np.linalg.norm(
             dense - motions.preimages(self.background_motion, self.grid), axis=-1) <= tolerance
-        explains = np.stack([valid & (_remap(mask, dense) >= 0.5) & ~(like_background & (e > 0))
+        explains = np.stack([valid & (sample_at(mask, dense) >= 0.5) & ~(like_background & (e > 0))
                              for mask, e in zip(seen, excess, strict=True)])
         hidden_before = np.stack([
-            _remap(((self.owner >= 0) & (self.owner != k)).astype(np.float32), rigid[k]) >= 0.5
+            sample_at(((self.owner >= 0) & (self.owner != k)).astype(np.float32), rigid[k]) >= 0.5
             for k in range(len(seen))])
         for k, layer in enumerate(self.layers):
-            follows = explains[k] & (_remap(erode(seen[k], self.edge_px), dense) >= 0.5)
+            follows = explains[k] & (sample_at(erode(seen[k], self.edge_px), dense) >= 0.5)
             layer.advance(np.where(follows[..., None], dense, rigid[k]), rigid[k], self.grid)
         self._cut_vanished(explains, valid, hidden_before)
         present = self._amodal() >= MASK_THRESHOLD
@@ -436,22 +436,6 @@ def _moves_as_one(region: np.ndarray, seen: np.ndarray, backward: np.ndarray,
     excess = miss - tolerance
     in_region = region[rows, cols]
     return bool(np.median(excess[in_region]) <= 0 and np.median(excess[~in_region]) <= 0)
-
-
-def _grid(height: int, width: int) -> np.ndarray:
-    """Pixel centres (x, y): float32 [H, W, 2]."""
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    return np.stack([xs, ys], axis=-1)
-
-
-def _remap(image: np.ndarray, where: np.ndarray, outside: float = 0.0) -> np.ndarray:
-    """`image` [H, W] or [H, W, C] sampled bilinearly at absolute points `where` [H, W, 2];
-    points outside the frame read `outside`."""
-    return cv2.remap(np.ascontiguousarray(image, np.float32),
-                     np.ascontiguousarray(where[..., 0], np.float32),
-                     np.ascontiguousarray(where[..., 1], np.float32),
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                     borderValue=(outside,) * 4)
 
 
 def _disc(radius: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The forward–backward flow consistency test (pure maths; Sundaram et al., ECCV 2010).
+"""Sampling images at flow-moved points, and the forward–backward consistency test (pure
+maths; Sundaram et al., ECCV 2010).
 
 A pixel p of frame t+1 with backward flow B(p) (t+1 → t) is consistent when the forward flow F
 (t → t+1) at the point it came from brings it back near p:
@@ -19,16 +20,20 @@ FB_RELATIVE = 0.01
 FB_ABSOLUTE = 0.5
 
 
-def sample_bilinear(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """`image` [H, W, C] or [H, W] (float32) sampled at p + flow(p) for every pixel p.
-
-    flow: float32 [H, W, 2] (dx, dy) px. Points outside the frame read 0.
-    """
-    height, width = flow.shape[:2]
+def pixel_grid(height: int, width: int) -> np.ndarray:
+    """Pixel centres (x, y): float32 [H, W, 2] (pixel (i, j) at x = j, y = i)."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    return cv2.remap(np.ascontiguousarray(image, np.float32), xs + flow[..., 0],
-                     ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                     borderValue=0)
+    return np.stack([xs, ys], axis=-1)
+
+
+def sample_at(image: np.ndarray, points: np.ndarray, outside: float = 0.0) -> np.ndarray:
+    """`image` [H, W] or [H, W, C] sampled bilinearly (as float32) at absolute points `points`
+    float [H, W, 2] (x, y); points outside the frame read `outside`."""
+    return cv2.remap(np.ascontiguousarray(image, np.float32),
+                     np.ascontiguousarray(points[..., 0], np.float32),
+                     np.ascontiguousarray(points[..., 1], np.float32),
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=(outside,) * 4)
 
 
 def consistent(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
@@ -37,7 +42,7 @@ def consistent(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     forward: float32 [H, W, 2], t → t+1 at pixels of t; backward: float32 [H, W, 2],
     t+1 → t at pixels of t+1. Returns bool [H, W] over the pixels of t+1.
     """
-    forward_there = sample_bilinear(forward, backward)
+    forward_there = sample_at(forward, pixel_grid(*backward.shape[:2]) + backward)
     error = np.sum((backward + forward_there) ** 2, axis=-1)
     scale = np.sum(backward**2, axis=-1) + np.sum(forward_there**2, axis=-1)
     return error <= FB_RELATIVE * scale + FB_ABSOLUTE
