@@ -276,12 +276,12 @@ class _Tracking:
         for k, layer in enumerate(self.layers):
             follows = explains[k] & (sample_at(erode(seen[k], self.edge_px), dense) >= 0.5)
             layer.advance(np.where(follows[..., None], dense, rigid[k]), rigid[k], self.grid)
-        self._cut_vanished(explains, valid, hidden_before)
-        present = self._amodal() >= MASK_THRESHOLD
+        amodal = self._amodal()
+        self._cut_vanished(amodal, explains, valid, hidden_before)
+        present = amodal >= MASK_THRESHOLD
         self.votes += _depth_votes(present, explains)
         self.owner = _owners(present, explains, self.votes)
-        self._grow_revealed(hidden_before, backward, valid, like_background, excess)
-        amodal = self._amodal()
+        self._grow_revealed(amodal, hidden_before, backward, valid, like_background, excess)
         present = amodal >= MASK_THRESHOLD
         self.owner = _owners(present, explains, self.votes)
         seen_here = np.where(present, self.owner == np.arange(len(seen))[:, None, None],
@@ -324,13 +324,15 @@ class _Tracking:
         return np.stack([layer.mask(self.first[k], self.grid)
                          for k, layer in enumerate(self.layers)])
 
-    def _cut_vanished(self, explains: np.ndarray, valid: np.ndarray,
+    def _cut_vanished(self, amodal: np.ndarray, explains: np.ndarray, valid: np.ndarray,
                       hidden_before: np.ndarray) -> None:
-        """Step 4 of the module doc. Where the flow is not consistent within 2 `edge_px` of
-        another object (an occlusion boundary, where flow fails for both sides), nothing is
-        cut. An object whose judgeable core (not hidden before) is at least `MIN_CORE_SHARE` of
-        it and loses over `VANISHED_SHARE` of that core at once is gone as a whole."""
-        present = self._amodal() >= MASK_THRESHOLD
+        """Step 4 of the module doc, on the layers and on their masks `amodal` (float32
+        [L, H, W] at t+1, updated in place). Where the flow is not consistent within 2
+        `edge_px` of another object (an occlusion boundary, where flow fails for both sides),
+        nothing is cut. An object whose judgeable core (not hidden before) is at least
+        `MIN_CORE_SHARE` of it and loses over `VANISHED_SHARE` of that core at once is gone as
+        a whole."""
+        present = amodal >= MASK_THRESHOLD
         unexplained = ~explains.any(axis=0)
         boundary = self._near_others(present)
         for k, layer in enumerate(self.layers):
@@ -340,15 +342,17 @@ class _Tracking:
                     and cut.sum() > VANISHED_SHARE * core.sum()):
                 cut = present[k]
             layer.presence[cut] = 0
+            amodal[k][cut] = 0
 
-    def _grow_revealed(self, hidden_before: np.ndarray, backward: np.ndarray,
-                       valid: np.ndarray, like_background: np.ndarray, excess: np.ndarray
-                       ) -> None:
-        """Step 6 of the module doc. hidden_before: bool [L, H, W], pixels of t+1 whose source
-        under the object's motion was another object's in frame t; backward: float32
+    def _grow_revealed(self, amodal: np.ndarray, hidden_before: np.ndarray,
+                       backward: np.ndarray, valid: np.ndarray, like_background: np.ndarray,
+                       excess: np.ndarray) -> None:
+        """Step 6 of the module doc, on the layers and on their masks `amodal` (float32
+        [L, H, W] at t+1, updated in place). hidden_before: bool [L, H, W], pixels of t+1 whose
+        source under the object's motion was another object's in frame t; backward: float32
         [H, W, 2] flow t+1 → t; valid: its consistent pixels; like_background: those whose
         flow moves like the background's; excess: float [L, H, W] (see `_claim_revealed`)."""
-        unowned = ~(self._amodal() >= MASK_THRESHOLD).any(axis=0)
+        unowned = ~(amodal >= MASK_THRESHOLD).any(axis=0)
         for k, layer in enumerate(self.layers):
             layer.maybe = (layer.maybe | hidden_before[k]) & unowned
             layer.maybe &= ~(valid & like_background & (excess[k] > 0))  # background after all
@@ -358,6 +362,7 @@ class _Tracking:
         for k, layer in enumerate(self.layers):
             layer.grown[claims == k] = 1.0
             layer.presence[claims == k] = 1.0
+            amodal[k][claims == k] = 1.0
             layer.maybe &= claims < 0
 
 
