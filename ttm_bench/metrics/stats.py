@@ -88,10 +88,19 @@ def bootstrap_ci(
     the statistic on those samples, e.g. ``lambda idx: float(np.mean(values[idx]))``.
     Returns (low, high); see the module docstring for the convention and NaN handling.
     """
+    return _resampled_interval(statistic, n, n_boot, seed, level,
+                               lambda replicates: percentile_interval(replicates, level))
+
+
+def _resampled_interval(statistic: Callable[[np.ndarray], float], n: int, n_boot: int,
+                        seed: int, level: float,
+                        interval: Callable[[np.ndarray], tuple[float, float]]
+                        ) -> tuple[float, float]:
+    """Checks the arguments, handles n < 2, else `interval` of the bootstrap replicates."""
     _check_bootstrap_args(n, n_boot, level)
     if n < 2:
         return _interval_without_resamples(statistic, n)
-    return percentile_interval(bootstrap_replicates(statistic, n, n_boot, seed), level)
+    return interval(bootstrap_replicates(statistic, n, n_boot, seed))
 
 
 def _interval_without_resamples(statistic: Callable[[np.ndarray], float],
@@ -134,11 +143,10 @@ def centred_bootstrap_ci(
     """Centred bootstrap interval of a set-level `statistic` over `n` samples around its value
     on all of them (see the module docstring for the estimand). Same resamples, arguments and
     NaN handling as `bootstrap_ci`."""
-    _check_bootstrap_args(n, n_boot, level)
-    if n < 2:
-        return _interval_without_resamples(statistic, n)
-    estimate = float(statistic(np.arange(n, dtype=np.int64)))
-    return centred_interval(estimate, bootstrap_replicates(statistic, n, n_boot, seed), level)
+    return _resampled_interval(
+        statistic, n, n_boot, seed, level,
+        lambda replicates: centred_interval(float(statistic(np.arange(n, dtype=np.int64))),
+                                            replicates, level))
 
 
 def paired_difference_ci(
