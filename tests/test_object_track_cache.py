@@ -244,3 +244,25 @@ def test_memory_cache_keeps_the_most_recently_used_entries() -> None:
     assert cache.get("b", "h") is None and cache.get("x", "h") is None
     np.testing.assert_array_equal(cache.get("c", "h").object_displacement, [[2.0, 2.0]])
     assert pickle.loads(pickle.dumps(cache)).get("c", "h") is None  # copies start empty
+
+
+def test_the_metrics_of_one_video_hash_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    hashed: list[int] = []
+    real = object_metrics.array_sha256
+
+    def counting(array: np.ndarray) -> str:
+        hashed.append(array.size)
+        return real(array)
+
+    monkeypatch.setattr(object_metrics, "array_sha256", counting)
+    rng = np.random.default_rng(0)
+    video = rng.integers(0, 256, (3, 32, 32, 3), np.uint8)
+    masks = np.zeros((1, 32, 32), bool)
+    masks[0, 8:20, 8:20] = True
+    item = EvalItem("s", "all", video, 8.0, masks=masks)
+    for name in GROUPS["objects"][:4]:
+        create_metric(name, track_cache=TrackCache(None)).score(item)
+    assert sorted(hashed) == sorted([video.size, masks.size])  # video and masks, once each
+    copy = EvalItem("s", "all", video.copy(), 8.0, masks=masks)
+    create_metric("ad_object", track_cache=TrackCache(None)).score(copy)
+    assert len(hashed) == 4  # a new array is hashed again

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import numpy as np
+
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics.base import EvalItem, PerSampleMetric, Preset, pop_own_params
 from ttm_bench.metrics.feature_cache import array_sha256
@@ -49,6 +51,18 @@ from ttm_bench.metrics.video_input import check_clip
 #: The last tracking run: ((entry key, tracking hash), tracks). The evaluation feeds one video
 #: to every metric in turn.
 _last_tracking: tuple[tuple[str, str], ObjectTracks] | None = None
+#: The last (video, masks) hashed and their entry key: the evaluation hands the same arrays to
+#: every object metric in turn, so each video is hashed once (the arrays are kept alive here,
+#: so their identity cannot be reused by other arrays).
+_last_hashed: tuple[np.ndarray, np.ndarray, str] | None = None
+
+
+def _entry_key(video: np.ndarray, masks: np.ndarray) -> str:
+    """`track_cache.entry_key` of the arrays' contents, hashed once for the same objects."""
+    global _last_hashed
+    if _last_hashed is None or _last_hashed[0] is not video or _last_hashed[1] is not masks:
+        _last_hashed = (video, masks, entry_key(array_sha256(video), array_sha256(masks)))
+    return _last_hashed[2]
 
 
 class ObjectMetric(PerSampleMetric):
@@ -142,7 +156,7 @@ class ObjectMetric(PerSampleMetric):
                                 "video at the benchmark's size")
         if self._tracker is None:
             self.setup("cpu")
-        key = entry_key(array_sha256(item.video), array_sha256(item.masks))
+        key = _entry_key(item.video, item.masks)
         if _last_tracking is not None and _last_tracking[0] == (key, self._tracking_hash):
             return _last_tracking[1]
         cache = TrackCache(None) if self._injected else self.track_cache
