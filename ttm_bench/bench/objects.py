@@ -44,11 +44,13 @@ from ttm_bench.data.synthetic_scene import render_scene
 from ttm_bench.metrics.base import EvalItem
 from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.objects import tracks as reductions
-from ttm_bench.metrics.objects.metrics import ObjectMetric
+from ttm_bench.metrics.objects.metrics import MotionLocality, ObjectMetric, ObjectPersistence
 from ttm_bench.metrics.objects.track_cache import TrackCache, entry_key
 from ttm_bench.metrics.registry import create_metric
 
-BAND = (0.5, 2.0)
+#: The presets' defaults: object_persistence's band and motion_locality's static threshold.
+BAND = (ObjectPersistence.default_params["band_low"], ObjectPersistence.default_params["band_high"])
+STATIC_PX = MotionLocality.default_params["static_px"]
 #: Rows whose worst case is the smallest value (the others': the largest in magnitude).
 HIGHER_IS_BETTER = frozenset({"GT trajectory_miou", "GT trajectory_miou, parts hidden at 0 void",
                               "GT persistence (exact 1)", "static persistence"})
@@ -75,7 +77,9 @@ def cached_read_seconds(cache: TrackCache, video: np.ndarray, masks: np.ndarray,
     return seconds
 
 
-def run(samples: int, one_moves: int, tracker: str) -> dict[str, dict[str, list[float]]]:
+def run(samples: int, one_moves: int, tracker: str
+        ) -> tuple[dict[str, dict[str, list[float]]], str]:
+    """(figures by split and row, the preset line of the `ad_object` preset that tracked)."""
     metric: ObjectMetric = create_metric(  # type: ignore[assignment]
         "ad_object", tracker=tracker, track_cache=TrackCache(None))  # time the tracking itself
     metric.setup("cpu")
@@ -123,12 +127,12 @@ def run(samples: int, one_moves: int, tracker: str) -> dict[str, dict[str, list[
         out["static ad_background"].append(reductions.mean_background_displacement(static))
         out["static persistence"].append(reductions.persistence(static.presence, BAND))
         out["static locality undefined"].append(
-            float(np.isnan(reductions.motion_locality(static, 0.05))))
+            float(np.isnan(reductions.motion_locality(static, STATIC_PX))))
 
         pan = track(ken_burns(render.frames, 0), first, "ken-burns")
         share = float(first.any(axis=0).mean())
         out["ken-burns |locality - area share|"].append(
-            abs(reductions.motion_locality(pan, 0.05) - share))
+            abs(reductions.motion_locality(pan, STATIC_PX) - share))
 
         if len(spec.objects) < 2:
             continue
@@ -140,7 +144,7 @@ def run(samples: int, one_moves: int, tracker: str) -> dict[str, dict[str, list[
         out["erased |persistence - exact|"].append(abs(
             reductions.persistence(erased.presence, BAND) - reductions.persistence(whole, BAND)))
     folder.cleanup()
-    return figures
+    return figures, f"ad_object preset {metric.preset.hash} (version {metric.preset.version})"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -150,7 +154,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tracker", default="flow", choices=("flow", "sam2"),
                         help="a tracker that gives masks (weights: see docs/metrics.md)")
     args = parser.parse_args(argv)
-    for split, rows in run(args.samples, args.one_moves, args.tracker).items():
+    figures, preset = run(args.samples, args.one_moves, args.tracker)
+    print(f"tracks and reductions of {preset}; persistence band {BAND}, locality static_px "
+          f"{STATIC_PX} (the presets' defaults)")
+    for split, rows in figures.items():
         print(f"\n{split} ({len(rows['seconds per video'])} scenes), tracker {args.tracker}")
         print(f"  {'figure':<46s} {'mean':>9s} {'worst':>9s}")
         for name, values in rows.items():
