@@ -104,7 +104,7 @@ def test_locality_persistence_and_iou_closed_forms() -> None:
 
 # --- known answers on synthetic scenes ------------------------------------------------------
 
-@pytest.mark.parametrize("index", [0, 1, 2, 3, 8, 9, 10, 11])
+@pytest.mark.parametrize("index", [0, 1, 2, 3, *range(8, 16)])
 def test_ground_truth_ad_object_within_10_percent_of_exact(index: int) -> None:
     _, render = scene(index)
     value = score("ad_object", render.frames, render.masks[0])
@@ -119,10 +119,10 @@ def test_ground_truth_trajectory_miou_single_object() -> None:
 
 
 def test_ground_truth_trajectory_miou_multi_object_with_occlusion() -> None:
-    """Scenes 8-11 have occlusions, and parts of objects that frame 0 does not show: with
-    those parts void, the tracks match; counted, they are what the tracker misses."""
+    """Scenes 8-15 (the demo's multi-object split) have occlusions, and parts of objects that
+    frame 0 does not show (10% of the masklets' pixels): counted or void, the tracks match."""
     full, void, persistent = [], [], []
-    for index in range(8, 12):
+    for index in range(8, 16):
         spec, render = scene(index)
         metric = create_metric("trajectory_miou")
         tracks = metric.tracks(EvalItem("s", "all", render.frames, 8.0, masks=render.masks[0]))
@@ -132,8 +132,8 @@ def test_ground_truth_trajectory_miou_multi_object_with_occlusion() -> None:
         full.append(reductions.mean_iou(tracks.masks, targets))
         void.append(reductions.mean_iou(tracks.masks, targets, hidden))
         persistent.append(reductions.persistence(tracks.presence, (0.5, 2.0)))
+    assert np.mean(full) >= 0.9, full
     assert np.mean(void) >= 0.9, void
-    assert np.mean(full) >= 0.85, full
     assert np.mean(persistent) >= 0.9, persistent
 
 

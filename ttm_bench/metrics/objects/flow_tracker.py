@@ -35,7 +35,7 @@ class FlowTracker:
 
     def track(self, video: np.ndarray, first_masks: np.ndarray) -> ObjectTracks:
         forward, backward = forward_backward_flow(video, self.dis_preset)
-        layers = track_layers(first_masks, forward, backward)
+        layers = track_layers(first_masks, forward, backward, frames=video)
         return tracks_from_flow(layers.visible, layers.displacement, layers.carried)
 
 

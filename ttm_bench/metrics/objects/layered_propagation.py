@@ -35,9 +35,25 @@ Each object keeps two masks per frame: `amodal` (where it is, hidden parts inclu
    motion's, or one similarity fitting the region and the object's visible interior alike)
    joins it.
 
+With the video's frames, each object also has a colour model (`appearance.ColourModels`, from
+s(0) and frame 0), which decides what the flow cannot: who a part that frame 0 never showed
+belongs to, and where an object's edge is.
+
+7. Claims by colour. Pixels no object holds, moving or just revealed (flow not consistent),
+   that look like one object (`COLOUR_LOG_RATIO`) join it as a region: one that touches the
+   object's amodal mask (from `MIN_REGION` px), or a moving one of `MIN_SUPPORT` px that
+   overlaps pixels that may be its hidden parts (step 6; the far side of an object seen
+   through a gap, whose visible part is hidden).
+8. Colour check. A pixel whose colour looks like another object or the background
+   (`COLOUR_LOG_RATIO`) is not seen as the object (its amodal mask keeps it): flow smeared
+   over an edge or a drifting hidden part shows no object where the colour shows none.
+
 Known limits: a hidden part moves rigidly while hidden; an object that goes behind something
-not tracked counts as gone; a revealed part that touches none of its object's visible pixels
-(seen through a gap) is not recovered.
+not tracked counts as gone; without frames, a revealed part that touches none of its object's
+visible pixels is not recovered; with them, a part of an object coloured like another object
+or the background is not seen, and colour that changes through the video (lighting, a
+generator's drift) weakens both colour steps. Grey videos carry no colour evidence, so both
+steps then do nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +64,7 @@ import cv2
 import numpy as np
 
 from ttm_bench.metrics.objects import similarity_motion as motions
+from ttm_bench.metrics.objects.appearance import ColourModels
 from ttm_bench.metrics.objects.propagation import consistent, pixel_grid, sample_at
 from ttm_bench.metrics.objects.tracks import MASK_THRESHOLD
 
@@ -72,6 +89,13 @@ MIN_CORE_SHARE = 0.25
 #: `AGREE_RELATIVE` × the flow's length.
 AGREE_PX = 0.75
 AGREE_RELATIVE = 0.1
+#: Colour evidence (`appearance.ColourModels.log_ratios`) that decides: a pixel looks like an
+#: object when its colour is this many times likelier under the object's model than under any
+#: other, and like something else when some other model is this many times likelier.
+COLOUR_LOG_RATIO = float(np.log(4.0))
+#: Fewest pixels a region claimed by its colour next to its object has (smaller ones are
+#: specks of mixed colour at edges).
+MIN_REGION = 10
 
 
 @dataclass(frozen=True)
@@ -92,12 +116,14 @@ class LayeredMasks:
 
 
 def track_layers(first: np.ndarray, forward: np.ndarray, backward: np.ndarray,
-                 edge_px: int = EDGE_PX) -> LayeredMasks:
+                 frames: np.ndarray | None = None, edge_px: int = EDGE_PX) -> LayeredMasks:
     """Track first-frame masks as layers (see the module doc).
 
     first: float [L, H, W] soft masks of frame 0, taken as disjoint: where two overlap, the
     pixel is seen as the one with the larger value (ties: the lower index); forward, backward:
-    float32 [T-1, H, W, 2] flows t → t+1 and t+1 → t (at the pixels of t and t+1).
+    float32 [T-1, H, W, 2] flows t → t+1 and t+1 → t (at the pixels of t and t+1); frames:
+    uint8 [T, H, W, 3] RGB, the video the flows are of, for the colour steps (7, 8), or None
+    to track by motion alone.
     """
     steps, height, width = forward.shape[:3]
     first = np.asarray(first, np.float32)
@@ -106,9 +132,11 @@ def track_layers(first: np.ndarray, forward: np.ndarray, backward: np.ndarray,
     carried = np.empty_like(visible)
     displacement = np.empty((steps, height, width), np.float32)
     visible[0] = amodal[0] = carried[0] = first
-    tracking = _Tracking(first, edge_px)
+    colours = None if frames is None else ColourModels.fit(frames[0], first >= MASK_THRESHOLD)
+    tracking = _Tracking(first, edge_px, colours)
     for t in range(steps):
-        displacement[t] = tracking.step(forward[t], backward[t])
+        displacement[t] = tracking.step(forward[t], backward[t],
+                                        None if frames is None else frames[t + 1])
         visible[t + 1], amodal[t + 1], carried[t + 1] = tracking.masks()
     return LayeredMasks(visible, amodal, carried, displacement)
 
@@ -236,9 +264,10 @@ class _Layer:
 class _Tracking:
     """The state carried from frame to frame, and one step of the module doc's procedure."""
 
-    def __init__(self, first: np.ndarray, edge_px: int) -> None:
+    def __init__(self, first: np.ndarray, edge_px: int, colours: ColourModels | None) -> None:
         objects, height, width = first.shape
         self.first = first
+        self.colours = colours
         self.edge_px = edge_px
         self.grid = pixel_grid(height, width)
         self.layers = [_Layer.start(height, width) for _ in range(objects)]
@@ -255,8 +284,10 @@ class _Tracking:
                             for k, layer in enumerate(self.layers)])
         return self.visible, self.amodal, carried
 
-    def step(self, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
-        """Move from frame t to t+1; return the displacement field of frame t."""
+    def step(self, forward: np.ndarray, backward: np.ndarray, frame: np.ndarray | None
+             ) -> np.ndarray:
+        """Move from frame t to t+1 (`frame`: uint8 [H, W, 3], frame t+1, or None without
+        colour models); return the displacement field of frame t."""
         seen = self.visible >= MASK_THRESHOLD
         valid_t = consistent(backward, forward)  # over the pixels of t
         valid = consistent(forward, backward)  # over the pixels of t+1
@@ -282,11 +313,18 @@ class _Tracking:
         self.votes += _depth_votes(present, explains)
         self.owner = _owners(present, explains, self.votes)
         self._grow_revealed(amodal, hidden_before, backward, valid, like_background, excess)
+        ratios = None if frame is None else self.colours.log_ratios(frame)
+        if ratios is not None:
+            self._claim_by_colour(amodal, ratios, valid & ~like_background, valid)
         present = amodal >= MASK_THRESHOLD
         self.owner = _owners(present, explains, self.votes)
-        seen_here = np.where(present, self.owner == np.arange(len(seen))[:, None, None],
-                             self.owner < 0)
+        owns = self.owner == np.arange(len(seen))[:, None, None]
+        edges = np.stack([cv2.dilate(o.astype(np.uint8), _disc(1)).astype(bool) for o in owns])
+        # a soft edge (amodal < MASK_THRESHOLD) is seen where no one is, next to the object
+        seen_here = np.where(present, owns, (self.owner < 0) & edges)
         self.visible, self.amodal = amodal * seen_here, amodal
+        if ratios is not None:  # step 8
+            self.visible = self.visible * ~self._unlike(ratios, explains)
         self.trusted = explains | np.stack([layer.grown >= MASK_THRESHOLD
                                             for layer in self.layers])
         return displacement
@@ -364,6 +402,38 @@ class _Tracking:
             layer.presence[claims == k] = 1.0
             amodal[k][claims == k] = 1.0
             layer.maybe &= claims < 0
+
+    def _unlike(self, ratios: np.ndarray, explains: np.ndarray) -> np.ndarray:
+        """Step 8: bool [L, H, W], pixels of each object's visible mask (at t+1) that look like
+        something else and that the flow does not show to be its interior."""
+        interior = np.stack([erode(v >= MASK_THRESHOLD, self.edge_px) for v in self.visible])
+        return (ratios < -COLOUR_LOG_RATIO) & ~(interior & explains)
+
+    def _claim_by_colour(self, amodal: np.ndarray, ratios: np.ndarray, moving: np.ndarray,
+                         valid: np.ndarray) -> None:
+        """Step 7 of the module doc, on the layers and on their masks `amodal` (float32
+        [L, H, W] at t+1, updated in place). ratios: float [L, H, W], `ColourModels.log_ratios`
+        of frame t+1; moving: bool [H, W], consistent pixels unlike the background; valid: the
+        consistent pixels."""
+        candidates = ~(amodal >= MASK_THRESHOLD).any(axis=0) & (moving | ~valid)
+        for k, layer in enumerate(self.layers):
+            looks = candidates & (ratios[k] > COLOUR_LOG_RATIO)
+            looks = candidates & cv2.morphologyEx(  # near-black specks inside join
+                looks.astype(np.uint8), cv2.MORPH_CLOSE, _disc(2)).astype(bool)
+            count, regions, stats, _ = cv2.connectedComponentsWithStats(
+                looks.astype(np.uint8), connectivity=8)
+            touching = cv2.dilate((amodal[k] >= MASK_THRESHOLD).astype(np.uint8),
+                                  _disc(1)).astype(bool)
+            near = set(np.unique(regions[touching & looks]).tolist())
+            for region in range(1, count):
+                pixels = regions == region
+                area = stats[region, cv2.CC_STAT_AREA]
+                if (area >= MIN_REGION and region in near) or (
+                        area >= MIN_SUPPORT and np.median(moving[pixels])
+                        and (layer.maybe & pixels).any()):
+                    layer.grown[pixels] = layer.presence[pixels] = amodal[k][pixels] = 1.0
+                    layer.maybe &= ~pixels
+            candidates &= ~looks
 
 
 def _depth_votes(present: np.ndarray, explains: np.ndarray) -> np.ndarray:

@@ -71,8 +71,9 @@ class ObjectMetric(PerSampleMetric):
     higher_is_better = None
     requires: ClassVar[frozenset[str]] = frozenset({"masks"})
     #: 2: the `flow` tracker tracks layers (occlusion, revealed parts, vanishing) and takes
-    #: edge displacements from fitted motions; persistence reads carried masks.
-    preset_version: ClassVar[str] = "2"
+    #: edge displacements from fitted motions; persistence reads carried masks. 3: it also
+    #: uses colour models of the objects (revealed parts, edges).
+    preset_version: ClassVar[str] = "3"
     #: Parameters that pin the tracking (shared by every object metric): AD's evaluation size,
     #: resizing and DIS preset, so object and whole-frame displacements are comparable.
     tracking_params: ClassVar[Mapping[str, Any]] = {
