@@ -1,18 +1,20 @@
 """Occlusion-aware tracking (`layered_propagation`) and its robust motion fits, on exact flows
 and on rendered scenes with known answers: an object passing behind another and coming back,
-a hidden part coming into view, an object that vanishes."""
+a hidden part coming into view, an object that vanishes; and what the objects' colour models
+decide: a part seen through a gap, an untracked object, a mask drawn too large."""
 
 from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
 from ttm_bench.data.synthetic_edits import amodal_masks, hidden_in_first_frame
 from ttm_bench.data.synthetic_scene import ObjectMotion, SceneSpec, render_scene
 from ttm_bench.metrics.objects import similarity_motion
-from ttm_bench.metrics.objects.flow_tracker import FlowTracker
+from ttm_bench.metrics.objects.flow_tracker import FlowTracker, forward_backward_flow
 from ttm_bench.metrics.objects.layered_propagation import fit_motion, track_layers
 from ttm_bench.metrics.objects.propagation import consistent
 from ttm_bench.metrics.objects.tracks import mean_iou, persistence, resize_masks
@@ -141,3 +143,88 @@ def test_a_vanished_object_is_cut_whole_and_a_hidden_one_is_not() -> None:
     assert persistence(tracks.presence[:, 1:], (0.5, 2.0)) == 1.0
     whole = amodal_masks(spec)
     assert whole[7, 0].sum() > 0 and render_scene(spec).masks[7, 0].sum() == 0
+
+
+# --- colour models (steps 7 and 8) ---------------------------------------------------------
+
+def flows(spec: SceneSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(video uint8 [T, 256, 256, 3], forward, backward, visible targets bool [T, L, H, W])."""
+    render = render_scene(spec)
+    video = resize_short_side(render.frames, 256, method="bilinear")
+    forward, backward = forward_backward_flow(video, "medium")
+    return video, forward, backward, resize_masks(render.masks, video.shape[1:3]) >= 0.5
+
+
+def still_square(depth: int = 0) -> ObjectMotion:
+    return ObjectMotion("square", "square", "blue", 34.0, (64.0, 64.0), (0.0, 0.0), 0.0, 0.0,
+                        0.0, depth, 2)
+
+
+def test_the_far_side_of_an_object_seen_through_a_gap_is_claimed_by_its_colour() -> None:
+    # a red bar behind a still square shows a sliver on the left; moving right, its far end
+    # comes out on the right, touching nothing the tracker holds, and the sliver goes in
+    bar = ObjectMotion("rectangle", "rectangle", "red", 30.0, (60.0, 64.0), (2.0, 0.0), 0.0,
+                       0.0, 0.0, 1, 1)
+    spec = SceneSpec(128, 128, 16, (bar, still_square()), 5)
+    video, forward, backward, targets = flows(spec)
+    first = targets[0].astype(np.float32)
+    by_motion = track_layers(first, forward, backward)
+    by_colour = track_layers(first, forward, backward, frames=video)
+    last = targets[-1, 0]
+    assert not (by_motion.visible[-1, 0] >= 0.5).any()  # motion alone cannot tell
+    assert iou(by_colour.visible[-1, 0] >= 0.5, last) >= 0.9
+    assert mean_iou(by_colour.visible, targets) >= 0.9
+
+
+def test_an_untracked_object_is_not_taken_for_a_tracked_one() -> None:
+    # a green bar, not tracked, comes out from behind the square as the tracked red disc goes
+    # in, at the disc's speed; and a red disc, not tracked, enters the frame in the open
+    disc = ObjectMotion("disc", "disc", "red", 14.0, (24.0, 64.0), (2.5, 0.0), 0.0, 0.0, 0.0,
+                        1, 1)
+    bar = ObjectMotion("rectangle", "rectangle", "green", 26.0, (66.0, 64.0), (2.5, 0.0),
+                       0.0, 0.0, 0.0, 2, 3)
+    video, forward, backward, targets = flows(SceneSpec(128, 128, 16, (disc, still_square(),
+                                                                        bar), 5))
+    layers = track_layers(targets[0, :2].astype(np.float32), forward, backward, frames=video)
+    assert targets[-1, 2].sum() > 4000
+    assert not ((layers.amodal[:, 0] >= 0.5) & targets[:, 2]).any()
+    red_bar = ObjectMotion("rectangle", "rectangle", "red", 24.0, (30.0, 90.0), (1.0, 0.0),
+                           0.0, 0.0, 0.0, 0, 1)
+    intruder = ObjectMotion("disc", "disc", "red", 14.0, (96.0, -14.0), (0.0, 3.0), 0.0, 0.0,
+                            0.0, 1, 2)
+    video, forward, backward, targets = flows(SceneSpec(128, 128, 16, (red_bar, intruder), 5))
+    layers = track_layers(targets[0, :1].astype(np.float32), forward, backward, frames=video)
+    assert targets[-1, 1].sum() > 2000
+    assert not ((layers.amodal[:, 0] >= 0.5) & targets[:, 1]).any()
+    assert mean_iou(layers.visible, targets[:, :1]) >= 0.95
+
+
+def test_a_mask_drawn_too_large_is_seen_without_its_background_ring() -> None:
+    disc = ObjectMotion("disc", "disc", "red", 20.0, (40.0, 64.0), (2.0, 0.5), 0.0, 0.0, 0.0,
+                        0, 1)
+    video, forward, backward, targets = flows(SceneSpec(128, 128, 16, (disc,), 5))
+    first = cv2.dilate(targets[0, 0].astype(np.uint8), np.ones((9, 9), np.uint8))
+    first = first.astype(np.float32)[None]  # a 4-px ring of background around the disc
+    assert first.sum() > 1.2 * targets[0, 0].sum()
+    by_motion = track_layers(first, forward, backward)
+    by_colour = track_layers(first, forward, backward, frames=video)
+    assert mean_iou(by_motion.visible, targets) < 0.85  # the ring travels with the disc
+    assert mean_iou(by_colour.visible, targets) >= 0.9
+    # what is seen shrinks to the disc; what is carried (persistence's input) is all of s(0)
+    carried = (by_colour.carried[:, 0] >= 0.5).sum(axis=(1, 2))
+    np.testing.assert_allclose(carried, first.sum(), rtol=0.05)
+
+
+def test_grey_frames_give_the_same_tracks_as_none() -> None:
+    spec = disc_and_square(disc=(18.0, 40.0, 4.0), square=(30.0, 30.0), turn=2.0)
+    video, forward, backward, targets = flows(spec)
+    grey = np.repeat(video.mean(axis=-1, keepdims=True).astype(np.uint8), 3, axis=-1)
+    first = targets[0].astype(np.float32)
+    with_grey = track_layers(first, forward, backward, frames=grey)
+    without = track_layers(first, forward, backward)
+    for name in ("visible", "amodal", "carried", "displacement"):
+        np.testing.assert_array_equal(getattr(with_grey, name), getattr(without, name))
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / (a | b).sum())
