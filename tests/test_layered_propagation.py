@@ -210,9 +210,11 @@ def test_a_mask_drawn_too_large_is_seen_without_its_background_ring() -> None:
     by_colour = track_layers(first, forward, backward, frames=video)
     assert mean_iou(by_motion.visible, targets) < 0.85  # the ring travels with the disc
     assert mean_iou(by_colour.visible, targets) >= 0.9
-    # what is seen shrinks to the disc; what is carried (persistence's input) is all of s(0)
+    # what is carried (persistence's input) loses the ring, the flow and the colour both
+    # showing background there, and keeps the disc
     carried = (by_colour.carried[:, 0] >= 0.5).sum(axis=(1, 2))
-    np.testing.assert_allclose(carried, first.sum(), rtol=0.05)
+    disc_area = targets[:, 0].sum(axis=(1, 2))
+    assert (carried <= first.sum()).all() and (carried >= 0.95 * disc_area).all()
 
 
 def test_grey_frames_give_the_same_tracks_as_none() -> None:

@@ -45,8 +45,12 @@ belongs to, and where an object's edge is.
    overlaps pixels that may be its hidden parts (step 6; the far side of an object seen
    through a gap, whose visible part is hidden).
 8. Colour check. A pixel whose colour looks like another object or the background
-   (`COLOUR_LOG_RATIO`) is not seen as the object (its amodal mask keeps it): flow smeared
-   over an edge or a drifting hidden part shows no object where the colour shows none.
+   (`COLOUR_LOG_RATIO`), unless the flow shows it to be the object's interior, is not seen as
+   the object (its amodal mask keeps it): flow smeared over an edge or a drifting hidden part
+   shows no object where the colour shows none.
+And in step 4, colour judges too: an unexplained pixel of the object's seen part (1 px in from
+its edge, not hidden before) whose colour looks like something else is cut, even where the
+flow fails at an occlusion boundary, and counts towards the object vanishing as a whole.
 
 Known limits: a hidden part moves rigidly while hidden; an object that goes behind something
 not tracked counts as gone; without frames, a revealed part that touches none of its object's
@@ -308,12 +312,12 @@ class _Tracking:
             follows = explains[k] & (sample_at(erode(seen[k], self.edge_px), dense) >= 0.5)
             layer.advance(np.where(follows[..., None], dense, rigid[k]), rigid[k], self.grid)
         amodal = self._amodal()
-        self._cut_vanished(amodal, explains, valid, hidden_before)
+        ratios = None if frame is None else self.colours.log_ratios(frame)
+        self._cut_vanished(amodal, explains, valid, hidden_before, ratios)
         present = amodal >= MASK_THRESHOLD
         self.votes += _depth_votes(present, explains)
         self.owner = _owners(present, explains, self.votes)
         self._grow_revealed(amodal, hidden_before, backward, valid, like_background, excess)
-        ratios = None if frame is None else self.colours.log_ratios(frame)
         if ratios is not None:
             self._claim_by_colour(amodal, ratios, valid & ~like_background, valid)
         present = amodal >= MASK_THRESHOLD
@@ -363,19 +367,25 @@ class _Tracking:
                          for k, layer in enumerate(self.layers)])
 
     def _cut_vanished(self, amodal: np.ndarray, explains: np.ndarray, valid: np.ndarray,
-                      hidden_before: np.ndarray) -> None:
+                      hidden_before: np.ndarray, ratios: np.ndarray | None) -> None:
         """Step 4 of the module doc, on the layers and on their masks `amodal` (float32
         [L, H, W] at t+1, updated in place). Where the flow is not consistent within 2
         `edge_px` of another object (an occlusion boundary, where flow fails for both sides),
         nothing is cut. An object whose judgeable core (not hidden before) is at least
         `MIN_CORE_SHARE` of it and loses over `VANISHED_SHARE` of that core at once is gone as
-        a whole."""
+        a whole. ratios: float [L, H, W] (`ColourModels.log_ratios` of frame t+1) or None: with
+        them, the core reaches 1 px from the edge, and an unexplained pixel there that looks
+        like something else is cut wherever it is."""
         present = amodal >= MASK_THRESHOLD
         unexplained = ~explains.any(axis=0)
         boundary = self._near_others(present)
         for k, layer in enumerate(self.layers):
             core = erode(present[k], self.edge_px) & ~hidden_before[k]
             cut = core & unexplained & (valid | ~boundary[k])
+            if ratios is not None:  # colour judges up to the edge, and where the flow fails
+                seen = erode(present[k], 1) & ~hidden_before[k]
+                core |= seen
+                cut |= seen & unexplained & (ratios[k] < -COLOUR_LOG_RATIO)
             if (core.sum() >= MIN_CORE_SHARE * present[k].sum()
                     and cut.sum() > VANISHED_SHARE * core.sum()):
                 cut = present[k]
