@@ -1,7 +1,8 @@
 """The `flow` tracker: first-frame masks carried by the AD metric's pinned DIS flow.
 
 Forward (t → t+1) and backward (t+1 → t) DIS flow between consecutive frames; each object is a
-layer with its own similarity motion, visible and amodal masks, depth order and revealed parts
+layer with its own similarity motion, visible and amodal masks, depth order and revealed parts,
+and a colour model from frame 0 that decides whose a revealed part is and where an edge is
 (`layered_propagation.track_layers`, which gives the conventions and known limits). An
 object's displacement is the flow on its interior and its fitted motion on its edge band
 (`layered_propagation.displacement_field`). No weights.
