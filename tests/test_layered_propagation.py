@@ -217,6 +217,13 @@ def test_a_mask_drawn_too_large_is_seen_without_its_background_ring() -> None:
     assert (carried <= first.sum()).all() and (carried >= 0.95 * disc_area).all()
 
 
+def test_frames_that_are_not_the_flows_video_are_refused() -> None:
+    first, forward, backward = translating_square(steps=2)
+    for frames in (np.zeros((2, 48, 48, 3), np.uint8), np.zeros((3, 48, 48), np.uint8)):
+        with pytest.raises(ValueError, match=r"\(3, 48, 48, 3\)"):
+            track_layers(first, forward, backward, frames=frames)
+
+
 def test_grey_frames_give_the_same_tracks_as_none() -> None:
     spec = disc_and_square(disc=(18.0, 40.0, 4.0), square=(30.0, 30.0), turn=2.0)
     video, forward, backward, targets = flows(spec)

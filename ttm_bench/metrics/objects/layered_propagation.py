@@ -130,6 +130,9 @@ def track_layers(first: np.ndarray, forward: np.ndarray, backward: np.ndarray,
     to track by motion alone.
     """
     steps, height, width = forward.shape[:3]
+    if frames is not None and np.shape(frames) != (steps + 1, height, width, 3):
+        raise ValueError(f"frames are {np.shape(frames)}; the flows need the video's "
+                         f"{(steps + 1, height, width, 3)} (RGB, one more frame than flows)")
     first = np.asarray(first, np.float32)
     visible = np.empty((steps + 1, len(first), height, width), np.float32)
     amodal = np.empty_like(visible)
