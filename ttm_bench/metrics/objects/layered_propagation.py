@@ -42,8 +42,9 @@ belongs to, and where an object's edge is.
 7. Claims by colour. Pixels no object holds, moving or just revealed (flow not consistent),
    that look like one object (`COLOUR_LOG_RATIO`) join it as a region: one that touches the
    object's amodal mask (from `MIN_REGION` px), or a moving one of `MIN_SUPPORT` px that
-   overlaps pixels that may be its hidden parts (step 6; the far side of an object seen
-   through a gap, whose visible part is hidden).
+   overlaps pixels that may be its hidden parts (step 6) or touches another object's visible
+   pixels (it comes out from behind that object): the far side of an object seen through a
+   gap, whose visible part is hidden, even when the motion it keeps while hidden is off.
 8. Colour check. A pixel whose colour looks like another object or the background
    (`COLOUR_LOG_RATIO`), unless the flow shows it to be the object's interior, is not seen as
    the object (its amodal mask keeps it): flow smeared over an edge or a drifting hidden part
@@ -53,11 +54,12 @@ its edge, not hidden before) whose colour looks like something else is cut, even
 flow fails at an occlusion boundary, and counts towards the object vanishing as a whole.
 
 Known limits: a hidden part moves rigidly while hidden; an object that goes behind something
-not tracked counts as gone; without frames, a revealed part that touches none of its object's
-visible pixels is not recovered; with them, a part of an object coloured like another object
-or the background is not seen, and colour that changes through the video (lighting, a
-generator's drift) weakens both colour steps. Grey videos carry no colour evidence, so both
-steps then do nothing.
+not tracked counts as gone; an untracked object coloured like a tracked one that comes out
+from behind another object joins the tracked one; without frames, a revealed part that
+touches none of its object's visible pixels is not recovered; with them, a part of an object
+coloured like another object or the background is not seen, and colour that changes through
+the video (lighting, a generator's drift) weakens both colour steps. Grey videos carry no
+colour evidence, so both steps then do nothing.
 """
 
 from __future__ import annotations
@@ -438,12 +440,14 @@ class _Tracking:
             touching = cv2.dilate((amodal[k] >= MASK_THRESHOLD).astype(np.uint8),
                                   _disc(1)).astype(bool)
             near = set(np.unique(regions[touching & looks]).tolist())
+            others = cv2.dilate(((self.owner >= 0) & (self.owner != k)).astype(np.uint8),
+                                _disc(1)).astype(bool)
             for region in range(1, count):
                 pixels = regions == region
                 area = stats[region, cv2.CC_STAT_AREA]
                 if (area >= MIN_REGION and region in near) or (
                         area >= MIN_SUPPORT and np.median(moving[pixels])
-                        and (layer.maybe & pixels).any()):
+                        and ((layer.maybe & pixels).any() or (others & pixels).any())):
                     layer.grown[pixels] = layer.presence[pixels] = amodal[k][pixels] = 1.0
                     layer.maybe &= ~pixels
             candidates &= ~looks
