@@ -228,46 +228,56 @@ class _Layer:
 
     cumulative: its rigid motion frame 0 → t [2, 3]; residual: float32 [H, W, 2], each
     pixel's frame-0 point minus the cumulative motion's preimage (the non-rigid motion the flow
-    followed); presence: float32 [H, W], 0 where it was seen to vanish; grown: float32 [H, W],
-    parts revealed after frame 0; maybe: bool [H, W], pixels that came out from behind another
-    object and may be its hidden parts (undecided until their flow is consistent); motion: its
-    last motion t → t+1.
+    followed); shown: float32 [H, W], its s(0) sampled at those frame-0 points; presence:
+    float32 [H, W], 0 where it was seen to vanish; grown: float32 [H, W], parts revealed after
+    frame 0; maybe: bool [H, W], pixels that came out from behind another object and may be
+    its hidden parts (undecided until their flow is consistent); motion: its last motion
+    t → t+1.
     """
 
     cumulative: np.ndarray
     residual: np.ndarray
+    shown: np.ndarray
     presence: np.ndarray
     grown: np.ndarray
     maybe: np.ndarray
     motion: np.ndarray
 
     @classmethod
-    def start(cls, height: int, width: int) -> _Layer:
-        return cls(motions.IDENTITY, np.zeros((height, width, 2), np.float32),
+    def start(cls, first: np.ndarray) -> _Layer:
+        """The layer at frame 0 of an object whose s(0) is `first` (float32 [H, W])."""
+        height, width = first.shape
+        return cls(motions.IDENTITY, np.zeros((height, width, 2), np.float32), first,
                    np.ones((height, width), np.float32), np.zeros((height, width), np.float32),
                    np.zeros((height, width), bool), motions.IDENTITY)
 
-    def advance(self, source: np.ndarray, rigid: np.ndarray, grid: np.ndarray) -> None:
+    def advance(self, source: np.ndarray, rigid: np.ndarray, grid: np.ndarray,
+                first: np.ndarray) -> None:
         """Move to frame t+1: each pixel's state is read at its `source` [H, W, 2] in frame t
         (`maybe` at its `rigid` source, under the object's motion); state outside the frame
-        reads as present and not grown."""
+        reads as present and not grown. `first`: its s(0), sampled once per frame, composed
+        back to frame 0 (no blur accumulates)."""
         before = motions.preimages(self.cumulative, source)
         self.cumulative = motions.compose(self.motion, self.cumulative)
         self.residual = (before + sample_at(self.residual, source)
                          - motions.preimages(self.cumulative, grid))
+        self.shown = sample_at(first, motions.preimages(self.cumulative, grid) + self.residual)
         self.presence = sample_at(self.presence, source, outside=1.0)
         self.grown = sample_at(self.grown, source)
         self.maybe = sample_at(self.maybe.astype(np.float32), rigid) >= 0.5
 
-    def carried(self, first: np.ndarray, grid: np.ndarray) -> np.ndarray:
-        """Its s(0) (`first`) carried to the current frame, minus vanished parts: float32
-        [H, W]."""
-        points = motions.preimages(self.cumulative, grid) + self.residual
-        return sample_at(first, points) * self.presence
+    def claim(self, pixels: np.ndarray) -> None:
+        """Take `pixels` (bool [H, W]) as a part of the object revealed after frame 0."""
+        self.grown[pixels] = self.presence[pixels] = 1.0
+        self.maybe &= ~pixels
 
-    def mask(self, first: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    def carried(self) -> np.ndarray:
+        """Its s(0) carried to the current frame, minus vanished parts: float32 [H, W]."""
+        return self.shown * self.presence
+
+    def mask(self) -> np.ndarray:
         """Its amodal soft mask at the current frame: float32 [H, W]."""
-        return np.maximum(self.carried(first, grid), self.grown * self.presence)
+        return np.maximum(self.carried(), self.grown * self.presence)
 
 
 class _Tracking:
@@ -279,7 +289,7 @@ class _Tracking:
         self.colours = colours
         self.edge_px = edge_px
         self.grid = pixel_grid(height, width)
-        self.layers = [_Layer.start(height, width) for _ in range(objects)]
+        self.layers = [_Layer.start(mask) for mask in first]
         self.background_motion = motions.IDENTITY
         self.votes = np.zeros((objects, objects), np.int64)  # [j, k]: j seen over k, pixels
         seen = first >= MASK_THRESHOLD
@@ -289,9 +299,7 @@ class _Tracking:
 
     def masks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(visible, amodal, carried) float32 [L, H, W] at the current frame."""
-        carried = np.stack([layer.carried(self.first[k], self.grid)
-                            for k, layer in enumerate(self.layers)])
-        return self.visible, self.amodal, carried
+        return self.visible, self.amodal, np.stack([layer.carried() for layer in self.layers])
 
     def step(self, forward: np.ndarray, backward: np.ndarray, frame: np.ndarray | None
              ) -> np.ndarray:
@@ -315,7 +323,8 @@ class _Tracking:
             for k in range(len(seen))])
         for k, layer in enumerate(self.layers):
             follows = explains[k] & (sample_at(erode(seen[k], self.edge_px), dense) >= 0.5)
-            layer.advance(np.where(follows[..., None], dense, rigid[k]), rigid[k], self.grid)
+            layer.advance(np.where(follows[..., None], dense, rigid[k]), rigid[k], self.grid,
+                          self.first[k])
         amodal = self._amodal()
         ratios = None if frame is None else self.colours.log_ratios(frame)
         self._cut_vanished(amodal, explains, valid, hidden_before, ratios)
@@ -368,8 +377,7 @@ class _Tracking:
                          for k in range(len(masks))])
 
     def _amodal(self) -> np.ndarray:
-        return np.stack([layer.mask(self.first[k], self.grid)
-                         for k, layer in enumerate(self.layers)])
+        return np.stack([layer.mask() for layer in self.layers])
 
     def _cut_vanished(self, amodal: np.ndarray, explains: np.ndarray, valid: np.ndarray,
                       hidden_before: np.ndarray, ratios: np.ndarray | None) -> None:
@@ -413,10 +421,9 @@ class _Tracking:
                                  valid & ~like_background, self.owner, excess, backward, valid,
                                  self.edge_px)
         for k, layer in enumerate(self.layers):
-            layer.grown[claims == k] = 1.0
-            layer.presence[claims == k] = 1.0
+            layer.claim(claims == k)
+            layer.maybe &= claims < 0  # a part another object took is not this one's
             amodal[k][claims == k] = 1.0
-            layer.maybe &= claims < 0
 
     def _unlike(self, ratios: np.ndarray, explains: np.ndarray) -> np.ndarray:
         """Step 8: bool [L, H, W], pixels of each object's visible mask (at t+1) that look like
@@ -448,8 +455,8 @@ class _Tracking:
                 if (area >= MIN_REGION and region in near) or (
                         area >= MIN_SUPPORT and np.median(moving[pixels])
                         and ((layer.maybe & pixels).any() or (others & pixels).any())):
-                    layer.grown[pixels] = layer.presence[pixels] = amodal[k][pixels] = 1.0
-                    layer.maybe &= ~pixels
+                    layer.claim(pixels)
+                    amodal[k][pixels] = 1.0
             candidates &= ~looks
 
 
@@ -487,9 +494,9 @@ def _claim_revealed(maybe: np.ndarray, moving: np.ndarray, owner: np.ndarray,
     touches k's visible pixels (`owner` int [H, W]) joins k when it moves with k: its median
     `excess` (float [L, H, W]: px by which the flow's source misses k's motion's, beyond the
     tolerance) is not positive, or, k's fitted motion being off (a sliver's), the region and
-    k's visible interior move as one rigid body (`_moves_as_one`; backward: float32
-    [H, W, 2], valid: bool [H, W], over the pixels of t+1). A pixel two objects claim goes to
-    the one whose motion it follows best.
+    k's visible interior (`edge_px` in, at `valid` pixels) move as one rigid body
+    (`_moves_as_one`; backward: float32 [H, W, 2], valid: bool [H, W], over the pixels of
+    t+1). A pixel two objects claim goes to the one whose motion it follows best.
     """
     best = np.full(owner.shape, np.inf)
     claims = np.full(owner.shape, -1)
@@ -497,10 +504,11 @@ def _claim_revealed(maybe: np.ndarray, moving: np.ndarray, owner: np.ndarray,
         candidates = maybe[k] & moving
         _, regions = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
         touching = cv2.dilate((owner == k).astype(np.uint8), _disc(1)).astype(bool)
+        interior = erode(owner == k, edge_px) & valid
         for region in np.unique(regions[touching & candidates]):
             pixels = regions == region
             if (np.median(excess[k][pixels]) > 0
-                    and not _moves_as_one(pixels, owner == k, backward, valid, edge_px)):
+                    and not _moves_as_one(pixels, interior, backward)):
                 continue
             better = pixels & (excess[k] < best)
             claims[better] = k
@@ -508,15 +516,13 @@ def _claim_revealed(maybe: np.ndarray, moving: np.ndarray, owner: np.ndarray,
     return claims
 
 
-def _moves_as_one(region: np.ndarray, seen: np.ndarray, backward: np.ndarray,
-                  valid: np.ndarray, edge_px: int) -> bool:
-    """Whether `region` and the interior of an object's visible mask `seen` (bool [H, W], at
-    t+1) move as one rigid body back to t: one similarity fits the consistent backward flow
-    of both, its median miss within the agreement tolerance on each side."""
-    part = erode(seen, edge_px) & valid
-    if part.sum() < MIN_SUPPORT:
+def _moves_as_one(region: np.ndarray, interior: np.ndarray, backward: np.ndarray) -> bool:
+    """Whether `region` and an object's `interior` (bool [H, W] at t+1: its visible mask
+    `edge_px` in, at consistent pixels) move as one rigid body back to t: one similarity fits
+    the backward flow of both, its median miss within the agreement tolerance on each side."""
+    if interior.sum() < MIN_SUPPORT:
         return False
-    both = part | region
+    both = interior | region
     rows, cols = np.nonzero(both)
     points = np.stack([cols, rows], axis=1).astype(np.float64)
     moved = backward[rows, cols].astype(np.float64)
