@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from ttm_bench.atomic import atomic_path
+from ttm_bench.metrics.feature_cache import array_sha256
 from ttm_bench.metrics.objects.tracks import MASK_THRESHOLD, ObjectTracks
 from ttm_bench.weights import cache_dir
 
@@ -83,12 +84,11 @@ def from_arrays(arrays: Mapping[str, np.ndarray]) -> ObjectTracks:
 
 
 def arrays_sha256(arrays: Mapping[str, np.ndarray], salt: str = "") -> str:
-    """sha256 over `salt`, then each array's name, dtype, shape and bytes, in name order."""
+    """sha256 over `salt`, then each array's name and `array_sha256` (dtype, shape, bytes), in
+    name order."""
     digest = hashlib.sha256(salt.encode())
     for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
-        digest.update(f"{name}\0{array.dtype.str}\0{array.shape}\0".encode())
-        digest.update(array.data)
+        digest.update(f"{name}\0{array_sha256(arrays[name])}\0".encode())
     return digest.hexdigest()
 
 
