@@ -37,7 +37,7 @@ from ttm_bench.decode_prefetch import DEFAULT_WORKERS, decode_ahead, ground_trut
 from ttm_bench.errors import TTMBenchError, ValidationError, optional_dependency
 from ttm_bench.generation.run import RunDir, SampleRecord
 from ttm_bench.hashing import file_sha256
-from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric
+from ttm_bench.metrics.base import EvalItem, Metric, PerSampleMetric, defined_values
 from ttm_bench.metrics.registry import canonical_name, create_metric, expand_names, list_metrics
 from ttm_bench.metrics.sample_features import SampleFeatures, features_file
 from ttm_bench.metrics.sample_features import write as write_features
@@ -434,8 +434,7 @@ def _aggregate(metric: Metric, ids: list[str], n_boot: int,
     value = metric.compute_on(ids)
     if isinstance(metric, PerSampleMetric):  # mean of per-sample values: vectorised bootstrap
         per_sample = metric.per_sample()
-        values = np.array([per_sample[s] for s in ids])
-        values = values[~np.isnan(values)]  # undefined samples (`Metric.undefined_when`)
+        values = defined_values([per_sample[s] for s in ids])  # `Metric.undefined_when`
         low, high = bootstrap_mean_ci(values, n_boot=n_boot, seed=seed)
     else:
         low, high = centred_bootstrap_ci(lambda idx: metric.compute_on([ids[i] for i in idx]),

@@ -232,9 +232,19 @@ class PerSampleMetric(Metric):
 
     def compute_on(self, sample_ids: Sequence[str]) -> float:
         """The mean over the samples' defined values; NaN when none is defined."""
-        values = np.array([self._values[s] for s in sample_ids], dtype=np.float64)
-        defined = values[~np.isnan(values)]
-        return float(defined.mean()) if defined.size else float("nan")
+        return mean_of_defined([self._values[s] for s in sample_ids])
+
+
+def defined_values(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The values that are defined (not NaN: `Metric.undefined_when`), float64 [n ≤ len]."""
+    values = np.asarray(values, dtype=np.float64)
+    return values[~np.isnan(values)]
+
+
+def mean_of_defined(values: Sequence[float] | np.ndarray) -> float:
+    """The mean of the defined values (the mean of a per-sample metric); NaN when none is."""
+    defined = defined_values(values)
+    return float(defined.mean()) if defined.size else float("nan")
 
 
 @dataclass

@@ -8,7 +8,6 @@ written before features were kept lack them: asking for such a metric says to re
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import pandas as pd
 
 from ttm_bench.errors import TTMBenchError
 from ttm_bench.metrics import sample_features
-from ttm_bench.metrics.base import Metric
+from ttm_bench.metrics.base import Metric, mean_of_defined
 from ttm_bench.metrics.registry import create_metric
 from ttm_bench.metrics.sample_features import SampleFeatures, features_file
 from ttm_bench.report.results import Results, results_from_snapshot
@@ -44,9 +43,7 @@ class MetricSamples:
         values (undefined, NaN, ones left out, as the evaluation does; NaN when none is left),
         or the set-level metric's own `compute_on` of those samples."""
         if self.values is not None:
-            values = self.values[rows]
-            values = values[~np.isnan(values)]
-            return float(values.mean()) if len(values) else math.nan
+            return mean_of_defined(self.values[rows])
         assert self.set_metric is not None
         return self.set_metric.compute_on([self.sample_ids[r] for r in rows])
 
