@@ -169,14 +169,8 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device
             metric = create_metric(name, **kwargs.get(name, {}))
             metric.choose_inputs(available)
             missing = sorted(r for r in metric.requires if not has[r])
-            if missing == ["trajectory"]:
-                raise TTMBenchError(
-                    f"metric {name!r} needs the model's trajectory for every video, which this "
-                    "run does not have: its model returned none (GeneratedVideo.trajectory; "
-                    "see docs/metrics.md); evaluate it against the benchmark's masklets instead")
             if missing:
-                raise TTMBenchError(f"metric {name!r} needs {', '.join(missing)}, which {source} "
-                                    "does not provide; evaluate a run with --bench DIR")
+                raise TTMBenchError(_missing_inputs(name, missing, source))
             with optional_dependency(f"metric {name!r}", "metrics"):
                 metric.setup(device)
         except TTMBenchError as exc:  # missing weights, extras or inputs
@@ -189,6 +183,23 @@ def select_metrics(inputs: EvaluationInputs, names: Sequence[str] | None, device
         reasons = "; ".join(f"{k}: {v}" for k, v in skipped.items())
         raise TTMBenchError(f"no metric can run: {reasons}")
     return metrics, skipped
+
+
+#: Inputs that come from the run rather than the benchmark: what is missing, and the fix.
+_RUN_INPUTS = {
+    "trajectory": "the model's trajectory for every video, which this run does not have: its "
+                  "model returned none (GeneratedVideo.trajectory; see docs/metrics.md); "
+                  "evaluate it against the benchmark's masklets instead",
+}
+
+
+def _missing_inputs(metric: str, missing: list[str], source: str) -> str:
+    """Why `metric` cannot run without the inputs `missing`, and the fix: a benchmark first
+    (`source` names what was evaluated), else what the run lacks."""
+    if any(r not in _RUN_INPUTS for r in missing):
+        return (f"metric {metric!r} needs {', '.join(missing)}, which {source} does not "
+                "provide; evaluate a run with --bench DIR")
+    return f"metric {metric!r} needs " + "; and ".join(_RUN_INPUTS[r] for r in missing)
 
 
 def _check_file(entry: VideoEntry) -> tuple[str | None, str | None]:
