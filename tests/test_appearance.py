@@ -4,6 +4,7 @@ log-likelihood ratios on images with known colours."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ttm_bench.metrics.objects.appearance import BINS, ColourModels, colour_bins
 
@@ -56,3 +57,11 @@ def test_a_grey_video_gives_no_colour_evidence_to_small_or_large_objects() -> No
     masks[1, 20:60, 20:60] = True
     ratios = ColourModels.fit(frame, masks).log_ratios(frame)
     np.testing.assert_allclose(ratios, 0.0, atol=1e-12)
+
+
+def test_frames_that_are_not_uint8_rgb_are_refused() -> None:
+    # a float frame may hold NaN, whose bin would silently wrap to another colour's
+    for frame in (np.full((2, 2, 3), np.nan, np.float32), np.zeros((2, 2), np.uint8),
+                  np.zeros((2, 2, 4), np.uint8)):
+        with pytest.raises(ValueError, match="uint8 \\[H, W, 3\\]"):
+            colour_bins(frame)

@@ -219,8 +219,9 @@ def test_a_mask_drawn_too_large_is_seen_without_its_background_ring() -> None:
 
 def test_frames_that_are_not_the_flows_video_are_refused() -> None:
     first, forward, backward = translating_square(steps=2)
-    for frames in (np.zeros((2, 48, 48, 3), np.uint8), np.zeros((3, 48, 48), np.uint8)):
-        with pytest.raises(ValueError, match=r"\(3, 48, 48, 3\)"):
+    for frames in (np.zeros((2, 48, 48, 3), np.uint8), np.zeros((3, 48, 48), np.uint8),
+                   np.full((3, 48, 48, 3), np.nan, np.float32)):
+        with pytest.raises(ValueError, match=r"uint8 \(3, 48, 48, 3\)"):
             track_layers(first, forward, backward, frames=frames)
 
 

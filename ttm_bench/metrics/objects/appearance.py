@@ -28,11 +28,18 @@ EDGE_PX = 1
 
 
 def colour_bins(frame: np.ndarray) -> np.ndarray:
-    """Bin index of each pixel: int [H, W] in [0, BINS² ] (BINS² is near-black).
+    """Bin index of each pixel: int [H, W] in [0, BINS²] (BINS² is near-black).
 
-    frame: uint8 or float [H, W, 3] RGB in [0, 255].
+    frame: uint8 [H, W, 3] RGB, as decoded (other dtypes are refused: a float frame may hold
+    NaN or values outside [0, 255], which have no bin).
     """
-    rgb = np.asarray(frame, np.float32)
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or (
+            frame.shape[-1] != 3):
+        got = f"{frame.dtype} {list(frame.shape)}" if isinstance(frame, np.ndarray) else type(
+            frame).__name__
+        raise ValueError(f"colour models read uint8 [H, W, 3] RGB frames; got {got} (quantise "
+                         "a float video in [0, 1] with np.round(x * 255).astype(np.uint8))")
+    rgb = frame.astype(np.float32)
     total = rgb.sum(axis=-1)
     chroma = rgb[..., :2] / np.maximum(total, 1.0)[..., None]
     cells = np.minimum((chroma * BINS).astype(np.int64), BINS - 1)

@@ -129,12 +129,14 @@ def track_layers(first: np.ndarray, forward: np.ndarray, backward: np.ndarray,
     pixel is seen as the one with the larger value (ties: the lower index); forward, backward:
     float32 [T-1, H, W, 2] flows t → t+1 and t+1 → t (at the pixels of t and t+1); frames:
     uint8 [T, H, W, 3] RGB, the video the flows are of, for the colour steps (7, 8), or None
-    to track by motion alone.
+    to track by motion alone (any other shape or dtype raises ValueError).
     """
     steps, height, width = forward.shape[:3]
-    if frames is not None and np.shape(frames) != (steps + 1, height, width, 3):
-        raise ValueError(f"frames are {np.shape(frames)}; the flows need the video's "
-                         f"{(steps + 1, height, width, 3)} (RGB, one more frame than flows)")
+    if frames is not None and (np.shape(frames) != (steps + 1, height, width, 3)
+                               or np.asarray(frames).dtype != np.uint8):
+        raise ValueError(f"frames are {np.asarray(frames).dtype} {np.shape(frames)}; the flows "
+                         f"need the video's uint8 {(steps + 1, height, width, 3)} (RGB, one more "
+                         "frame than flows)")
     first = np.asarray(first, np.float32)
     visible = np.empty((steps + 1, len(first), height, width), np.float32)
     amodal = np.empty_like(visible)
